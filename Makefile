@@ -1,0 +1,87 @@
+# causalgrad's front door: `make` builds, `make test` runs the tests, `make help` lists the rest.
+# Everything goes through CMake; these targets only pick the build dir and the options.
+#
+#   make test ARGS='-tc="grad*"'              pass doctest filters/options to the test binary
+#   make build CMAKE_FLAGS=-DCAUSALGRAD_NATIVE=OFF   a portable build
+#   make train MIXER=pair_max TRAIN_ARGS='--max_iters=500'   options for `causalgrad train`
+
+.DEFAULT_GOAL := build
+# Also reaches the make that CMake runs, which would otherwise print "Entering directory" lines.
+MAKEFLAGS += --no-print-directory
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+ARGS ?=
+TRAIN_ARGS ?=
+CLANGXX ?= clang++
+
+NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,native)
+# Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
+SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: help deps build test ctest test-sanitize test-clang train data clean
+
+help:
+	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
+	@echo "make test           build, then run build/causalgrad_tests (ARGS='...' for doctest options)"
+	@echo "make ctest          build, then run the suite through CTest"
+	@echo "make test-sanitize  build build-asan/ (Debug, ASan + UBSan) and run the tests there"
+	@echo "make test-clang     build build-clang/ with clang++ and -Werror, and run the tests there"
+	@echo "make train          prepare the data, train the CPU config (MIXER=attn), print a sample"
+	@echo "make data           fetch tiny Shakespeare and write data/shakespeare_char/"
+	@echo "make deps           install missing system packages (scripts/install-deps.sh)"
+	@echo "make clean          remove build/, build-asan/ and build-clang/"
+
+deps:
+	@bash scripts/install-deps.sh
+
+# Configuring every time is cheap, and picks up new CMAKE_FLAGS.
+build: deps
+	@echo "==> configuring build/ (Release, $(NATIVE))"
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	@echo "==> building build/ ($(JOBS) jobs)"
+	@cmake --build build -j$(JOBS)
+
+test: build
+	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
+	@./build/causalgrad_tests $(ARGS)
+
+# `cd build && ctest` rather than `ctest --test-dir build`, which needs CMake 3.20.
+ctest: build
+	@echo "==> running ctest in build/"
+	@cd build && ctest --output-on-failure
+
+test-sanitize: deps
+	@echo "==> configuring build-asan/ (Debug, ASan + UBSan, portable)"
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCAUSALGRAD_SANITIZE=ON -DCAUSALGRAD_NATIVE=OFF
+	@echo "==> building build-asan/ ($(JOBS) jobs)"
+	@cmake --build build-asan -j$(JOBS)
+	@echo "==> running $(strip build-asan/causalgrad_tests $(ARGS)) ($(SANITIZERS))"
+	@$(SANITIZERS) ./build-asan/causalgrad_tests $(ARGS)
+
+test-clang: deps
+	@echo "==> configuring build-clang/ (Release, $(CLANGXX), -Werror)"
+	@cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=$(CLANGXX) \
+		-DCAUSALGRAD_WERROR=ON $(CMAKE_FLAGS)
+	@echo "==> building build-clang/ ($(JOBS) jobs)"
+	@cmake --build build-clang -j$(JOBS)
+	@echo "==> running $(strip build-clang/causalgrad_tests $(ARGS))"
+	@./build-clang/causalgrad_tests $(ARGS)
+
+# The main job: nanoGPT's CPU run of tiny Shakespeare (the train defaults), then a sample.
+#   make train MIXER=pair_max     a replacement mixer (or a comma list, one per block)
+MIXER ?= attn
+comma := ,
+OUT_DIR ?= out-$(subst $(comma),-,$(MIXER))
+train: data
+	@echo "==> training ($(MIXER)) into $(OUT_DIR)/"
+	@./build/causalgrad train --mixer=$(MIXER) --out_dir=$(OUT_DIR) $(TRAIN_ARGS)
+	@echo "==> a sample from $(OUT_DIR)/ckpt.bin"
+	@./build/causalgrad sample --out_dir=$(OUT_DIR) --max_new_tokens=300
+
+data: build
+	@bash data/prepare.sh build/causalgrad
+
+clean:
+	@echo "==> removing build/ build-asan/ build-clang/"
+	@rm -rf build build-asan build-clang

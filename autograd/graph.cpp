@@ -1,0 +1,116 @@
+#include "autograd/graph.h"
+
+#include "tensor/kernels.h"
+
+namespace cg {
+
+namespace {
+
+constexpr const char* kOpNames[] = {
+    "add", "sub", "mul", "scale", "maximum", "minimum",
+    "matmul", "reshape", "transpose", "permute", "slice", "contiguous",
+    "sum", "mean",
+    "embedding", "layernorm", "gelu", "dropout", "causal_softmax", "cross_entropy",
+    "shift", "pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "causal_mean", "global_mean",
+};
+static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(Op::count),
+              "every Op needs a name in kOpNames");
+
+// The tape: nodes in the order the ops ran. Node objects are kept when the
+// tape is cleared and handed out again, so a steady-state step allocates none.
+struct Tape {
+    std::vector<std::unique_ptr<Node>> nodes;
+    size_t used = 0;
+    bool enabled = true;
+
+    Node* next() {
+        if (used == nodes.size()) nodes.push_back(std::make_unique<Node>());
+        return nodes[used++].get();
+    }
+
+    void clear() {
+        for (size_t i = 0; i < used; i++) *nodes[i] = Node{};  // drops tensors (back to the pool)
+        used = 0;
+    }
+};
+
+Tape& tape() {
+    static Tape t;
+    return t;
+}
+
+}  // namespace
+
+const char* op_name(Op op) {
+    auto i = static_cast<size_t>(op);
+    return i < static_cast<size_t>(Op::count) ? kOpNames[i] : "?";
+}
+
+const Tensor& Var::grad() const {
+    static const Tensor none;
+    return node ? node->grad : none;
+}
+
+Var constant(Tensor value) { return Var{std::move(value), nullptr}; }
+
+Parameter make_parameter(std::string name, Tensor value) {
+    Parameter p;
+    p.name = std::move(name);
+    p.value = value.contiguous();
+    p.node = std::make_unique<Node>();
+    p.node->shape = p.value.shape;
+    p.node->grad = zeros(p.value.shape);
+    return p;
+}
+
+void zero_grad(const std::vector<Parameter*>& params) {
+    for (Parameter* p : params) fill(p->grad(), 0.0f);
+}
+
+Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> inputs,
+             void (*backward_fn)(Node&)) {
+    Tape& t = tape();
+    if (!t.enabled) return nullptr;
+    bool any = false;
+    for (const Var* v : inputs) any = any || v->node != nullptr;
+    if (!any) return nullptr;
+    Node* n = t.next();
+    n->op = op;
+    n->backward = backward_fn;
+    n->shape = out_shape;
+    int i = 0;
+    for (const Var* v : inputs) n->inputs[i++] = v->node;
+    return n;
+}
+
+Tensor& grad_of(Node* node) {
+    if (!node->grad.defined()) node->grad = zeros(node->shape);
+    return node->grad;
+}
+
+void backward(const Var& loss) {
+    if (loss.value.numel() != 1)
+        fail("backward", "needs a one-element loss, got shape " + loss.value.shape.str());
+    if (!loss.node) fail("backward", "the loss does not depend on any parameter (or NoGrad was on)");
+    Tape& t = tape();
+    add_constant(grad_of(loss.node), 1.0f);  // d loss / d loss
+    // Reverse creation order is a reverse topological order: every node's
+    // consumers ran after it, so its gradient is complete when we reach it.
+    // Nodes no gradient reached (not on a path to the loss) are skipped.
+    for (size_t i = t.used; i-- > 0;) {
+        Node* n = t.nodes[i].get();
+        if (n->grad.defined() && n->backward) n->backward(*n);
+    }
+    t.clear();
+}
+
+void clear_tape() { tape().clear(); }
+
+int tape_size() { return static_cast<int>(tape().used); }
+
+NoGrad::NoGrad() : previous(tape().enabled) { tape().enabled = false; }
+NoGrad::~NoGrad() { tape().enabled = previous; }
+
+bool grad_enabled() { return tape().enabled; }
+
+}  // namespace cg

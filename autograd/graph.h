@@ -1,0 +1,102 @@
+// Reverse-mode autograd on a tape.
+//
+// A Var is a value (a Tensor) plus, when it takes part in a gradient, the Node
+// that made it. Each op computes its forward value and, unless gradients are
+// off, appends a Node to the tape: which op, its inputs' nodes, the tensors its
+// backward needs, and its backward function (a lambda written right under the
+// forward, in the op's file). The tape is in creation order, which is a
+// topological order, so backward() walks it in reverse: each node adds its
+// gradient into its inputs' gradients. Parameters are leaf nodes that live
+// outside the tape; their gradients accumulate across backward() calls until
+// zero_grad. After backward() the tape is cleared: the step's graph and
+// activations are released, node objects are kept for the next step.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace cg {
+
+// Every differentiable op, in one list: the gradient test holds one row per
+// entry and a test fails if an op has none.
+enum class Op {
+    add, sub, mul, scale, maximum, minimum,
+    matmul, reshape, transpose, permute, slice, contiguous,
+    sum, mean,
+    embedding, layernorm, gelu, dropout, causal_softmax, cross_entropy,
+    shift, pair_max, pair_min, pair_mean, scan_max, scan_min, causal_mean, global_mean,
+    count
+};
+const char* op_name(Op op);
+
+constexpr int kMaxInputs = 3;
+constexpr int kMaxSaved = 4;
+
+struct Node {
+    Op op = Op::count;
+    void (*backward)(Node& self) = nullptr;  // nullptr for a leaf
+    Node* inputs[kMaxInputs] = {nullptr, nullptr, nullptr};  // nullptr: no gradient wanted
+    Tensor saved[kMaxSaved];  // tensors the backward reads
+    float scalar = 0.0f;      // op argument (scale factor, ...)
+    int ints[kMaxDims] = {0, 0, 0, 0};  // op arguments (dims, permutation, ...)
+    std::shared_ptr<const std::vector<int>> ids;  // token ids (embedding, cross-entropy)
+    Shape shape;   // shape of the op's output
+    Tensor grad;   // d loss / d output; allocated (zeroed) on first use
+};
+
+struct Var {
+    Tensor value;
+    Node* node = nullptr;  // nullptr: a constant, no gradient flows into it
+
+    bool defined() const { return value.defined(); }
+    const Shape& shape() const { return value.shape; }
+    bool requires_grad() const { return node != nullptr; }
+    // The gradient after backward(); undefined if none reached this value.
+    const Tensor& grad() const;
+};
+
+Var constant(Tensor value);
+
+// A trainable tensor: a leaf node that persists across steps. The optimizer
+// updates `value` in place; `grad()` accumulates until zero_grad().
+struct Parameter {
+    std::string name;
+    Tensor value;
+    std::unique_ptr<Node> node;
+
+    Var var() const { return Var{value, node.get()}; }
+    Tensor& grad() const { return node->grad; }
+};
+Parameter make_parameter(std::string name, Tensor value);
+void zero_grad(const std::vector<Parameter*>& params);
+
+// Runs the tape backwards from a one-element loss (d loss / d loss = 1), then
+// clears the tape.
+void backward(const Var& loss);
+// Drops the recorded graph without running it (e.g. after an evaluation that
+// forgot NoGrad).
+void clear_tape();
+int tape_size();  // nodes recorded since the last clear
+
+// While a NoGrad is alive, ops record nothing (evaluation, sampling).
+struct NoGrad {
+    bool previous;
+    NoGrad();
+    ~NoGrad();
+    NoGrad(const NoGrad&) = delete;
+    NoGrad& operator=(const NoGrad&) = delete;
+};
+bool grad_enabled();
+
+// For op implementations: appends a node for `op` when gradients are on and
+// any input requires one; returns nullptr otherwise (then record nothing).
+// `backward` is usually a captureless lambda written right under the forward.
+Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> inputs,
+             void (*backward)(Node&));
+// The gradient buffer of a node, allocated and zeroed on first use.
+Tensor& grad_of(Node* node);
+
+}  // namespace cg

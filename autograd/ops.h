@@ -1,0 +1,78 @@
+// The differentiable ops. Each is a free function that validates its
+// arguments (throwing "[op] ..." with the shapes), computes the forward value
+// with a kernel from tensor/, and records a backward next to it in the op's
+// file: arith.cpp, matmul.cpp, views.cpp, reduce.cpp, embedding.cpp,
+// layernorm.cpp, gelu.cpp, dropout.cpp, softmax.cpp, sequence.cpp.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "autograd/graph.h"
+#include "tensor/rng.h"
+
+namespace cg {
+
+// Token ids with their shape, shared (not copied) by the ops that keep them.
+struct Ids {
+    std::shared_ptr<const std::vector<int>> values;
+    Shape shape;
+    int64_t numel() const { return shape.numel(); }
+    const int* data() const { return values->data(); }
+};
+Ids make_ids(Shape shape, std::vector<int> values);
+
+// ---- arith.cpp ---- b has a's shape, or a's trailing dims (a bias).
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var scale(const Var& x, float c);
+// Same shapes; the gradient goes to the larger (smaller) one, a on a tie.
+Var maximum(const Var& a, const Var& b);
+Var minimum(const Var& a, const Var& b);
+
+// ---- matmul.cpp ---- (..., M, K) @ (..., K, Nc) or @ (K, Nc); see kernels.h.
+Var matmul(const Var& a, const Var& b);
+
+// ---- views.cpp ---- no copy unless stated.
+Var reshape(const Var& x, Shape s);  // copies first if x is not contiguous
+Var transpose(const Var& x, int d0, int d1);
+Var permute(const Var& x, std::initializer_list<int> order);
+Var slice(const Var& x, int dim, int64_t start, int64_t length);
+Var contiguous(const Var& x);  // a copy if x is a strided view
+
+// ---- reduce.cpp ---- to a one-element tensor of shape (1).
+Var sum(const Var& x);
+Var mean(const Var& x);
+
+// ---- embedding.cpp ---- table (V, C), ids (B, T) -> (B, T, C).
+Var embedding(const Var& table, const Ids& ids);
+
+// ---- layernorm.cpp ---- x (..., C); bias may be an undefined Var.
+Var layernorm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
+
+// ---- gelu.cpp ----
+Var gelu(const Var& x);
+
+// ---- dropout.cpp ---- identity when !training or p == 0.
+Var dropout(const Var& x, float p, bool training, Rng& rng);
+
+// ---- softmax.cpp ----
+// scores (..., T, T) -> causal softmax of scale * scores (see kernels.h).
+Var causal_softmax(const Var& scores, float scale);
+// logits (..., V), targets with one id per row -> mean negative log-likelihood.
+Var cross_entropy(const Var& logits, const Ids& targets);
+
+// ---- sequence.cpp ---- along T of x (B, T, C); position 0 sees only itself.
+Var shift(const Var& x);        // previous token
+Var pair_max(const Var& x);     // max(x[t], x[t-1])
+Var pair_min(const Var& x);     // min(x[t], x[t-1])
+Var pair_mean(const Var& x);    // (x[t] + x[t-1]) / 2
+Var scan_max(const Var& x);     // running max over x[0..t]
+Var scan_min(const Var& x);     // running min over x[0..t]
+Var causal_mean(const Var& x);  // mean of x[0..t]
+// Mean over all T positions, at every position: LEAKS future tokens. Exists
+// only to reproduce the paper's published code.
+Var global_mean(const Var& x);
+
+}  // namespace cg

@@ -1,0 +1,122 @@
+// The numeric kernels: plain functions over tensors, no autograd.
+//
+// Shape letters used throughout (defined once, here):
+//   B batch, T time (sequence position), C channels (n_embd), V vocabulary,
+//   NH heads, HS head size (C / NH), N rows (any flattening of leading dims),
+//   M, K, Nc matrix dims of a product (M x K) @ (K x Nc).
+//
+// Conventions: `out` is written; every `d*` gradient argument of a *_backward
+// kernel is *added into* (gradients accumulate), never overwritten. Inputs must
+// be contiguous unless a kernel says otherwise. Loops over independent rows or
+// (batch x channel) columns run in parallel with OpenMP.
+#pragma once
+
+#include <string>
+
+#include "tensor/rng.h"
+#include "tensor/tensor.h"
+
+namespace cg {
+
+// ---- matmul.cpp: products through cblas_sgemm ------------------------------
+// out (..., M, Nc) = a (..., M, K) @ b (..., K, Nc) + beta * out.
+// a and b may be transposed views (strides swapped in the last two dims): the
+// transpose goes to BLAS as a flag, no copy is made. Up to two leading batch
+// dims, equal in a and b; b may also be 2-D (K, Nc) and shared by every batch.
+Shape matmul_shape(const Tensor& a, const Tensor& b);
+void matmul(const Tensor& out, const Tensor& a, const Tensor& b, float beta = 0.0f);
+
+// ---- elementwise.cpp -------------------------------------------------------
+// Binary ops take b either of a's shape or of a's trailing dims (a bias of
+// shape (C) against (B, T, C)): b is then reused for every leading index.
+void add_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+void sub_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+void mul_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+void scale_forward(const Tensor& out, const Tensor& x, float c);
+// db (trailing shape) += dy summed over the leading dims; times `sign`.
+void broadcast_sum_backward(const Tensor& db, const Tensor& dy, float sign);
+// da += dy * b, with b broadcast as in mul_forward.
+void mul_backward_a(const Tensor& da, const Tensor& dy, const Tensor& b);
+// db += dy * a, summed over the leading dims when b is broadcast.
+void mul_backward_b(const Tensor& db, const Tensor& dy, const Tensor& a);
+void scale_backward(const Tensor& dx, const Tensor& dy, float c);
+// Element-wise max/min of two same-shape tensors; the gradient goes to the
+// chosen element, and a tie goes to a (the first argument).
+void maximum_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+void minimum_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+void maximum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const Tensor& b,
+                      const Tensor& dy);
+void minimum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const Tensor& b,
+                      const Tensor& dy);
+
+// GELU, tanh approximation as GPT-2:
+// y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+void gelu_forward(const Tensor& out, const Tensor& x);
+void gelu_backward(const Tensor& dx, const Tensor& x, const Tensor& dy);
+
+// Dropout: mask holds 0 or 1/(1-p) per element, drawn from rng (which advances).
+void dropout_mask(const Tensor& mask, float p, Rng& rng);
+
+// ---- reduce.cpp ------------------------------------------------------------
+double sum_all(const Tensor& x);  // accumulated in double
+void add_constant(const Tensor& dx, float c);  // dx += c everywhere
+
+// ---- layernorm.cpp ---------------------------------------------------------
+// x (N, C) -> out (N, C); weight (C); bias (C) or undefined; saves mean, rstd (N).
+void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                       const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       float eps = 1e-5f);
+// dbias may be undefined when there is no bias.
+void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
+                        const Tensor& dy, const Tensor& x, const Tensor& weight,
+                        const Tensor& mean, const Tensor& rstd);
+
+// ---- softmax.cpp -----------------------------------------------------------
+// scores (..., T, T) -> probs: row i is softmax(scale * scores[i, 0..i]) and 0
+// beyond i (the causal mask: a query never sees later keys).
+void causal_softmax_forward(const Tensor& probs, const Tensor& scores, float scale);
+void causal_softmax_backward(const Tensor& dscores, const Tensor& probs, const Tensor& dprobs,
+                             float scale);
+// Plain row softmax over the last dim (reference and sampling).
+void softmax_forward(const Tensor& probs, const Tensor& x);
+
+// Cross-entropy from logits (N, V) and targets (N ints in [0, V)); returns the
+// mean over rows of -log softmax(logits)[target]; saves lse (N), log-sum-exp.
+float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* targets);
+// dlogits += dloss / N * (softmax(logits) - onehot(target))
+void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& lse,
+                            const int* targets, float dloss);
+
+// ---- embedding.cpp ---------------------------------------------------------
+// out (N, C) = table[ids] with table (V, C) and N ids in [0, V).
+void embedding_forward(const Tensor& out, const Tensor& table, const int* ids);
+// dtable[ids[n]] += dy[n] (scatter-add; parallel over channels, no races).
+void embedding_backward(const Tensor& dtable, const Tensor& dy, const int* ids);
+
+// ---- scan.cpp: the sequence ops along T of a (B, T, C) tensor ---------------
+// Every kernel runs in parallel over (B x channel blocks); t=0 sees only itself.
+// Max/min tie rule: the gradient goes to the most recent of the tied elements.
+void shift_forward(const Tensor& out, const Tensor& x);       // y[t] = x[t-1], y[0] = x[0]
+void shift_backward(const Tensor& dx, const Tensor& dy);
+void pair_max_forward(const Tensor& out, const Tensor& x);    // y[t] = max(x[t], x[t-1])
+void pair_min_forward(const Tensor& out, const Tensor& x);    // y[t] = min(x[t], x[t-1])
+void pair_max_backward(const Tensor& dx, const Tensor& x, const Tensor& dy);
+void pair_min_backward(const Tensor& dx, const Tensor& x, const Tensor& dy);
+void pair_mean_forward(const Tensor& out, const Tensor& x);   // y[t] = (x[t] + x[t-1]) / 2
+void pair_mean_backward(const Tensor& dx, const Tensor& dy);
+void scan_max_forward(const Tensor& out, const Tensor& x);    // y[t] = max(x[t], y[t-1])
+void scan_min_forward(const Tensor& out, const Tensor& x);    // y[t] = min(x[t], y[t-1])
+void scan_max_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy);
+void scan_min_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy);
+void causal_mean_forward(const Tensor& out, const Tensor& x); // y[t] = mean(x[0..t])
+void causal_mean_backward(const Tensor& dx, const Tensor& dy);
+// y[t] = mean(x[0..T-1]) for every t: sees the future (reproduces published code only).
+void global_mean_forward(const Tensor& out, const Tensor& x);
+void global_mean_backward(const Tensor& dx, const Tensor& dy);
+
+// ---- blas_info.cpp ---------------------------------------------------------
+std::string blas_core_name();  // the kernel family OpenBLAS chose, e.g. "Haswell"
+int blas_num_threads();
+int omp_threads();
+
+}  // namespace cg
