@@ -63,16 +63,19 @@ Shape matmul_shape(const Tensor& a, const Tensor& b) {
 void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, float beta) {
     check_shape("matmul", "output", out, matmul_shape(a_in, b_in));
     check_contiguous("matmul", "output", out);
-    MatrixArg ma, mb;
+    if (out.numel() == 0) return;
+    const int M = static_cast<int>(a_in.shape[-2]), K = static_cast<int>(a_in.shape[-1]);
+    const int Nc = static_cast<int>(b_in.shape[-1]);
+    if (K == 0) {  // an empty sum: out = beta * out (BLAS rejects K = 0 strides)
+        scale_forward(out, out, beta);
+        return;
+    }
     // A view BLAS cannot read (e.g. a permutation of the matrix dims with the
     // batch dims) is copied once; views from transpose(-2,-1) never are.
+    MatrixArg ma, mb;
     Tensor a = describe(a_in, ma) ? a_in : a_in.contiguous();
     Tensor b = describe(b_in, mb) ? b_in : b_in.contiguous();
-    describe(a, ma);
-    describe(b, mb);
-    const int M = static_cast<int>(a.shape[-2]), K = static_cast<int>(a.shape[-1]);
-    const int Nc = static_cast<int>(b.shape[-1]);
-    if (out.numel() == 0) return;
+    if (!describe(a, ma) || !describe(b, mb)) fail("matmul", "cannot pass " + pair_str(a, b) + " to BLAS");
 
     const int nbatch = a.ndim() - 2;
     int64_t bd[2] = {1, 1}, as[2] = {0, 0}, bs[2] = {0, 0};

@@ -3,6 +3,7 @@
 // max before exponentiating, so large scores stay finite.
 #include <cmath>
 
+#include "tensor/fast_exp.h"
 #include "tensor/kernels.h"
 
 namespace cg {
@@ -24,7 +25,7 @@ void causal_softmax_forward(const Tensor& probs, const Tensor& scores, float sca
         for (int64_t j = 0; j <= i; j++) mx = std::fmax(mx, scale * s[j]);
         float total = 0.0f;
         for (int64_t j = 0; j <= i; j++) {
-            p[j] = std::exp(scale * s[j] - mx);
+            p[j] = fast_exp(scale * s[j] - mx);
             total += p[j];
         }
         const float inv = 1.0f / total;
@@ -65,7 +66,7 @@ void softmax_forward(const Tensor& probs, const Tensor& x) {
         for (int64_t j = 0; j < V; j++) mx = std::fmax(mx, s[j]);
         float total = 0.0f;
         for (int64_t j = 0; j < V; j++) {
-            p[j] = std::exp(s[j] - mx);
+            p[j] = fast_exp(s[j] - mx);
             total += p[j];
         }
         const float inv = 1.0f / total;
@@ -95,7 +96,7 @@ float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* 
         float mx = -INFINITY;
         for (int64_t j = 0; j < V; j++) mx = std::fmax(mx, z[j]);
         float s = 0.0f;
-        for (int64_t j = 0; j < V; j++) s += std::exp(z[j] - mx);
+        for (int64_t j = 0; j < V; j++) s += fast_exp(z[j] - mx);
         const float l = mx + std::log(s);
         lse.data[n] = l;
         total += static_cast<double>(l) - z[targets[n]];
@@ -114,7 +115,7 @@ void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const T
         const float* z = logits.data + n * V;
         float* d = dlogits.data + n * V;
         const float l = lse.data[n];
-        for (int64_t j = 0; j < V; j++) d[j] += k * std::exp(z[j] - l);
+        for (int64_t j = 0; j < V; j++) d[j] += k * fast_exp(z[j] - l);
         d[targets[n]] -= k;
     }
 }

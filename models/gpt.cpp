@@ -1,0 +1,180 @@
+#include "models/gpt.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "tensor/kernels.h"
+
+namespace cg {
+
+std::vector<std::string> block_mixers(const GPTConfig& c) {
+    std::vector<std::string> names;
+    std::stringstream ss(c.mixer);
+    for (std::string item; std::getline(ss, item, ',');) names.push_back(item);
+    if (names.size() == 1) names.assign(static_cast<size_t>(c.n_layer), names[0]);
+    return names;
+}
+
+void validate_config(const GPTConfig& c) {
+    auto need = [](bool ok, const std::string& msg) {
+        if (!ok) fail("config", msg);
+    };
+    need(c.n_layer >= 1, "n_layer must be at least 1");
+    need(c.n_embd >= 1 && c.n_head >= 1, "n_embd and n_head must be positive");
+    need(c.block_size >= 1, "block_size must be at least 1");
+    need(c.vocab_size >= 1, "vocab_size must be at least 1");
+    need(c.dropout >= 0.0f && c.dropout < 1.0f, "dropout must be in [0, 1)");
+    std::vector<std::string> mixers = block_mixers(c);
+    need(static_cast<int64_t>(mixers.size()) == c.n_layer,
+         "mixer lists " + std::to_string(mixers.size()) + " entries for n_layer " +
+             std::to_string(c.n_layer) + "; give one name, or one per layer");
+    for (const std::string& m : mixers) {
+        if (m == "attn") {
+            need(c.n_embd % c.n_head == 0, "n_embd " + std::to_string(c.n_embd) +
+                                               " must be a multiple of n_head " +
+                                               std::to_string(c.n_head) + " for attention");
+        } else {
+            parse_seq_op(m);  // throws with the valid names
+        }
+    }
+    if (c.activation != "gelu") parse_seq_op(c.activation);
+}
+
+bool config_is_causal(const GPTConfig& c) {
+    for (const std::string& m : block_mixers(c))
+        if (m != "attn" && !seq_op_is_causal(parse_seq_op(m))) return false;
+    return c.activation == "gelu" || seq_op_is_causal(parse_seq_op(c.activation));
+}
+
+GPT make_gpt(const GPTConfig& c, uint64_t seed) {
+    validate_config(c);
+    Rng rng{seed, 0};
+    const float std = 0.02f;
+    const float proj_std = 0.02f / std::sqrt(2.0f * static_cast<float>(c.n_layer));
+    const int64_t C = c.n_embd;
+    GPT model;
+    model.config = c;
+    Tensor wte = empty({c.vocab_size, C}), wpe = empty({c.block_size, C});
+    fill_normal(wte, rng, 0.0f, std);
+    fill_normal(wpe, rng, 0.0f, std);
+    model.wte = make_parameter("transformer.wte.weight", wte);
+    model.wpe = make_parameter("transformer.wpe.weight", wpe);
+    const std::vector<std::string> mixers = block_mixers(c);
+    const bool gelu_act = c.activation == "gelu";
+    const SeqOp act = gelu_act ? SeqOp::pair_max : parse_seq_op(c.activation);
+    for (int64_t l = 0; l < c.n_layer; l++) {
+        const std::string name = "transformer.h." + std::to_string(l);
+        Block b;
+        b.ln_1 = make_layer_norm(name + ".ln_1", C, c.bias);
+        b.is_attention = mixers[l] == "attn";
+        if (b.is_attention)
+            b.attn = make_attention(name + ".attn", C, static_cast<int>(c.n_head), c.bias, std,
+                                    proj_std, rng);
+        else
+            b.mixer = make_sequence_mixer(name + ".attn", parse_seq_op(mixers[l]), C,
+                                          c.mixer_vproj, c.bias, std, proj_std, rng);
+        b.ln_2 = make_layer_norm(name + ".ln_2", C, c.bias);
+        b.mlp = make_mlp(name + ".mlp", C, gelu_act, act, c.bias, std, proj_std, rng);
+        model.h.push_back(std::move(b));
+    }
+    model.ln_f = make_layer_norm("transformer.ln_f", C, c.bias);
+    return model;
+}
+
+std::vector<Parameter*> gpt_parameters(GPT& m) {
+    std::vector<Parameter*> out;
+    auto add = [&out](Parameter& p) {
+        if (p.value.defined()) out.push_back(&p);
+    };
+    auto add_linear = [&](Linear& l) {
+        add(l.weight);
+        add(l.bias);
+    };
+    auto add_norm = [&](LayerNorm& n) {
+        add(n.weight);
+        add(n.bias);
+    };
+    add(m.wte);
+    add(m.wpe);
+    for (Block& b : m.h) {
+        add_norm(b.ln_1);
+        if (b.is_attention) {
+            add_linear(b.attn.c_attn);
+            add_linear(b.attn.c_proj);
+        } else {
+            if (b.mixer.has_vproj) add_linear(b.mixer.c_v);
+            add_linear(b.mixer.c_proj);
+        }
+        add_norm(b.ln_2);
+        add_linear(b.mlp.c_fc);
+        add_linear(b.mlp.c_proj);
+    }
+    add_norm(m.ln_f);
+    return out;
+}
+
+int64_t count_parameters(GPT& m, bool non_embedding) {
+    int64_t n = 0;
+    for (Parameter* p : gpt_parameters(m)) n += p->value.numel();
+    return non_embedding ? n - m.wpe.value.numel() : n;
+}
+
+Var gpt_forward(GPT& m, const Ids& idx, bool training, Rng& rng) {
+    const GPTConfig& c = m.config;
+    if (idx.shape.ndim != 2) fail("gpt", "idx must be (B, T), got " + idx.shape.str());
+    const int64_t T = idx.shape[1];
+    if (T > c.block_size)
+        fail("gpt", "sequence length " + std::to_string(T) + " exceeds block_size " +
+                        std::to_string(c.block_size));
+    std::vector<int> positions(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; t++) positions[t] = static_cast<int>(t);
+    Var tok = embedding(m.wte.var(), idx);                                  // (B, T, C)
+    Var pos = embedding(m.wpe.var(), make_ids({T}, std::move(positions)));  // (T, C)
+    Var x = dropout(add(tok, pos), c.dropout, training, rng);
+    for (const Block& b : m.h) {
+        Var h = layer_norm_forward(b.ln_1, x);
+        x = add(x, b.is_attention ? attention_forward(b.attn, h, c.dropout, training, rng)
+                                  : sequence_mixer_forward(b.mixer, h, c.dropout, training, rng));
+        x = add(x, mlp_forward(b.mlp, layer_norm_forward(b.ln_2, x), c.dropout, training, rng));
+    }
+    x = layer_norm_forward(m.ln_f, x);
+    return matmul(x, transpose(m.wte.var(), 0, 1));  // (B, T, C) @ (C, V)
+}
+
+GPTState make_gpt_state(const GPT& m, int64_t N) {
+    const GPTConfig& c = m.config;
+    GPTState s;
+    s.n_seq = N;
+    for (const Block& b : m.h) {
+        s.kv.push_back(b.is_attention ? make_kv_cache(b.attn, N, c.n_embd, c.block_size) : KVCache{});
+        s.mixer.push_back(b.is_attention ? SeqState{} : make_seq_state(N, c.n_embd));
+        s.activation.push_back(b.mlp.gelu ? SeqState{} : make_seq_state(N, 4 * c.n_embd));
+    }
+    return s;
+}
+
+Tensor gpt_step(const GPT& m, GPTState& s, const int* tokens) {
+    NoGrad no_grad;
+    const GPTConfig& c = m.config;
+    if (s.pos >= c.block_size)
+        fail("gpt", "position " + std::to_string(s.pos) + " is past block_size " +
+                        std::to_string(c.block_size) + "; start a new state");
+    const int64_t N = s.n_seq, C = c.n_embd;
+    Tensor x = empty({N, C});
+    embedding_forward(x, m.wte.value, tokens);
+    add_forward(x, x, m.wpe.value.slice(0, s.pos, 1).reshape({C}));  // + wpe[pos] on every row
+    for (size_t l = 0; l < m.h.size(); l++) {
+        const Block& b = m.h[l];
+        Tensor h = layer_norm_forward(b.ln_1, constant(x)).value;
+        Tensor mixed = b.is_attention ? attention_step(b.attn, s.kv[l], h, s.pos)
+                                      : sequence_mixer_step(b.mixer, s.mixer[l], h);
+        accumulate_into(x, mixed);
+        h = layer_norm_forward(b.ln_2, constant(x)).value;
+        accumulate_into(x, mlp_step(b.mlp, s.activation[l], h));
+    }
+    s.pos++;
+    Var out = layer_norm_forward(m.ln_f, constant(x));
+    return matmul(out, constant(m.wte.value.transpose(0, 1))).value;  // (N, V)
+}
+
+}  // namespace cg

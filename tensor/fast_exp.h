@@ -1,0 +1,34 @@
+// e^x in plain float arithmetic, so loops that call it vectorise (std::exp is
+// a library call the compiler cannot vectorise without -ffast-math, which we
+// do not use). Used by GELU, softmax and cross-entropy.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace cg {
+
+// x = n ln2 + r with |r| <= ln2/2 (ln2 split in two parts for accuracy);
+// e^r from a degree-7 polynomial (the Cephes expf coefficients), 2^n by
+// writing n into the exponent bits. Relative error below 2e-7 on
+// [-87, 88]; inputs outside are clamped (e^-87.3 ~ 1e-38 stands in for 0).
+inline float fast_exp(float x) {
+    x = std::fmin(std::fmax(x, -87.3f), 88.3f);
+    const float n = std::nearbyint(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float er = p * r * r + r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof(scale));
+    return er * scale;
+}
+
+}  // namespace cg

@@ -1,0 +1,63 @@
+// Small helpers shared by the autograd tests: reading a (possibly strided)
+// tensor in logical order, and drawing test inputs. Inputs come from the
+// standard library's generator, not from cg::Rng, so a bug in the library's
+// random numbers cannot hide a bug in the code under test.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace cg {
+
+// The elements of t in row-major logical order, following its strides (views
+// included), so the result does not depend on how the tensor is laid out.
+inline std::vector<float> values_of(const Tensor& t) {
+    std::vector<float> out;
+    out.reserve(static_cast<size_t>(t.numel()));
+    int64_t index[kMaxDims] = {0, 0, 0, 0};
+    for (int64_t n = 0; n < t.numel(); ++n) {
+        int64_t offset = 0;
+        for (int d = 0; d < t.ndim(); ++d) offset += index[d] * t.strides[d];
+        out.push_back(t.data[offset]);
+        for (int d = t.ndim() - 1; d >= 0; --d) {  // odometer step, last dim fastest
+            if (++index[d] < t.shape.dims[d]) break;
+            index[d] = 0;
+        }
+    }
+    return out;
+}
+
+// A contiguous tensor of the given shape holding `values` in row-major order.
+inline Tensor tensor_of(const Shape& s, const std::vector<float>& values) {
+    return from_data(s, values.data());
+}
+
+inline std::vector<float> normal_values(int64_t n, std::mt19937& gen, float stddev = 1.0f) {
+    std::normal_distribution<float> dist(0.0f, stddev);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = dist(gen);
+    return v;
+}
+
+// n distinct values spaced `gap` apart, centred on 0, in random order: no two
+// are closer than `gap`, so a perturbation smaller than gap / 2 never flips
+// which of two elements is larger.
+inline std::vector<float> distinct_values(int64_t n, std::mt19937& gen, float gap = 0.1f) {
+    std::vector<int64_t> rank(static_cast<size_t>(n));
+    std::iota(rank.begin(), rank.end(), 0);
+    std::shuffle(rank.begin(), rank.end(), gen);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) v[i] = gap * static_cast<float>(rank[i] - n / 2);
+    return v;
+}
+
+inline Tensor normal_tensor(const Shape& s, std::mt19937& gen, float stddev = 1.0f) {
+    return tensor_of(s, normal_values(s.numel(), gen, stddev));
+}
+
+}  // namespace cg

@@ -1,0 +1,274 @@
+// Graph mechanics: accumulation, the tape's lifetime, NoGrad, constants,
+// error messages, and the allocation-free steady state.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "autograd/graph.h"
+#include "autograd/ops.h"
+#include "tensor/rng.h"
+#include "tests/grad_check.h"
+
+namespace cg {
+namespace {
+
+// The gradient of p as a vector; zeros when none has reached it (or it was
+// cleared).
+std::vector<float> grad_values(const Parameter& p) {
+    if (!p.grad().defined()) return std::vector<float>(size_t(p.value.numel()), 0.0f);
+    return values_of(p.grad());
+}
+
+// loss = sum(x * w) for a constant w, so d loss / d x = w.
+Var weighted_sum(const Var& x, const std::vector<float>& w) {
+    return sum(mul(x, constant(tensor_of(x.shape(), w))));
+}
+
+// The message of the cg::Error that f throws, or a note that it threw none.
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no cg::Error was thrown)";
+}
+bool starts_with(const std::string& s, const std::string& prefix) {
+    return s.compare(0, prefix.size(), prefix) == 0;
+}
+std::string prefix_of(Op op) { return std::string("[") + op_name(op) + "]"; }
+
+TEST_CASE("autograd: gradients accumulate across backward() calls until zero_grad") {
+    Parameter p = make_parameter("p", from_values({3}, {1, 2, 3}));
+    const std::vector<float> w = {0.5f, -1.0f, 2.0f};
+
+    backward(weighted_sum(p.var(), w));
+    CHECK(grad_values(p) == w);
+    backward(weighted_sum(p.var(), w));
+    CHECK(grad_values(p) == std::vector<float>{1.0f, -2.0f, 4.0f});
+
+    zero_grad({&p});
+    CHECK(grad_values(p) == std::vector<float>{0, 0, 0});
+    backward(weighted_sum(p.var(), w));
+    CHECK(grad_values(p) == w);
+}
+
+TEST_CASE("autograd: a Var used twice receives both contributions") {
+    Parameter x = make_parameter("x", from_values({3}, {1, 2, -3}));
+    SUBCASE("x * x + x: d/dx = 2x + 1") {
+        backward(sum(add(mul(x.var(), x.var()), x.var())));
+        CHECK(grad_values(x) == std::vector<float>{3, 5, -5});
+    }
+    SUBCASE("two branches through intermediate nodes: 2x + 3x") {
+        const Var a = scale(x.var(), 2.0f);
+        const Var b = scale(x.var(), 3.0f);
+        backward(sum(add(a, b)));
+        CHECK(grad_values(x) == std::vector<float>{5, 5, 5});
+    }
+    SUBCASE("an intermediate used twice: h = 2x, loss = sum(h * h), d/dx = 8x") {
+        const Var h = scale(x.var(), 2.0f);
+        backward(sum(mul(h, h)));
+        CHECK(grad_values(x) == std::vector<float>{8, 16, -24});
+    }
+    SUBCASE("a parameter used by two Vars of its own") {
+        const Var v1 = x.var();
+        const Var v2 = x.var();
+        backward(sum(add(v1, v2)));
+        CHECK(grad_values(x) == std::vector<float>{2, 2, 2});
+    }
+}
+
+TEST_CASE("autograd: parameters persist after backward and keep their value and grad") {
+    Parameter p = make_parameter("wte", from_values({2, 2}, {1, 2, 3, 4}));
+    CHECK(p.name == "wte");
+    CHECK(p.var().requires_grad());
+    CHECK(p.var().node == p.node.get());
+
+    backward(weighted_sum(p.var(), {1, 10, 100, 1000}));
+    CHECK(tape_size() == 0);
+    CHECK(p.var().node == p.node.get());
+    CHECK(values_of(p.value) == std::vector<float>{1, 2, 3, 4});
+    REQUIRE(p.grad().defined());
+    CHECK(p.grad().shape == Shape{2, 2});
+    CHECK(grad_values(p) == std::vector<float>{1, 10, 100, 1000});
+    CHECK(values_of(p.var().grad()) == std::vector<float>{1, 10, 100, 1000});
+
+    // The optimizer updates value in place; the next forward sees the update.
+    p.value.data[0] = 5.0f;
+    const Var y = mul(p.var(), p.var());
+    CHECK(values_of(y.value)[0] == 25.0f);
+    clear_tape();
+}
+
+TEST_CASE("autograd: the tape is cleared after backward") {
+    Parameter p = make_parameter("p", from_values({1, 3, 2}, {1, 2, 3, 4, 5, 6}));
+    clear_tape();
+    const Var y = gelu(add(p.var(), p.var()));
+    CHECK(tape_size() == 2);
+    const Var loss = weighted_sum(y, {1, 2, 3, 4, 5, 6});
+    CHECK(tape_size() == 4);
+    backward(loss);
+    CHECK(tape_size() == 0);
+}
+
+TEST_CASE("autograd: clear_tape drops the graph without running it") {
+    Parameter p = make_parameter("p", from_values({3}, {1, 2, 3}));
+    const Var loss = weighted_sum(p.var(), {1, 1, 1});
+    CHECK(tape_size() > 0);
+    clear_tape();
+    CHECK(tape_size() == 0);
+    CHECK(grad_values(p) == std::vector<float>{0, 0, 0});
+}
+
+TEST_CASE("autograd: NoGrad records nothing and restores the previous state") {
+    Parameter p = make_parameter("p", from_values({1, 3, 2}, {1, 2, 3, 4, 5, 6}));
+    clear_tape();
+    CHECK(grad_enabled());
+    {
+        NoGrad no_grad;
+        CHECK_FALSE(grad_enabled());
+        const Var y = causal_mean(gelu(mul(p.var(), p.var())));
+        const Var loss = weighted_sum(y, {1, 2, 3, 4, 5, 6});
+        CHECK(tape_size() == 0);
+        CHECK_FALSE(y.requires_grad());
+        CHECK_FALSE(loss.requires_grad());
+        {
+            NoGrad nested;
+            CHECK_FALSE(grad_enabled());
+        }
+        CHECK_FALSE(grad_enabled());  // the inner NoGrad restores "off", not "on"
+    }
+    CHECK(grad_enabled());
+    const Var y = mul(p.var(), p.var());
+    CHECK(y.requires_grad());
+    CHECK(tape_size() == 1);
+    clear_tape();
+}
+
+TEST_CASE("autograd: a constant gets no gradient and records no node") {
+    Parameter p = make_parameter("p", from_values({3}, {1, 2, 3}));
+    const Var c = constant(from_values({3}, {4, 5, 6}));
+    CHECK_FALSE(c.requires_grad());
+
+    clear_tape();
+    const Var only_constants = add(c, scale(c, 2.0f));
+    CHECK_FALSE(only_constants.requires_grad());
+    CHECK(tape_size() == 0);
+
+    backward(sum(mul(p.var(), c)));
+    CHECK_FALSE(c.grad().defined());
+    CHECK_FALSE(only_constants.grad().defined());
+    CHECK(grad_values(p) == std::vector<float>{4, 5, 6});
+}
+
+TEST_CASE("autograd: backward on a non-scalar loss throws [backward]") {
+    Parameter p = make_parameter("p", from_values({3}, {1, 2, 3}));
+    const Var y = mul(p.var(), p.var());
+    const std::string message = error_of([&] { backward(y); });
+    CHECK_MESSAGE(starts_with(message, "[backward]"), message);
+    clear_tape();
+}
+
+TEST_CASE("autograd: an op with bad shapes throws [op] naming the shapes") {
+    const Var a = constant(zeros({2, 3}));
+    const Var b = constant(zeros({4, 5}));
+    const std::string message = error_of([&] { matmul(a, b); });
+    CHECK_MESSAGE(starts_with(message, prefix_of(Op::matmul)), message);
+    CHECK_MESSAGE(message.find("(2,3)") != std::string::npos, message);
+    CHECK_MESSAGE(message.find("(4,5)") != std::string::npos, message);
+
+    // b is neither a's shape nor a's trailing dims.
+    const Var x = constant(zeros({3, 7, 5}));
+    const Var bias = constant(zeros({3, 5}));
+    const std::vector<std::pair<Op, std::function<Var()>>> broadcasts = {
+        {Op::add, [&] { return add(x, bias); }},
+        {Op::sub, [&] { return sub(x, bias); }},
+        {Op::mul, [&] { return mul(x, bias); }},
+        {Op::maximum, [&] { return maximum(x, bias); }},
+        {Op::minimum, [&] { return minimum(x, bias); }}};
+    for (const auto& op_and_call : broadcasts) {
+        const std::string m = error_of([&] { op_and_call.second(); });
+        CHECK_MESSAGE(starts_with(m, prefix_of(op_and_call.first)), m);
+        CHECK_MESSAGE(m.find("(3,7,5)") != std::string::npos, m);
+        CHECK_MESSAGE(m.find("(3,5)") != std::string::npos, m);
+    }
+
+    const std::string ln = error_of([&] { layernorm(x, constant(zeros({4})), Var{}); });
+    CHECK_MESSAGE(starts_with(ln, prefix_of(Op::layernorm)), ln);
+    CHECK_MESSAGE(ln.find("(4)") != std::string::npos, ln);
+
+    const std::string sm = error_of([&] { causal_softmax(constant(zeros({2, 3, 4})), 1.0f); });
+    CHECK_MESSAGE(starts_with(sm, prefix_of(Op::causal_softmax)), sm);
+    CHECK_MESSAGE(sm.find("(2,3,4)") != std::string::npos, sm);
+}
+
+TEST_CASE("autograd: embedding with an id outside [0, V) throws") {
+    const Var table = constant(zeros({7, 5}));
+    for (int bad : {7, 100, -1}) {
+        const std::string m = error_of([&] { embedding(table, make_ids({1, 3}, {0, bad, 1})); });
+        CHECK_MESSAGE(starts_with(m, prefix_of(Op::embedding)), m);
+    }
+    CHECK(embedding(table, make_ids({1, 2}, {0, 6})).shape() == Shape{1, 2, 5});
+}
+
+TEST_CASE("autograd: cross_entropy with a target outside [0, V) throws") {
+    const Var logits = constant(zeros({2, 3, 5}));
+    for (int bad : {5, -1}) {
+        const std::string m =
+            error_of([&] { cross_entropy(logits, make_ids({2, 3}, {0, 1, 2, 3, bad, 4})); });
+        CHECK_MESSAGE(starts_with(m, prefix_of(Op::cross_entropy)), m);
+    }
+    // The right number of targets is required too.
+    const std::string m = error_of([&] { cross_entropy(logits, make_ids({5}, {0, 1, 2, 3, 4})); });
+    CHECK_MESSAGE(starts_with(m, prefix_of(Op::cross_entropy)), m);
+    // Uniform logits: the loss is log V.
+    CHECK(cross_entropy(logits, make_ids({2, 3}, {0, 1, 2, 3, 4, 4})).value.item() ==
+          doctest::Approx(std::log(5.0)).epsilon(1e-6));
+}
+
+// A 2-layer MLP with layernorm, gelu and dropout on (B, T, C) = (3, 7, 5):
+// one training step (forward, backward, clear the gradients) must allocate
+// nothing new once the first step has filled the pool.
+TEST_CASE("autograd: the steady state allocates nothing") {
+    std::mt19937 gen(3);
+    Parameter ln_w = make_parameter("ln_w", normal_tensor({5}, gen));
+    Parameter ln_b = make_parameter("ln_b", normal_tensor({5}, gen));
+    Parameter fc_w = make_parameter("fc_w", normal_tensor({5, 20}, gen));
+    Parameter fc_b = make_parameter("fc_b", normal_tensor({20}, gen));
+    Parameter proj_w = make_parameter("proj_w", normal_tensor({20, 65}, gen));
+    const std::vector<Parameter*> params = {&ln_w, &ln_b, &fc_w, &fc_b, &proj_w};
+    const Tensor x = normal_tensor({3, 7, 5}, gen);
+    std::vector<int> target_values(21);
+    for (int i = 0; i < 21; ++i) target_values[size_t(i)] = (i * 17) % 65;
+    const Ids targets = make_ids({3, 7}, target_values);
+    Rng rng{5, 0};
+
+    auto step = [&] {
+        const Var h = layernorm(constant(x), ln_w.var(), ln_b.var());           // (B,T,C)
+        const Var a = gelu(add(matmul(h, fc_w.var()), fc_b.var()));             // (B,T,4C)
+        const Var logits = matmul(dropout(a, 0.1f, true, rng), proj_w.var());  // (B,T,V)
+        const Var loss = cross_entropy(logits, targets);
+        backward(loss);
+        zero_grad(params);
+    };
+
+    step();
+    const PoolStats after_first = pool_stats();
+    step();
+    const PoolStats after_second = pool_stats();
+    step();
+    const PoolStats after_third = pool_stats();
+    CHECK(after_second.fresh_allocations == after_first.fresh_allocations);
+    CHECK(after_third.fresh_allocations == after_first.fresh_allocations);
+    CHECK(after_third.reuses > after_second.reuses);
+    // Nothing from a step outlives it: the graph releases its activations.
+    CHECK(after_third.bytes_in_use == after_second.bytes_in_use);
+    CHECK(tape_size() == 0);
+}
+
+}  // namespace
+}  // namespace cg

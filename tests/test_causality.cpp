@@ -1,0 +1,197 @@
+// Causality: a token mixer over (B, T, C) must not let position s see any
+// position t > s. For several t, the input at t (every batch row and channel)
+// is changed; the outputs at every position before t must stay bit-identical,
+// and the output at t must change (at t + 1 for shift), otherwise the test
+// could not fail.
+// Adding a mixer adds one line calling is_causal().
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "tests/grad_check.h"
+
+namespace cg {
+namespace {
+
+using Mixer = std::function<Var(const Var&)>;
+
+// Whether a mixer is causal; when it is not, which change leaked where. It
+// converts to bool, and doctest prints it (the leak) when a CHECK fails.
+struct Causality {
+    bool causal = true;
+    std::string leak;
+    explicit operator bool() const { return causal; }
+};
+std::ostream& operator<<(std::ostream& os, const Causality& c) {
+    return os << (c.causal ? std::string("causal") : c.leak);
+}
+
+// Causal when no probed change at position t altered an output at a position
+// before t. Also CHECKs that each change did reach the output at position
+// t + lag (lag = 1 for shift, whose output at t is x[t-1]), so a mixer that
+// ignores its input is not reported as causal by accident.
+Causality is_causal(const Mixer& mixer, const Shape& shape, int lag = 0) {
+    REQUIRE(shape.ndim == 3);
+    const int64_t B = shape[0], T = shape[1], C = shape[2];
+    std::mt19937 gen(7);
+    const std::vector<float> x = normal_values(shape.numel(), gen);
+
+    NoGrad no_grad;
+    const Var y = mixer(constant(tensor_of(shape, x)));
+    REQUIRE(y.shape().ndim == 3);
+    REQUIRE(y.shape()[0] == B);
+    REQUIRE(y.shape()[1] == T);
+    const int64_t OC = y.shape()[2];  // output channels
+    const std::vector<float> base = values_of(y.value);
+
+    Causality result;
+    for (int64_t t : {int64_t(0), T / 2, T - 1}) {
+        // Move x[:, t, :] far away, up for half the elements and down for the
+        // other half, so that max and min ops both see the change.
+        std::vector<float> moved = x;
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t c = 0; c < C; ++c)
+                moved[(b * T + t) * C + c] += (b * C + c) % 2 == 0 ? 100.0f : -100.0f;
+        const std::vector<float> out = values_of(mixer(constant(tensor_of(shape, moved))).value);
+
+        auto position_differs = [&](int64_t s) {
+            for (int64_t b = 0; b < B; ++b) {
+                const size_t at = size_t((b * T + s) * OC);
+                if (std::memcmp(&out[at], &base[at], size_t(OC) * sizeof(float)) != 0) return true;
+            }
+            return false;
+        };
+        for (int64_t s = 0; s < t; ++s) {
+            if (result.causal && position_differs(s)) {
+                std::ostringstream leak;
+                leak << "changing position " << t << " changed the output at position " << s
+                     << " (shape " << shape.str() << ")";
+                result = Causality{false, leak.str()};
+            }
+        }
+        if (t + lag < T) {
+            CHECK_MESSAGE(position_differs(t + lag), "changing position "
+                                                         << t << " did not change the output at "
+                                                         << t + lag << " (shape " << shape.str()
+                                                         << "): the probe cannot see anything");
+        }
+    }
+    return result;
+}
+
+// The shapes every mixer is checked with: odd T, C of 3 and 65. The large one
+// (16900 elements) is above the kernels' OpenMP thresholds, so their parallel
+// loops are checked too.
+const Shape kSmall{2, 7, 3};
+const Shape kLarge{4, 65, 65};
+
+TEST_CASE("causality: shift") {
+    CHECK(is_causal(shift, kSmall, 1));
+    CHECK(is_causal(shift, kLarge, 1));
+}
+TEST_CASE("causality: pair_max") {
+    CHECK(is_causal(pair_max, kSmall));
+    CHECK(is_causal(pair_max, kLarge));
+}
+TEST_CASE("causality: pair_min") {
+    CHECK(is_causal(pair_min, kSmall));
+    CHECK(is_causal(pair_min, kLarge));
+}
+TEST_CASE("causality: pair_mean") {
+    CHECK(is_causal(pair_mean, kSmall));
+    CHECK(is_causal(pair_mean, kLarge));
+}
+TEST_CASE("causality: scan_max") {
+    CHECK(is_causal(scan_max, kSmall));
+    CHECK(is_causal(scan_max, kLarge));
+}
+TEST_CASE("causality: scan_min") {
+    CHECK(is_causal(scan_min, kSmall));
+    CHECK(is_causal(scan_min, kLarge));
+}
+TEST_CASE("causality: causal_mean") {
+    CHECK(is_causal(causal_mean, kSmall));
+    CHECK(is_causal(causal_mean, kLarge));
+}
+
+// Single head, q = k = v = x (B, T, C): scores (B, T, T), y (B, T, C).
+Var attention_single_head(const Var& x) {
+    const float scale = 1.0f / std::sqrt(float(x.shape()[2]));
+    const Var p = causal_softmax(matmul(x, transpose(x, -2, -1)), scale);  // (B,T,T)
+    return matmul(p, x);                                                   // (B,T,C)
+}
+
+// Multi-head attention as in GPT-2, from a fixed qkv projection w (C, 3C):
+// q, k, v are slices of x @ w, split into NH heads of size HS = C / NH.
+Mixer attention_multi_head(int64_t C, int64_t NH) {
+    std::mt19937 gen(11);
+    const Tensor w = normal_tensor({C, 3 * C}, gen, 1.0f / std::sqrt(float(C)));
+    return [w, C, NH](const Var& x) {
+        const int64_t B = x.shape()[0], T = x.shape()[1], HS = C / NH;
+        const Var qkv = matmul(x, constant(w));  // (B,T,3C)
+        auto head = [&](int64_t i) {             // (B,NH,T,HS)
+            return permute(reshape(slice(qkv, 2, i * C, C), {B, T, NH, HS}), {0, 2, 1, 3});
+        };
+        const Var q = head(0), k = head(1), v = head(2);
+        const Var p = causal_softmax(matmul(q, transpose(k, -2, -1)),
+                                     1.0f / std::sqrt(float(HS)));    // (B,NH,T,T)
+        const Var y = matmul(p, v);                                    // (B,NH,T,HS)
+        return reshape(permute(y, {0, 2, 1, 3}), {B, T, C});           // (B,T,C)
+    };
+}
+
+TEST_CASE("causality: attention, single head, q = k = v = x") {
+    CHECK(is_causal(attention_single_head, kSmall));
+    CHECK(is_causal(attention_single_head, kLarge));
+}
+TEST_CASE("causality: attention, multi-head from a qkv projection") {
+    CHECK(is_causal(attention_multi_head(3, 3), kSmall));   // NH = 3, HS = 1
+    CHECK(is_causal(attention_multi_head(65, 5), kLarge));  // NH = 5, HS = 13
+}
+
+// A whole block, h + mixer(ln(h)) then h + mlp(ln(h)): the per-position ops
+// around the mixer must not leak either.
+Mixer block(int64_t C) {
+    std::mt19937 gen(13);
+    const Tensor ln_w = normal_tensor({C}, gen), ln_b = normal_tensor({C}, gen);
+    const Tensor fc = normal_tensor({C, 4 * C}, gen), proj = normal_tensor({4 * C, C}, gen);
+    return [=](const Var& x) {
+        const Var h = add(x, causal_mean(layernorm(x, constant(ln_w), constant(ln_b))));
+        const Var m = gelu(matmul(layernorm(h, constant(ln_w), Var{}), constant(fc)));
+        return add(h, matmul(scan_max(m), constant(proj)));
+    };
+}
+TEST_CASE("causality: a block with layernorm, causal_mean, gelu and scan_max") {
+    CHECK(is_causal(block(3), kSmall));
+    CHECK(is_causal(block(65), kLarge));
+}
+
+// global_mean averages over all T positions, so position 0 sees the last
+// token. The test must notice.
+TEST_CASE("causality: global_mean leaks future tokens (as the published code does)") {
+    CHECK_FALSE(is_causal(global_mean, kSmall));
+    CHECK_FALSE(is_causal(global_mean, kLarge));
+
+    // Directly: changing the last position changes the output at position 0.
+    NoGrad no_grad;
+    const int64_t T = 7, C = 3;
+    std::vector<float> x(size_t(T * C), 0.5f);
+    const std::vector<float> before = values_of(global_mean(constant(tensor_of({1, T, C}, x))).value);
+    for (int64_t c = 0; c < C; ++c) x[size_t((T - 1) * C + c)] += 7.0f;
+    const std::vector<float> after = values_of(global_mean(constant(tensor_of({1, T, C}, x))).value);
+    for (int64_t c = 0; c < C; ++c) {
+        CHECK(before[size_t(c)] == doctest::Approx(0.5));
+        CHECK(after[size_t(c)] == doctest::Approx(0.5 + 7.0 / 7.0));  // the mean moved by 7 / T
+    }
+}
+
+}  // namespace
+}  // namespace cg

@@ -1,0 +1,655 @@
+// End to end: data preparation, training runs, checkpoints and resuming,
+// the CSV log, config checks and the config-file reader, all through the
+// library calls the command line makes.
+//
+// Every test works in its own folder under the system temp dir, removed at
+// the end. The corpus is a few KB of simple sentences that repeat in a fixed
+// order, so a model that uses its context can do far better than one that
+// only learns character frequencies. Models are tiny (2 layers, C 16, T 16,
+// batch 4): a run of 50 steps takes a fraction of a second.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/prepare.h"
+#include "nn/adamw.h"
+#include "train/checkpoint.h"
+#include "train/dataset.h"
+#include "train/options.h"
+#include "train/train.h"
+
+namespace cg {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under the temp dir, removed (with everything in it) at scope exit.
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::random_device rd;
+        path = fs::temp_directory_path() /
+               ("causalgrad-train-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    REQUIRE(out);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::vector<uint16_t> read_u16(const std::string& path) {
+    const std::string bytes = read_file(path);
+    REQUIRE(bytes.size() % 2 == 0);
+    std::vector<uint16_t> out(bytes.size() / 2);
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    return out;
+}
+
+// About 6 KB: four sentences in a fixed cycle. After a few characters of a
+// sentence the rest of it is determined, so the achievable loss is far below
+// the entropy of the character frequencies.
+std::string pattern_corpus() {
+    const char* sentences[] = {"the cat sat on the mat.\n", "a dog ran to the log.\n",
+                               "my hen hid in a pen.\n", "so the fox got a box.\n"};
+    std::string text;
+    for (int i = 0; text.size() < 6000; i++) text += sentences[i % 4];
+    return text;
+}
+
+// Entropy (nats) of the character frequencies: the loss of the best model
+// that ignores the context.
+double unigram_entropy(const std::string& text) {
+    std::map<char, double> counts;
+    for (char ch : text) counts[ch] += 1.0;
+    double h = 0.0;
+    for (const auto& [ch, n] : counts) {
+        const double p = n / static_cast<double>(text.size());
+        h -= p * std::log(p);
+    }
+    return h;
+}
+
+// Writes the corpus and prepares it into dir/data.
+std::string prepare_corpus(const TempDir& dir, const std::string& text = pattern_corpus()) {
+    write_file(dir / "input.txt", text);
+    prepare_text(dir / "input.txt", dir / "data");
+    return dir / "data";
+}
+
+TrainConfig tiny_run(const std::string& data_dir, const std::string& out_dir, const std::string& mixer) {
+    TrainConfig c;
+    c.model.n_layer = 2;
+    c.model.n_head = 2;
+    c.model.n_embd = 16;
+    c.model.block_size = 16;
+    c.model.mixer = mixer;
+    c.data_dir = data_dir;
+    c.out_dir = out_dir;
+    c.batch_size = 4;
+    c.max_iters = 50;
+    c.learning_rate = 1e-2f;
+    c.warmup_iters = 5;
+    c.lr_decay_iters = 50;
+    c.min_lr = 1e-3f;
+    c.eval_interval = 1000;
+    c.eval_iters = 2;
+    c.log_interval = 10;
+    c.seed = 1234;
+    return c;
+}
+
+float mean_of(const std::vector<float>& v, size_t from, size_t n) {
+    double s = 0.0;
+    for (size_t i = from; i < from + n; i++) s += v[i];
+    return static_cast<float>(s / static_cast<double>(n));
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// ---- data preparation ---------------------------------------------------------------------
+
+TEST_CASE("train: prepare_text makes the sorted character vocabulary and a 90/10 split") {
+    TempDir dir;
+    const std::string text = pattern_corpus();
+    write_file(dir / "input.txt", text);
+    const PrepareSummary s = prepare_text(dir / "input.txt", dir / "data");
+
+    const std::set<char> distinct(text.begin(), text.end());
+    CHECK(s.vocab_size == distinct.size());
+    CHECK(s.train_tokens == text.size() * 9 / 10);
+    CHECK(s.train_tokens + s.val_tokens == text.size());
+
+    const Dataset d = load_dataset(dir / "data");
+    REQUIRE(d.vocab.size() == distinct.size());
+    size_t i = 0;
+    for (char ch : distinct) CHECK(d.vocab[i++] == static_cast<uint32_t>(ch));  // sorted, as sorted(set(text))
+    CHECK(d.train.size() == s.train_tokens);
+    CHECK(d.val.size() == s.val_tokens);
+    CHECK(read_u16(dir / "data/train.bin") == d.train);  // uint16 tokens, nanoGPT's format
+    // The tokens are the characters' ranks, train first, then val.
+    for (size_t k = 0; k < text.size(); k++) {
+        const uint16_t tok = k < d.train.size() ? d.train[k] : d.val[k - d.train.size()];
+        REQUIRE(d.vocab[tok] == static_cast<uint32_t>(text[k]));
+    }
+}
+
+TEST_CASE("train: multi-byte UTF-8 round-trips through prepare, encode and decode") {
+    TempDir dir;
+    // é (2 bytes), — (3 bytes), 漢 (3 bytes), 𝄞 (4 bytes)
+    std::string text;
+    for (int k = 0; k < 30; k++) text += "caf\xC3\xA9 \xE2\x80\x94 \xE6\xBC\xA2 \xF0\x9D\x84\x9E ok\n";
+    write_file(dir / "input.txt", text);
+    const PrepareSummary s = prepare_text(dir / "input.txt", dir / "data");
+    const std::vector<uint32_t> cps = utf8_to_code_points(text);
+    CHECK(s.train_tokens == cps.size() * 9 / 10);  // split counts characters, not bytes
+    CHECK(s.train_tokens + s.val_tokens == cps.size());
+
+    const Dataset d = load_dataset(dir / "data");
+    CHECK(d.vocab.size() == s.vocab_size);
+    CHECK(d.vocab.back() == 0x1D11Eu);  // sorted by code point
+    CHECK(std::find(d.vocab.begin(), d.vocab.end(), 0x6F22u) != d.vocab.end());  // 漢
+    CHECK(std::find(d.vocab.begin(), d.vocab.end(), 0x2014u) != d.vocab.end());  // —
+    CHECK(std::find(d.vocab.begin(), d.vocab.end(), 0xE9u) != d.vocab.end());    // é
+    std::vector<int> all(d.train.begin(), d.train.end());
+    all.insert(all.end(), d.val.begin(), d.val.end());
+    CHECK(decode(d.vocab, all) == text);
+
+    const std::string piece = "\xE6\xBC\xA2\xC3\xA9\xE2\x80\x94\n";  // 漢é—\n
+    const std::vector<int> ids = encode(d.vocab, piece);
+    CHECK(ids.size() == 4);
+    CHECK(decode(d.vocab, ids) == piece);
+    for (uint32_t cp : {0x41u, 0xE9u, 0x2014u, 0x6F22u, 0x1D11Eu})
+        CHECK(utf8_to_code_points(code_point_to_utf8(cp)) == std::vector<uint32_t>{cp});
+    CHECK_THROWS_AS(encode(d.vocab, "caf\xC3\xA8"), Error);  // è is not in the vocabulary
+    CHECK_THROWS_AS(decode(d.vocab, {static_cast<int>(d.vocab.size())}), Error);
+}
+
+TEST_CASE("train: invalid UTF-8 throws cg::Error") {
+    const char* bad[] = {
+        "abc\xFF",         // never valid in UTF-8
+        "abc\xC3",         // a 2-byte sequence cut short
+        "a\xC3(b",         // continuation byte missing
+        "a\x80z",          // a lone continuation byte
+        "a\xE6\xBC",       // a 3-byte sequence cut short
+        "a\xF0\x9D\x84z",  // a 4-byte sequence with a bad last byte
+    };
+    for (size_t k = 0; k < std::size(bad); k++) {
+        CAPTURE(k);
+        CHECK_THROWS_AS(utf8_to_code_points(bad[k]), Error);
+    }
+    TempDir dir;
+    write_file(dir / "bad.txt", std::string("hello \xC3 world"));
+    CHECK_THROWS_AS(prepare_text(dir / "bad.txt", dir / "data"), Error);
+    CHECK_FALSE(fs::exists(dir / "data/train.bin"));
+    CHECK_THROWS_AS(prepare_text(dir / "missing.txt", dir / "data"), Error);
+}
+
+// ---- training -----------------------------------------------------------------------------
+
+TEST_CASE("train: a tiny model learns the pattern, with attention and with pair_max") {
+    TempDir dir;
+    const std::string text = pattern_corpus();
+    const std::string data = prepare_corpus(dir, text);
+    const double h1 = unigram_entropy(text);
+    const double uniform = std::log(static_cast<double>(load_dataset(data).vocab.size()));
+    for (const std::string mixer : {"attn", "pair_max"}) {
+        INFO("mixer " << mixer);
+        TrainConfig c = tiny_run(data, dir / ("out-" + mixer), mixer);
+        std::ostringstream log;
+        const TrainReport r = train(c, log);
+        REQUIRE(r.step_losses.size() == 50);
+        CHECK(r.final_step == 50);
+        for (float l : r.step_losses) REQUIRE(std::isfinite(l));
+        const float first = mean_of(r.step_losses, 0, 5), last = mean_of(r.step_losses, 45, 5);
+        INFO("first 5 steps " << first << ", last 5 " << last << ", unigram entropy " << h1 << ", val "
+                              << r.last_val_loss);
+        // At initialisation the logits are near zero, so the loss starts at
+        // about ln V (ln 22 = 3.09). Learning the character frequencies alone
+        // would stop at their entropy h1 (2.6 nats); ending 0.3 nats below it
+        // needs the context, so the mixer (and its gradient) works.
+        CHECK(first > uniform - 0.2);
+        CHECK(last < first - 0.8f);
+        CHECK(last < h1 - 0.3);
+        CHECK(r.last_val_loss < h1 - 0.3);
+        CHECK(contains(log.str(), "step    40/50 | loss"));
+        CHECK(contains(log.str(), "step 50: train loss"));
+    }
+}
+
+TEST_CASE("train: log.csv has the header and one row per logged step and evaluation") {
+    TempDir dir;
+    const std::string data = prepare_corpus(dir);
+    TrainConfig c = tiny_run(data, dir / "out", "pair_max+avg");
+    c.max_iters = 12;
+    c.log_interval = 3;  // steps 0, 3, 6, 9
+    c.eval_interval = 5;  // evaluations at 0, 5, 10, and 12 (the end)
+    std::ostringstream log;
+    train(c, log);
+    REQUIRE(fs::exists(dir / "out/log.csv"));
+    std::istringstream csv(read_file(dir / "out/log.csv"));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(csv, line);) lines.push_back(line);
+    REQUIRE(lines.size() == 1 + 4 + 4);
+    CHECK(lines[0] == "step,train_loss,val_loss,lr,grad_norm,ms_per_step,tokens_per_s");
+    std::vector<std::string> steps;
+    for (size_t i = 1; i < lines.size(); i++) {
+        CHECK(std::count(lines[i].begin(), lines[i].end(), ',') == 6);  // 7 columns on every row
+        steps.push_back(lines[i].substr(0, lines[i].find(',')));
+    }
+    CHECK(steps == std::vector<std::string>{"0", "0", "3", "5", "6", "9", "10", "12"});
+    // An evaluation row has train and val loss and nothing else.
+    CHECK(lines[1].find(",,,,") != std::string::npos);
+    CHECK(fs::exists(dir / "out/ckpt.bin"));  // val improved at some evaluation after step 0
+}
+
+// Rows of log.csv without the timing columns (ms_per_step, tokens_per_s): the first 5 columns.
+std::vector<std::string> csv_without_timing(const std::string& path) {
+    std::istringstream in(read_file(path));
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(in, line);) {
+        size_t cut = 0;
+        for (int k = 0; k < 5 && cut != std::string::npos; k++) cut = line.find(',', k == 0 ? 0 : cut + 1);
+        rows.push_back(line.substr(0, cut));
+    }
+    return rows;
+}
+
+TEST_CASE("train: a resumed run repeats the uninterrupted run bit for bit") {
+    TempDir dir;
+    const std::string data = prepare_corpus(dir);
+    const int64_t N = 16;
+    // Mixed blocks, dropout and biases: the checkpoint must carry both kinds
+    // of block, the AdamW moments and both random streams (batches, dropout).
+    auto config = [&](const std::string& out) {
+        TrainConfig c = tiny_run(data, out, "attn,pair_max+avg");
+        c.model.dropout = 0.1f;
+        c.model.bias = true;
+        c.max_iters = N;
+        c.eval_interval = N / 2;
+        c.log_interval = 1;
+        c.warmup_iters = 4;
+        c.lr_decay_iters = N;
+        c.always_save_checkpoint = true;
+        return c;
+    };
+    std::ostringstream log;
+    const TrainReport a = train(config(dir / "a"), log);
+    REQUIRE(a.step_losses.size() == static_cast<size_t>(N));
+
+    TrainConfig b1 = config(dir / "b");
+    b1.max_iters = N / 2;
+    const TrainReport first = train(b1, log);
+    REQUIRE(first.step_losses.size() == static_cast<size_t>(N / 2));
+    REQUIRE(fs::exists(dir / "b/ckpt.bin"));
+    CHECK(load_checkpoint(dir / "b/ckpt.bin").state.step == N / 2);
+
+    TrainConfig b2 = config(dir / "b");
+    b2.init_from = "resume";
+    std::ostringstream resume_log;
+    const TrainReport second = train(b2, resume_log);
+    CHECK(contains(resume_log.str(), "resuming at step 8"));
+    REQUIRE(second.step_losses.size() == static_cast<size_t>(N / 2));
+    for (int64_t i = 0; i < N / 2; i++) {
+        CAPTURE(i);
+        CHECK(first.step_losses[i] == a.step_losses[i]);
+        // Bit-for-bit: == on floats, no tolerance.
+        CHECK(second.step_losses[i] == a.step_losses[N / 2 + i]);
+    }
+    CHECK(second.last_val_loss == a.last_val_loss);
+    CHECK(second.final_step == a.final_step);
+    CHECK(second.best_val_loss == a.best_val_loss);
+    // Both final checkpoints hold the same weights; the logs agree but for timing.
+    Checkpoint ca = load_checkpoint(dir / "a/ckpt.bin"), cb = load_checkpoint(dir / "b/ckpt.bin");
+    CHECK(ca.state.step == N);
+    CHECK(cb.state.step == N);
+    std::vector<Parameter*> pa = gpt_parameters(ca.model), pb = gpt_parameters(cb.model);
+    REQUIRE(pa.size() == pb.size());
+    for (size_t i = 0; i < pa.size(); i++)
+        CHECK(std::memcmp(pa[i]->value.data, pb[i]->value.data, pa[i]->value.numel() * 4) == 0);
+    CHECK(csv_without_timing(dir / "a/log.csv") == csv_without_timing(dir / "b/log.csv"));
+}
+
+TEST_CASE("train: init_from=resume without a checkpoint names the missing file") {
+    TempDir dir;
+    const std::string data = prepare_corpus(dir);
+    TrainConfig c = tiny_run(data, dir / "empty", "attn");
+    c.init_from = "resume";
+    std::ostringstream log;
+    try {
+        train(c, log);
+        FAIL("resume without a checkpoint did not throw");
+    } catch (const Error& e) {
+        CHECK(contains(e.what(), dir / "empty/ckpt.bin"));
+    }
+}
+
+// ---- checkpoints --------------------------------------------------------------------------
+
+struct Saved {
+    TrainConfig config;
+    Vocab vocab;
+    GPT model;
+    std::unique_ptr<AdamW> opt;
+    RunState state;
+};
+
+// A model with random weights and moments, and settings far from the defaults.
+Saved make_saved() {
+    Saved s;
+    TrainConfig& c = s.config;
+    c.model.vocab_size = 7;
+    c.model.block_size = 8;
+    c.model.n_layer = 3;
+    c.model.n_head = 2;
+    c.model.n_embd = 12;
+    c.model.dropout = 0.25f;
+    c.model.bias = true;
+    c.model.mixer = "pair_max+avg,attn,scan_min";
+    c.model.activation = "pair_min";
+    c.model.mixer_vproj = true;
+    c.data_dir = "some/data dir";
+    c.out_dir = "elsewhere";
+    c.batch_size = 3;
+    c.max_iters = 77;
+    c.learning_rate = 0.0025f;
+    c.decay_lr = false;
+    c.warmup_iters = 9;
+    c.lr_decay_iters = 70;
+    c.min_lr = 0.0005f;
+    c.weight_decay = 0.05f;
+    c.beta1 = 0.8f;
+    c.beta2 = 0.875f;
+    c.grad_clip = 0.5f;
+    c.eval_interval = 11;
+    c.eval_iters = 4;
+    c.log_interval = 2;
+    c.always_save_checkpoint = true;
+    c.seed = 987654321987ull;
+    c.threads = 1;
+    s.vocab = {'\n', ' ', 'a', 0xE9, 0x2014, 0x6F22, 0x1D11E};
+    s.model = make_gpt(c.model, 3);
+    std::mt19937 gen(17);
+    std::normal_distribution<float> dist(0.0f, 0.5f);
+    std::vector<Parameter*> params = gpt_parameters(s.model);
+    for (Parameter* p : params)
+        for (int64_t i = 0; i < p->value.numel(); i++) p->value.data[i] = dist(gen);
+    s.opt = std::make_unique<AdamW>(make_adamw(params, AdamWConfig{}));
+    for (size_t i = 0; i < params.size(); i++)
+        for (int64_t j = 0; j < params[i]->value.numel(); j++) {
+            s.opt->m[i].data[j] = dist(gen);
+            s.opt->v[i].data[j] = std::fabs(dist(gen));
+        }
+    s.opt->step = 41;
+    s.state.step = 41;
+    s.state.best_val_loss = 1.8125f;
+    s.state.data_rng = Rng{0xDEADBEEFull, 12345};
+    s.state.dropout_rng = Rng{77, 0xFFFFFFFFFull};
+    return s;
+}
+
+TEST_CASE("train: save_checkpoint then load_checkpoint restores everything exactly") {
+    TempDir dir;
+    Saved s = make_saved();
+    const std::string path = dir / "ckpt.bin";
+    save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+    Checkpoint c = load_checkpoint(path);
+
+    CHECK(config_pairs(c.config) == config_pairs(s.config));
+    CHECK(c.config.model.mixer == "pair_max+avg,attn,scan_min");
+    CHECK(c.config.data_dir == "some/data dir");
+    CHECK(c.config.seed == 987654321987ull);
+    CHECK(c.vocab == s.vocab);
+    CHECK(c.state.step == 41);
+    CHECK(c.state.best_val_loss == 1.8125f);
+    CHECK(c.state.data_rng.seed == s.state.data_rng.seed);
+    CHECK(c.state.data_rng.counter == s.state.data_rng.counter);
+    CHECK(c.state.dropout_rng.seed == s.state.dropout_rng.seed);
+    CHECK(c.state.dropout_rng.counter == s.state.dropout_rng.counter);
+
+    std::vector<Parameter*> want = gpt_parameters(s.model), got = gpt_parameters(c.model);
+    REQUIRE(got.size() == want.size());
+    REQUIRE(c.adam_m.size() == want.size());
+    REQUIRE(c.adam_v.size() == want.size());
+    CHECK(c.adam_step == 41);
+    for (size_t i = 0; i < want.size(); i++) {
+        CAPTURE(want[i]->name);
+        CHECK(got[i]->name == want[i]->name);
+        REQUIRE(got[i]->value.shape == want[i]->value.shape);
+        const size_t bytes = static_cast<size_t>(want[i]->value.numel()) * 4;
+        CHECK(std::memcmp(got[i]->value.data, want[i]->value.data, bytes) == 0);
+        CHECK(std::memcmp(c.adam_m[i].data, s.opt->m[i].data, bytes) == 0);
+        CHECK(std::memcmp(c.adam_v[i].data, s.opt->v[i].data, bytes) == 0);
+    }
+    // restore_optimizer hands the moments to a fresh optimizer.
+    AdamW opt = make_adamw(got, AdamWConfig{});
+    restore_optimizer(c, opt);
+    CHECK(opt.step == 41);
+    CHECK(std::memcmp(opt.m[0].data, s.opt->m[0].data, want[0]->value.numel() * 4) == 0);
+}
+
+// Loading `path` throws cg::Error whose message names the path.
+void check_load_fails(const std::string& path) {
+    try {
+        load_checkpoint(path);
+        FAIL("load_checkpoint accepted '" << path << "'");
+    } catch (const Error& e) {
+        CHECK(contains(e.what(), path));
+    }
+}
+
+TEST_CASE("train: damaged, foreign and missing checkpoints throw and name the file") {
+    TempDir dir;
+    Saved s = make_saved();
+    save_checkpoint(dir / "ckpt.bin", s.config, s.vocab, s.model, *s.opt, s.state);
+    const std::string good = read_file(dir / "ckpt.bin");
+    REQUIRE(good.size() > 1000);
+
+    // Cut short anywhere: in the magic, the settings, the vocab, a parameter, the last moment.
+    for (size_t keep : {size_t(0), size_t(5), size_t(8), size_t(20), size_t(300), good.size() / 2, good.size() - 1}) {
+        CAPTURE(keep);
+        write_file(dir / "cut.bin", good.substr(0, keep));
+        check_load_fails(dir / "cut.bin");
+    }
+    std::string foreign = good;
+    foreign[0] = 'X';
+    write_file(dir / "foreign.bin", foreign);
+    check_load_fails(dir / "foreign.bin");
+    std::string other_version = good;
+    other_version[7] = '2';  // "CGCKPT02"
+    write_file(dir / "v2.bin", other_version);
+    check_load_fails(dir / "v2.bin");
+    write_file(dir / "text.bin", "step,train_loss\n0,1.0\n");
+    check_load_fails(dir / "text.bin");
+    check_load_fails(dir / "missing.bin");
+}
+
+TEST_CASE("train: a failed save leaves the previous checkpoint untouched") {
+    TempDir dir;
+    Saved s = make_saved();
+    const std::string path = dir / "ckpt.bin";
+    save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
+    const std::string good = read_file(path);
+
+    // The temporary file cannot be created (a folder is in its place): the
+    // save throws and the good checkpoint stays as it was.
+    fs::create_directories(path + ".tmp");
+    s.state.step = 99;
+    for (Parameter* p : gpt_parameters(s.model)) p->value.data[0] += 1.0f;
+    CHECK_THROWS_AS(save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state), Error);
+    CHECK(read_file(path) == good);
+    CHECK(load_checkpoint(path).state.step == 41);
+
+    // out_dir under a regular file: nothing can be written there.
+    write_file(dir / "plain", "not a folder");
+    const std::string under_file = dir / "plain/ckpt.bin";
+    try {
+        save_checkpoint(under_file, s.config, s.vocab, s.model, *s.opt, s.state);
+        FAIL("save under a regular file did not throw");
+    } catch (const Error& e) {
+        CHECK(contains(e.what(), under_file));
+    }
+    CHECK(read_file(dir / "plain") == "not a folder");
+}
+
+// ---- config checks ------------------------------------------------------------------------
+
+// train() throws cg::Error containing every part of `parts`, before it writes anything to out_dir.
+void check_train_refuses(const TrainConfig& c, const std::vector<std::string>& parts) {
+    std::ostringstream log;
+    try {
+        train(c, log);
+        FAIL("train accepted the config");
+    } catch (const Error& e) {
+        for (const std::string& p : parts) {
+            CAPTURE(p);
+            CHECK(contains(e.what(), p));
+        }
+    }
+    CHECK_FALSE(fs::exists(c.out_dir));
+}
+
+TEST_CASE("train: bad configs throw before training starts") {
+    TempDir dir;
+    const std::string data = prepare_corpus(dir);
+    const std::string out = dir / "out";
+    {
+        TrainConfig c = tiny_run(data, out, "pair_maks");
+        check_train_refuses(c, {"pair_maks", "pair_max+avg"});  // the unknown name and the valid choices
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "attn,pair_max,avg");  // 3 names for 2 layers
+        check_train_refuses(c, {"3", "n_layer 2"});
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "scan_max+avg");
+        check_train_refuses(c, {"scan_max+avg", "equal 'scan_max'"});
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "attn");
+        c.model.n_embd = 18;
+        c.model.n_head = 4;
+        check_train_refuses(c, {"n_embd 18", "n_head 4"});
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "attn,pair_min");
+        c.model.activation = "relu";
+        check_train_refuses(c, {"relu"});
+    }
+    {
+        TrainConfig c = tiny_run(dir / "no-data", out, "attn");
+        check_train_refuses(c, {dir / "no-data", "causalgrad prepare"});
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "attn");
+        c.init_from = "gpt2";
+        check_train_refuses(c, {"init_from", "gpt2"});
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "attn");
+        c.batch_size = 0;
+        check_train_refuses(c, {"batch_size"});
+    }
+    // n_head only matters for attention: a replacement mixer takes any width.
+    GPTConfig m;
+    m.n_embd = 18;
+    m.n_head = 4;
+    m.mixer = "pair_max";
+    CHECK_NOTHROW(validate_config(m));
+}
+
+// ---- the config-file reader -----------------------------------------------------------------
+
+TEST_CASE("train: config files are read as options, and the command line wins") {
+    TempDir dir;
+    const std::string path = dir / "run.py";
+    write_file(path,
+               "# a nanoGPT-style config file\n"
+               "\n"
+               "out_dir = 'out-pair'   # where checkpoints go\n"
+               "mixer = \"pair_max+avg\"\n"
+               "n_layer = 3\n"
+               "   learning_rate=2e-3\n"
+               "always_save_checkpoint = True\n"
+               "decay_lr = False\n"
+               "batch_size = 8\n");
+    CHECK(read_config_file(path) ==
+          std::vector<std::string>{"--out_dir=out-pair", "--mixer=pair_max+avg", "--n_layer=3",
+                                   "--learning_rate=2e-3", "--always_save_checkpoint=true",
+                                   "--decay_lr=false", "--batch_size=8"});
+
+    auto parse = [&](std::vector<std::string> args, TrainConfig& c) {
+        cxxopts::Options o("causalgrad train", "");
+        add_train_options(o, c);
+        args.insert(args.begin(), "causalgrad");
+        std::vector<char*> argv;
+        for (std::string& a : args) argv.push_back(a.data());
+        parse_with_config(o, static_cast<int>(argv.size()), argv.data(), 1);
+    };
+    TrainConfig c;
+    parse({"--config=" + path, "--n_layer=5", "--seed=7"}, c);
+    CHECK(c.out_dir == "out-pair");
+    CHECK(c.model.mixer == "pair_max+avg");
+    CHECK(c.model.n_layer == 5);  // the command line overrides the file
+    CHECK(c.learning_rate == 2e-3f);
+    CHECK(c.always_save_checkpoint);
+    CHECK_FALSE(c.decay_lr);
+    CHECK(c.batch_size == 8);
+    CHECK(c.seed == 7);
+    CHECK(c.model.n_embd == 128);  // untouched: the default
+
+    // The command line wins even when it comes first, and --config FILE works too.
+    TrainConfig d;
+    parse({"--batch_size=2", "--config", path}, d);
+    CHECK(d.batch_size == 2);
+    CHECK(d.model.n_layer == 3);
+
+    // Unknown keys and bad values are errors, in the file and on the command line.
+    write_file(dir / "typo.py", "n_layers = 3\n");
+    TrainConfig e;
+    CHECK_THROWS(parse({"--config=" + (dir / "typo.py")}, e));
+    CHECK_THROWS(parse({"--n_layers=3"}, e));
+    write_file(dir / "type.py", "n_layer = three\n");
+    CHECK_THROWS(parse({"--config=" + (dir / "type.py")}, e));
+
+    // A line that is not `key = value`, a nested config and a missing file: cg::Error with the place.
+    write_file(dir / "broken.py", "n_layer = 3\nbatch_size 8\n");
+    try {
+        read_config_file(dir / "broken.py");
+        FAIL("a line without '=' was accepted");
+    } catch (const Error& err) {
+        CHECK(contains(err.what(), dir / "broken.py:2"));
+    }
+    write_file(dir / "nested.py", "config = other.py\n");
+    CHECK_THROWS_AS(read_config_file(dir / "nested.py"), Error);
+    CHECK_THROWS_AS(read_config_file(dir / "missing.py"), Error);
+}
+
+}  // namespace
+}  // namespace cg

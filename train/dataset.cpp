@@ -1,0 +1,141 @@
+#include "train/dataset.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace cg {
+
+std::vector<uint32_t> utf8_to_code_points(const std::string& text) {
+    std::vector<uint32_t> out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (len == 0 || i + len > text.size())
+            fail("utf8", "invalid UTF-8 at byte " + std::to_string(i) + "; the input must be UTF-8 text");
+        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+        for (int k = 1; k < len; k++) {
+            const auto d = static_cast<unsigned char>(text[i + k]);
+            if ((d >> 6) != 0x2) fail("utf8", "invalid UTF-8 at byte " + std::to_string(i + k));
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        out.push_back(cp);
+        i += len;
+    }
+    return out;
+}
+
+std::string code_point_to_utf8(uint32_t cp) {
+    std::string s;
+    if (cp < 0x80) {
+        s += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        s += static_cast<char>(0xC0 | (cp >> 6));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        s += static_cast<char>(0xE0 | (cp >> 12));
+        s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        s += static_cast<char>(0xF0 | (cp >> 18));
+        s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    return s;
+}
+
+// vocab.txt: a header line, the size, then one code point (decimal) per line,
+// so newlines and spaces in the vocabulary stay unambiguous.
+void write_vocab(const std::string& path, const Vocab& vocab) {
+    std::ofstream out(path);
+    out << "causalgrad-vocab 1\n" << vocab.size() << "\n";
+    for (uint32_t cp : vocab) out << cp << "\n";
+    if (!out) fail("vocab", "cannot write '" + path + "'");
+}
+
+Vocab read_vocab(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) fail("vocab", "cannot read '" + path + "'");
+    std::string magic, version;
+    size_t n = 0;
+    in >> magic >> version >> n;
+    if (magic != "causalgrad-vocab" || version != "1")
+        fail("vocab", "'" + path + "' is not a causalgrad vocabulary file (version 1)");
+    Vocab v(n);
+    for (size_t i = 0; i < n; i++)
+        if (!(in >> v[i])) fail("vocab", "'" + path + "' ends after " + std::to_string(i) + " of " + std::to_string(n) + " entries");
+    return v;
+}
+
+std::string decode(const Vocab& vocab, const std::vector<int>& tokens) {
+    std::string s;
+    for (int t : tokens) {
+        if (t < 0 || t >= static_cast<int>(vocab.size()))
+            fail("decode", "token " + std::to_string(t) + " outside the vocabulary of " + std::to_string(vocab.size()));
+        s += code_point_to_utf8(vocab[t]);
+    }
+    return s;
+}
+
+std::vector<int> encode(const Vocab& vocab, const std::string& text) {
+    std::vector<int> out;
+    for (uint32_t cp : utf8_to_code_points(text)) {
+        int id = -1;
+        for (size_t i = 0; i < vocab.size(); i++)
+            if (vocab[i] == cp) id = static_cast<int>(i);
+        if (id < 0)
+            fail("encode", "character '" + code_point_to_utf8(cp) + "' (U+" + std::to_string(cp) +
+                               ") is not in the vocabulary");
+        out.push_back(id);
+    }
+    return out;
+}
+
+namespace {
+std::vector<uint16_t> read_tokens(const std::string& path, size_t vocab_size) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) fail("data", "cannot read '" + path + "'");
+    const auto bytes = static_cast<size_t>(in.tellg());
+    if (bytes % 2 != 0) fail("data", "'" + path + "' has an odd size; expected uint16 tokens");
+    std::vector<uint16_t> tokens(bytes / 2);
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(tokens.data()), static_cast<std::streamsize>(bytes));
+    for (size_t i = 0; i < tokens.size(); i++)
+        if (tokens[i] >= vocab_size)
+            fail("data", "'" + path + "' holds token " + std::to_string(tokens[i]) + " at " +
+                             std::to_string(i) + ", outside the vocabulary of " + std::to_string(vocab_size));
+    return tokens;
+}
+}  // namespace
+
+Dataset load_dataset(const std::string& dir) {
+    for (const char* f : {"train.bin", "val.bin", "vocab.txt"}) {
+        std::ifstream probe(dir + "/" + f);
+        if (!probe)
+            fail("data", "'" + dir + "/" + f + "' is missing; run `make data` (tiny Shakespeare) or "
+                         "`causalgrad prepare --input=FILE --out_dir=" + dir + "`");
+    }
+    Dataset d;
+    d.vocab = read_vocab(dir + "/vocab.txt");
+    d.train = read_tokens(dir + "/train.bin", d.vocab.size());
+    d.val = read_tokens(dir + "/val.bin", d.vocab.size());
+    return d;
+}
+
+Batch get_batch(const std::vector<uint16_t>& tokens, int64_t B, int64_t T, Rng& rng) {
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    if (n <= T)
+        fail("data", "split of " + std::to_string(n) + " tokens is too short for block_size " + std::to_string(T));
+    std::vector<int> x(static_cast<size_t>(B * T)), y(static_cast<size_t>(B * T));
+    for (int64_t b = 0; b < B; b++) {
+        const auto start = static_cast<int64_t>(rng_bits(rng.seed, rng.counter++) % static_cast<uint64_t>(n - T));
+        for (int64_t t = 0; t < T; t++) {
+            x[b * T + t] = tokens[start + t];      // (B, T)
+            y[b * T + t] = tokens[start + t + 1];
+        }
+    }
+    return Batch{make_ids({B, T}, std::move(x)), make_ids({B, T}, std::move(y))};
+}
+
+}  // namespace cg

@@ -1,0 +1,36 @@
+// The token data of a run: train.bin and val.bin (uint16 token ids, as
+// nanoGPT writes them) and vocab.txt, in one folder made by `causalgrad prepare`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+
+namespace cg {
+
+// The characters of the vocabulary as Unicode code points; token i is vocab[i].
+using Vocab = std::vector<uint32_t>;
+
+Vocab read_vocab(const std::string& path);
+void write_vocab(const std::string& path, const Vocab& vocab);
+std::string decode(const Vocab& vocab, const std::vector<int>& tokens);   // -> UTF-8
+std::vector<int> encode(const Vocab& vocab, const std::string& text);    // throws on unknown characters
+std::vector<uint32_t> utf8_to_code_points(const std::string& text);      // throws on invalid UTF-8
+std::string code_point_to_utf8(uint32_t cp);
+
+struct Dataset {
+    Vocab vocab;
+    std::vector<uint16_t> train, val;
+};
+// Loads data_dir; when files are missing, says which command makes them.
+Dataset load_dataset(const std::string& data_dir);
+
+// x, y (B, T): B windows at random offsets of `tokens`, y = x shifted by one.
+struct Batch {
+    Ids x, y;
+};
+Batch get_batch(const std::vector<uint16_t>& tokens, int64_t B, int64_t T, Rng& rng);
+
+}  // namespace cg

@@ -1,0 +1,153 @@
+// causalgrad: the command line. Each subcommand parses its options (cxxopts),
+// calls the library, and turns any error into one line on stderr and exit 1.
+#include <cxxopts.hpp>
+#include <iostream>
+
+#include "data/prepare.h"
+#include "tensor/kernels.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/export.h"
+#include "train/options.h"
+#include "train/sample.h"
+#include "train/train.h"
+
+namespace {
+
+using namespace cg;
+
+constexpr const char* kUsage =
+    "usage: causalgrad <command> [options]   (causalgrad <command> --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  prepare   turn a UTF-8 text file into character tokens (train.bin, val.bin, vocab.txt)\n"
+    "  train     train a GPT with attention or a replacement mixer; checkpoints to out_dir\n"
+    "  sample    generate text from a checkpoint\n"
+    "  eval      val loss of a checkpoint on full sequences and token by token\n"
+    "  export    write a checkpoint's weights as safetensors with nanoGPT's names\n";
+
+// Parses argv[2..]; returns false after printing --help.
+bool parse(cxxopts::Options& options, int argc, char** argv, bool with_config = false) {
+    options.add_options()("h,help", "show this help");
+    if (with_config) options.add_options()("config", "read key = value settings from FILE first (the command line wins)",
+                                           cxxopts::value<std::string>());
+    cxxopts::ParseResult r = with_config ? parse_with_config(options, argc, argv, 2) : options.parse(argc - 1, argv + 1);
+    if (r.count("help")) {
+        std::cout << options.help();
+        return false;
+    }
+    return true;
+}
+
+int cmd_prepare(int argc, char** argv) {
+    std::string input = "data/tinyshakespeare/input.txt", out_dir = "data/shakespeare_char";
+    cxxopts::Options o("causalgrad prepare", "Character-level tokens of a UTF-8 text: the sorted set of its characters is the "
+                                             "vocabulary, the first 90% trains, the last 10% validates.");
+    o.add_options()("input", "UTF-8 text file", cxxopts::value(input)->default_value(input))(
+        "out_dir", "folder for train.bin, val.bin, vocab.txt", cxxopts::value(out_dir)->default_value(out_dir));
+    if (!parse(o, argc, argv)) return 0;
+    PrepareSummary s = prepare_text(input, out_dir);
+    std::cout << "vocab " << s.vocab_size << ", " << s.train_tokens << " train tokens, " << s.val_tokens
+              << " val tokens -> " << out_dir << "\n";
+    return 0;
+}
+
+int cmd_train(int argc, char** argv) {
+    TrainConfig config;
+    cxxopts::Options o("causalgrad train", "Train a GPT on character tokens. Defaults: nanoGPT's CPU run of "
+                                           "shakespeare_char (about 0.8M parameters with attention).");
+    add_train_options(o, config);
+    if (!parse(o, argc, argv, true)) return 0;
+    train(config, std::cout);
+    return 0;
+}
+
+Checkpoint load_from(const std::string& out_dir) { return load_checkpoint(out_dir + "/ckpt.bin"); }
+
+int cmd_sample(int argc, char** argv) {
+    std::string out_dir = "out";
+    SampleOptions s;
+    int threads = 0;
+    cxxopts::Options o("causalgrad sample", "Generate text from out_dir/ckpt.bin, one token at a time through the "
+                                            "key/value cache and the mixers' running state.");
+    o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
+        "start", "text to continue", cxxopts::value(s.start)->default_value("\n"))(
+        "num_samples", "samples to draw", cxxopts::value(s.num_samples)->default_value("1"))(
+        "max_new_tokens", "tokens per sample", cxxopts::value(s.max_new_tokens)->default_value("500"))(
+        "temperature", "< 1 sharper, > 1 more random, 0 greedy", cxxopts::value(s.temperature)->default_value("0.8"))(
+        "top_k", "sample among the k most likely tokens (0: all)", cxxopts::value(s.top_k)->default_value("200"))(
+        "seed", "random seed", cxxopts::value(s.seed)->default_value("1337"))(
+        "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
+    if (!parse(o, argc, argv)) return 0;
+    set_threads(threads);
+    Checkpoint c = load_from(out_dir);
+    std::vector<std::string> texts = generate(c.model, c.vocab, s);
+    for (size_t i = 0; i < texts.size(); i++) std::cout << texts[i] << "\n" << (i + 1 < texts.size() ? "---------------\n" : "");
+    return 0;
+}
+
+int cmd_eval(int argc, char** argv) {
+    std::string out_dir = "out", data_dir;
+    int64_t eval_iters = 20, batch_size = 0;
+    int threads = 0;
+    cxxopts::Options o("causalgrad eval", "Val loss of out_dir/ckpt.bin computed two ways: on full sequences (teacher "
+                                          "forcing) and token by token through the incremental path. A causal model "
+                                          "gives the same number both ways; a leaking one does not.");
+    o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
+        "data_dir", "token folder (default: the checkpoint's)", cxxopts::value(data_dir))(
+        "eval_iters", "batches", cxxopts::value(eval_iters)->default_value("20"))(
+        "batch_size", "sequences per batch (default: the checkpoint's)", cxxopts::value(batch_size)->default_value("0"))(
+        "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
+    if (!parse(o, argc, argv)) return 0;
+    set_threads(threads);
+    Checkpoint c = load_from(out_dir);
+    Dataset data = load_dataset(data_dir.empty() ? c.config.data_dir : data_dir);
+    if (data.vocab != c.vocab) fail("eval", "the data's vocabulary differs from the checkpoint's");
+    const int64_t B = batch_size > 0 ? batch_size : c.config.batch_size, T = c.config.model.block_size;
+    if (eval_iters < 1) fail("eval", "eval_iters must be at least 1");
+    const uint64_t seed = 0xE7A1ull;
+    const float full = estimate_loss(c.model, data.val, B, T, eval_iters, seed);
+    const float step = estimate_loss_token_by_token(c.model, data.val, B, T, eval_iters, seed);
+    std::cout << "val loss (full sequences): " << full << "\n";
+    std::cout << "val loss (token by token): " << step << "\n";
+    return 0;
+}
+
+int cmd_export(int argc, char** argv) {
+    std::string out_dir = "out", to;
+    cxxopts::Options o("causalgrad export", "Write the weights of out_dir/ckpt.bin as safetensors, named as nanoGPT's "
+                                            "state_dict, with the model config in __metadata__.");
+    o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
+        "to", "output file (default: out_dir/model.safetensors)", cxxopts::value(to));
+    if (!parse(o, argc, argv)) return 0;
+    Checkpoint c = load_from(out_dir);
+    if (to.empty()) to = out_dir + "/model.safetensors";
+    export_safetensors(c.model, to);
+    std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " tensors)\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
+        std::cout << kUsage;
+        return argc < 2 ? 1 : 0;
+    }
+    const std::string command = argv[1];
+    try {
+        if (command == "prepare") return cmd_prepare(argc, argv);
+        if (command == "train") return cmd_train(argc, argv);
+        if (command == "sample") return cmd_sample(argc, argv);
+        if (command == "eval") return cmd_eval(argc, argv);
+        if (command == "export") return cmd_export(argc, argv);
+        std::cerr << "causalgrad: unknown command '" << command << "'\n" << kUsage;
+        return 2;
+    } catch (const cxxopts::exceptions::exception& e) {
+        std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "causalgrad " << command << ": " << e.what() << "\n";
+        return 1;
+    }
+}

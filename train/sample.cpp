@@ -1,0 +1,82 @@
+#include "train/sample.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tensor/kernels.h"
+
+namespace cg {
+
+int sample_token(const float* logits, int64_t V, float temperature, int64_t top_k, Rng& rng) {
+    if (temperature <= 0.0f) return static_cast<int>(std::max_element(logits, logits + V) - logits);
+    std::vector<float> p(logits, logits + V);
+    float cutoff = -INFINITY;
+    if (top_k > 0 && top_k < V) {
+        std::vector<float> sorted(p);
+        std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(), std::greater<float>());
+        cutoff = sorted[top_k - 1];
+    }
+    const float mx = *std::max_element(p.begin(), p.end());
+    double total = 0.0;
+    for (float& v : p) {
+        v = v < cutoff ? 0.0f : std::exp((v - mx) / temperature);
+        total += v;
+    }
+    double r = rng_uniform(rng) * total;
+    for (int64_t i = 0; i < V; i++) {
+        r -= p[i];
+        if (r < 0.0) return static_cast<int>(i);
+    }
+    for (int64_t i = V - 1; i >= 0; i--)
+        if (p[i] > 0.0f) return static_cast<int>(i);
+    return 0;
+}
+
+std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& o) {
+    const GPTConfig& c = model.config;
+    if (!config_is_causal(c))
+        fail("sample", "mixer '" + c.mixer + "' averages over the whole sequence, future tokens "
+                       "included; such a model cannot generate text (train a causal mixer, e.g. pair_max+avg)");
+    if (o.num_samples < 1 || o.max_new_tokens < 0 || o.temperature < 0.0f || o.top_k < 0)
+        fail("sample", "need num_samples >= 1, max_new_tokens >= 0, temperature >= 0, top_k >= 0");
+    const std::vector<int> prompt = encode(vocab, o.start);
+    if (prompt.empty()) fail("sample", "the start text is empty; give at least one character, e.g. --start=$'\\n'");
+    const int64_t N = o.num_samples, V = c.vocab_size;
+    std::vector<std::vector<int>> seqs(static_cast<size_t>(N), prompt);
+    Rng rng{o.seed, 0};
+    std::vector<int> column(static_cast<size_t>(N));
+
+    // Feeds seqs[.][from..] into a fresh state; returns the logits of the last position.
+    GPTState state;
+    auto prime = [&](size_t from) {
+        state = make_gpt_state(model, N);
+        Tensor logits;
+        for (size_t t = from; t < seqs[0].size(); t++) {
+            for (int64_t n = 0; n < N; n++) column[n] = seqs[n][t];
+            logits = gpt_step(model, state, column.data());
+        }
+        return logits;
+    };
+    // A context longer than block_size keeps its last block_size tokens.
+    const size_t keep = static_cast<size_t>(c.block_size);
+    Tensor logits = prime(prompt.size() > keep ? prompt.size() - keep : 0);
+    for (int64_t i = 0; i < o.max_new_tokens; i++) {
+        for (int64_t n = 0; n < N; n++) {
+            column[n] = sample_token(logits.data + n * V, V, o.temperature, o.top_k, rng);  // (N, V)
+            seqs[n].push_back(column[n]);
+        }
+        if (i + 1 == o.max_new_tokens) break;
+        if (state.pos < c.block_size) {
+            logits = gpt_step(model, state, column.data());
+        } else {
+            // Positions are learned only up to block_size: start again from the
+            // last half of the context (one O(T) refill every block_size/2 tokens).
+            logits = prime(seqs[0].size() - std::max<size_t>(1, keep / 2));
+        }
+    }
+    std::vector<std::string> out;
+    for (const auto& s : seqs) out.push_back(decode(vocab, s));
+    return out;
+}
+
+}  // namespace cg

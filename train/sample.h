@@ -1,0 +1,30 @@
+// Text generation through the incremental path: each new token costs one
+// gpt_step (O(1) in the context for the sequence mixers, O(t) for attention
+// with its key/value cache) instead of a forward over the whole context.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/gpt.h"
+#include "train/dataset.h"
+
+namespace cg {
+
+struct SampleOptions {
+    std::string start = "\n";
+    int64_t num_samples = 1;
+    int64_t max_new_tokens = 500;
+    float temperature = 0.8f;  // 0: always the most likely token
+    int64_t top_k = 200;       // 0: no limit
+    uint64_t seed = 1337;
+};
+
+// Returns num_samples texts: the start text followed by the generated tokens.
+// Refuses models whose mixers see future tokens.
+std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& options);
+
+// Picks a token from logits (V): temperature, top-k, then a draw from rng.
+int sample_token(const float* logits, int64_t V, float temperature, int64_t top_k, Rng& rng);
+
+}  // namespace cg

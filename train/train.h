@@ -1,0 +1,28 @@
+// The training loop, in llm.c's spirit: one step is
+//   batch -> forward -> cross-entropy -> backward -> clip -> AdamW -> zero grads,
+// with a progress line every log_interval steps, train/val loss every
+// eval_interval steps, a CSV of everything and checkpoints in out_dir.
+#pragma once
+
+#include <iosfwd>
+#include <vector>
+
+#include "train/options.h"
+
+namespace cg {
+
+// nanoGPT's schedule: linear warmup, cosine decay to min_lr at lr_decay_iters.
+float learning_rate_at(const TrainConfig& config, int64_t step);
+
+struct TrainReport {
+    std::vector<float> step_losses;  // training loss of every step run, in order
+    float last_val_loss = 0.0f;
+    float best_val_loss = 0.0f;
+    double median_ms = 0.0;          // per step, warm-up steps left out
+    int64_t final_step = 0;
+};
+
+// Runs (or, with init_from=resume, continues) a training run; progress goes to `log`.
+TrainReport train(TrainConfig config, std::ostream& log);
+
+}  // namespace cg
