@@ -18,21 +18,36 @@ static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(Op::
 
 // The tape: nodes in the order the ops ran. Node objects are kept when the
 // tape is cleared and handed out again, so a steady-state step allocates none.
+constexpr uint64_t kCleared = ~0ull;  // the generation of a node waiting for reuse
+
 struct Tape {
     std::vector<std::unique_ptr<Node>> nodes;
     size_t used = 0;
     bool enabled = true;
+    uint64_t generation = 1;  // of the graph being recorded
 
     Node* next() {
         if (used == nodes.size()) nodes.push_back(std::make_unique<Node>());
-        return nodes[used++].get();
+        Node* n = nodes[used++].get();
+        n->generation = generation;
+        return n;
     }
 
     void clear() {
-        for (size_t i = 0; i < used; i++) *nodes[i] = Node{};  // drops tensors (back to the pool)
+        for (size_t i = 0; i < used; i++) {
+            *nodes[i] = Node{};  // drops tensors (back to the pool)
+            nodes[i]->generation = kCleared;
+        }
         used = 0;
+        generation++;
     }
 };
+
+void check_live(const char* op, const Var& v) {
+    if (v.node && v.node->generation != v.generation)
+        fail(op, "an input was made before the last backward() or clear_tape(), which freed its graph; "
+                 "recompute it, or use its .value as a constant");
+}
 
 Tape& tape() {
     static Tape t;
@@ -72,7 +87,10 @@ Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> in
     Tape& t = tape();
     if (!t.enabled) return nullptr;
     bool any = false;
-    for (const Var* v : inputs) any = any || v->node != nullptr;
+    for (const Var* v : inputs) {
+        check_live(op_name(op), *v);
+        any = any || v->node != nullptr;
+    }
     if (!any) return nullptr;
     Node* n = t.next();
     n->op = op;
@@ -92,6 +110,7 @@ void backward(const Var& loss) {
     if (loss.value.numel() != 1)
         fail("backward", "needs a one-element loss, got shape " + loss.value.shape.str());
     if (!loss.node) fail("backward", "the loss does not depend on any parameter (or NoGrad was on)");
+    check_live("backward", loss);
     Tape& t = tape();
     add_constant(grad_of(loss.node), 1.0f);  // d loss / d loss
     // Reverse creation order is a reverse topological order: every node's

@@ -45,11 +45,19 @@ struct Node {
     std::shared_ptr<const std::vector<int>> ids;  // token ids (embedding, cross-entropy)
     Shape shape;   // shape of the op's output
     Tensor grad;   // d loss / d output; allocated (zeroed) on first use
+    // Which step's graph the node belongs to (0 for parameters). The tape
+    // reuses nodes, so a Var compares this with its own copy to know whether
+    // its node still describes it.
+    uint64_t generation = 0;
 };
 
 struct Var {
     Tensor value;
-    Node* node = nullptr;  // nullptr: a constant, no gradient flows into it
+    Node* node = nullptr;     // nullptr: a constant, no gradient flows into it
+    uint64_t generation = 0;  // node->generation when this Var was made
+
+    Var() = default;
+    Var(Tensor v, Node* n) : value(std::move(v)), node(n), generation(n ? n->generation : 0) {}
 
     bool defined() const { return value.defined(); }
     const Shape& shape() const { return value.shape; }
@@ -74,7 +82,8 @@ Parameter make_parameter(std::string name, Tensor value);
 void zero_grad(const std::vector<Parameter*>& params);
 
 // Runs the tape backwards from a one-element loss (d loss / d loss = 1), then
-// clears the tape.
+// clears the tape. A Var made before that is then stale: using it in an op
+// throws (use .value, or recompute it).
 void backward(const Var& loss);
 // Drops the recorded graph without running it (e.g. after an evaluation that
 // forgot NoGrad).

@@ -11,6 +11,7 @@ std::vector<std::string> block_mixers(const GPTConfig& c) {
     std::vector<std::string> names;
     std::stringstream ss(c.mixer);
     for (std::string item; std::getline(ss, item, ',');) names.push_back(item);
+    if (!c.mixer.empty() && c.mixer.back() == ',') names.push_back("");  // getline drops a trailing empty entry
     if (names.size() == 1) names.assign(static_cast<size_t>(c.n_layer), names[0]);
     return names;
 }
@@ -29,6 +30,7 @@ void validate_config(const GPTConfig& c) {
          "mixer lists " + std::to_string(mixers.size()) + " entries for n_layer " +
              std::to_string(c.n_layer) + "; give one name, or one per layer");
     for (const std::string& m : mixers) {
+        need(!m.empty(), "mixer '" + c.mixer + "' has an empty entry; separate names with single commas");
         if (m == "attn") {
             need(c.n_embd % c.n_head == 0, "n_embd " + std::to_string(c.n_embd) +
                                                " must be a multiple of n_head " +
@@ -37,7 +39,10 @@ void validate_config(const GPTConfig& c) {
             parse_seq_op(m);  // throws with the valid names
         }
     }
-    if (c.activation != "gelu") parse_seq_op(c.activation);
+    if (c.activation != "gelu") {
+        need(c.activation != "attn", "activation 'attn' is not an element-wise op; use gelu or a sequence op such as pair_max");
+        parse_seq_op(c.activation);
+    }
 }
 
 bool config_is_causal(const GPTConfig& c) {

@@ -30,7 +30,7 @@ void adamw_step(AdamW& opt, float lr) {
         float *w = p.value.data, *m = opt.m[i].data, *v = opt.v[i].data;
         const float* g = p.grad().data;
         const int64_t n = p.value.numel();
-        #pragma omp parallel for simd if (n > (1 << 14))
+        #pragma omp parallel for if (n > (1 << 14))
         for (int64_t j = 0; j < n; j++) {
             m[j] = c.beta1 * m[j] + (1.0f - c.beta1) * g[j];
             v[j] = c.beta2 * v[j] + (1.0f - c.beta2) * g[j] * g[j];

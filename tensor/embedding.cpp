@@ -31,6 +31,9 @@ void embedding_forward(const Tensor& out, const Tensor& table, const int* ids) {
 // threads split the channels instead, and each owns its columns of dtable.
 void embedding_backward(const Tensor& dtable, const Tensor& dy, const int* ids) {
     check_contiguous("embedding", "dy", dy);
+    check_contiguous("embedding", "dtable", dtable);
+    if (dtable.ndim() != 2 || dy.shape[-1] != dtable.shape[-1])
+        fail("embedding", "table gradient " + dtable.shape.str() + " does not fit dy " + dy.shape.str());
     const int64_t V = dtable.shape[0], C = dtable.shape[-1], N = C ? dy.numel() / C : 0;
     check_ids(ids, N, V);
     constexpr int64_t kBlock = 16;  // channels per task: a cache line of floats

@@ -52,6 +52,9 @@ void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& d
     check_shape("layernorm", "dy", dy, x.shape);
     check_contiguous("layernorm", "dy", dy);
     const int64_t C = x.shape[-1], N = C ? x.numel() / C : 0;
+    check_shape("layernorm", "mean", mean, Shape{N});
+    check_shape("layernorm", "rstd", rstd, Shape{N});
+    if (dweight.defined()) check_shape("layernorm", "dweight", dweight, Shape{C});
     const float* w = weight.data;
     if (dx.defined()) {
         check_shape("layernorm", "dx", dx, x.shape);

@@ -41,6 +41,8 @@ void causal_softmax_backward(const Tensor& dscores, const Tensor& probs, const T
     check_shape("causal_softmax", "dscores", dscores, probs.shape);
     check_shape("causal_softmax", "dprobs", dprobs, probs.shape);
     check_contiguous("causal_softmax", "dprobs", dprobs);
+    check_contiguous("causal_softmax", "dscores", dscores);
+    check_contiguous("causal_softmax", "probs", probs);
     const int64_t T = probs.shape[-1], rows = T ? probs.numel() / T : 0;
     #pragma omp parallel for if (rows * T > (1 << 13))
     for (int64_t r = 0; r < rows; r++) {
@@ -108,7 +110,10 @@ float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* 
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& lse,
                             const int* targets, float dloss) {
     check_shape("cross_entropy", "dlogits", dlogits, logits.shape);
+    check_contiguous("cross_entropy", "dlogits", dlogits);
     const int64_t V = logits.shape[-1], N = V ? logits.numel() / V : 0;
+    check_shape("cross_entropy", "lse", lse, Shape{N});
+    check_targets("cross_entropy", targets, N, V);
     const float k = N ? dloss / static_cast<float>(N) : 0.0f;
     #pragma omp parallel for if (N * V > (1 << 13))
     for (int64_t n = 0; n < N; n++) {

@@ -165,6 +165,23 @@ TEST_CASE("autograd: a constant gets no gradient and records no node") {
     CHECK(grad_values(p) == std::vector<float>{4, 5, 6});
 }
 
+TEST_CASE("autograd: a Var kept from before backward() is stale and throws when used") {
+    // The tape reuses its nodes after backward(); an old Var must not be
+    // mistaken for the new node that now sits at its address.
+    Parameter p = make_parameter("p", from_values({3}, {1, 2, 3}));
+    Var h = mul(p.var(), p.var());
+    backward(sum(h));
+    zero_grad({&p});
+    const std::string message = error_of([&] { backward(sum(mul(h, p.var()))); });
+    CHECK(starts_with(message, "[mul]"));
+    CHECK(message.find("before the last backward()") != std::string::npos);
+    clear_tape();
+    // Its value is still valid data, usable as a constant.
+    Var z = mul(constant(h.value), p.var());
+    backward(sum(z));
+    CHECK(grad_values(p) == std::vector<float>{1, 4, 9});
+}
+
 TEST_CASE("autograd: backward on a non-scalar loss throws [backward]") {
     Parameter p = make_parameter("p", from_values({3}, {1, 2, 3}));
     const Var y = mul(p.var(), p.var());

@@ -198,6 +198,10 @@ TEST_CASE("train: invalid UTF-8 throws cg::Error") {
         "a\x80z",          // a lone continuation byte
         "a\xE6\xBC",       // a 3-byte sequence cut short
         "a\xF0\x9D\x84z",  // a 4-byte sequence with a bad last byte
+        "\xC1\x81",         // overlong 'A': would decode to different bytes than the input
+        "\xE0\x80\xAF",     // overlong '/'
+        "\xED\xA0\x80",     // a UTF-16 surrogate
+        "\xF4\x90\x80\x80", // past U+10FFFF
     };
     for (size_t k = 0; k < std::size(bad); k++) {
         CAPTURE(k);
@@ -368,7 +372,7 @@ Saved make_saved() {
     c.model.n_layer = 3;
     c.model.n_head = 2;
     c.model.n_embd = 12;
-    c.model.dropout = 0.25f;
+    c.model.dropout = 1.0f / 3.0f;  // needs 9 digits to round-trip
     c.model.bias = true;
     c.model.mixer = "pair_max+avg,attn,scan_min";
     c.model.activation = "pair_min";
@@ -377,7 +381,7 @@ Saved make_saved() {
     c.out_dir = "elsewhere";
     c.batch_size = 3;
     c.max_iters = 77;
-    c.learning_rate = 0.0025f;
+    c.learning_rate = 1.0f / 3000.0f;
     c.decay_lr = false;
     c.warmup_iters = 9;
     c.lr_decay_iters = 70;
@@ -428,6 +432,9 @@ TEST_CASE("train: save_checkpoint then load_checkpoint restores everything exact
     CHECK(c.vocab == s.vocab);
     CHECK(c.state.step == 41);
     CHECK(c.state.best_val_loss == 1.8125f);
+    // Settings that are floats come back as the same float, not a 6-digit rounding.
+    CHECK(c.config.model.dropout == s.config.model.dropout);
+    CHECK(c.config.learning_rate == s.config.learning_rate);
     CHECK(c.state.data_rng.seed == s.state.data_rng.seed);
     CHECK(c.state.data_rng.counter == s.state.data_rng.counter);
     CHECK(c.state.dropout_rng.seed == s.state.dropout_rng.seed);
@@ -548,6 +555,15 @@ TEST_CASE("train: bad configs throw before training starts") {
         check_train_refuses(c, {"3", "n_layer 2"});
     }
     {
+        TrainConfig c = tiny_run(data, out, "attn,");  // an empty entry, not a silent default
+        check_train_refuses(c, {"empty entry"});
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "attn");
+        c.model.activation = "attn";
+        check_train_refuses(c, {"activation 'attn'"});
+    }
+    {
         TrainConfig c = tiny_run(data, out, "scan_max+avg");
         check_train_refuses(c, {"scan_max+avg", "equal 'scan_max'"});
     }
@@ -599,6 +615,8 @@ TEST_CASE("train: config files are read as options, and the command line wins") 
                "always_save_checkpoint = True\n"
                "decay_lr = False\n"
                "batch_size = 8\n");
+    write_file(dir / "hash.py", "out_dir = 'out#1'  # a '#' inside quotes belongs to the value\n");
+    CHECK(read_config_file(dir / "hash.py") == std::vector<std::string>{"--out_dir=out#1"});
     CHECK(read_config_file(path) ==
           std::vector<std::string>{"--out_dir=out-pair", "--mixer=pair_max+avg", "--n_layer=3",
                                    "--learning_rate=2e-3", "--always_save_checkpoint=true",

@@ -75,7 +75,11 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const V
         if (!w.out) fail("checkpoint", "cannot write '" + tmp + "'");
         w.bytes(kMagic, 8);
         std::string settings;
-        for (const auto& [k, v] : config_pairs(config)) settings += k + "=" + v + "\n";
+        for (const auto& [k, v] : config_pairs(config)) {
+            if (v.find('\n') != std::string::npos)
+                fail("checkpoint", "setting " + k + " contains a line break; choose a value without one");
+            settings += k + "=" + v + "\n";
+        }
         w.str(settings);
         w.u64(vocab.size());
         for (uint32_t cp : vocab) w.u64(cp);
@@ -121,8 +125,14 @@ Checkpoint load_checkpoint(const std::string& path) {
         pairs.emplace_back(settings.substr(start, eq - start), settings.substr(eq + 1, end - eq - 1));
         start = end + 1;
     }
-    apply_config_pairs(c.config, pairs);
-    c.vocab.resize(r.u64());
+    try {
+        apply_config_pairs(c.config, pairs);
+    } catch (const std::exception& e) {
+        fail("checkpoint", "'" + path + "' has damaged settings (" + e.what() + ")");
+    }
+    const uint64_t vocab_size = r.u64();
+    if (vocab_size > 65536) fail("checkpoint", "'" + path + "' is damaged (vocabulary of " + std::to_string(vocab_size) + ")");
+    c.vocab.resize(vocab_size);
     for (uint32_t& cp : c.vocab) cp = static_cast<uint32_t>(r.u64());
     c.state.step = static_cast<int64_t>(r.u64());
     c.state.best_val_loss = r.f32();

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -67,8 +68,17 @@ std::vector<std::string> read_config_file(const std::string& path) {
     std::string line;
     for (int number = 1; std::getline(in, line); number++) {
         const std::string where = path + ":" + std::to_string(number);
-        size_t hash = line.find('#');
-        if (hash != std::string::npos) line = line.substr(0, hash);
+        char quote = 0;  // a '#' inside quotes is part of the value
+        for (size_t i = 0; i < line.size(); i++) {
+            if (quote) {
+                if (line[i] == quote) quote = 0;
+            } else if (line[i] == '\'' || line[i] == '"') {
+                quote = line[i];
+            } else if (line[i] == '#') {
+                line.resize(i);
+                break;
+            }
+        }
         line = trim(line);
         if (line.empty()) continue;
         size_t eq = line.find('=');
@@ -102,10 +112,10 @@ cxxopts::ParseResult parse_with_config(cxxopts::Options& options, int argc, char
 }
 
 std::vector<std::pair<std::string, std::string>> config_pairs(const TrainConfig& c) {
-    auto f = [](float v) {
-        std::ostringstream s;
-        s << v;
-        return s.str();
+    auto f = [](float v) {  // 9 significant digits: parses back to the same float
+        char buf[32];
+        std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(v));
+        return std::string(buf);
     };
     auto b = [](bool v) { return std::string(v ? "true" : "false"); };
     const GPTConfig& m = c.model;
