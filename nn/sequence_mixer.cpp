@@ -57,11 +57,13 @@ SeqState make_seq_state(int64_t N, int64_t W) { return SeqState{zeros({N, W}), z
 
 // Mirrors the kernels of tensor/scan.cpp one position at a time, in the same
 // order of float operations, so both paths give the same numbers.
+//
+// The leaking ops average over tokens not yet seen; online, only the tokens so
+// far exist, so they run as their causal counterparts (+avg). That is why a
+// leaking model's token-by-token loss differs from its full-sequence loss.
 Tensor seq_op_step(SeqOp op, SeqState& s, const Tensor& x) {
-    if (!seq_op_is_causal(op))
-        fail("mixer", std::string("'") + seq_op_name(op) +
-                          "' averages over the whole sequence, future tokens included: it cannot "
-                          "run token by token (use a causal mixer such as pair_max+avg)");
+    if (op == SeqOp::pair_max_gavg) op = SeqOp::pair_max_avg;
+    if (op == SeqOp::pair_min_gavg) op = SeqOp::pair_min_avg;
     check_shape("mixer", "input", x, s.prev.shape);
     const int64_t n = x.numel();
     const bool first = s.count == 0;

@@ -36,7 +36,8 @@ struct SeqState {
 };
 SeqState make_seq_state(int64_t N, int64_t W);
 // One new position per sequence: x (N, W) -> y (N, W), O(1) in the context length.
-// Throws for the leaking ops, whose output depends on tokens not yet seen.
+// The leaking ops, whose full-sequence output depends on tokens not yet seen,
+// run here with the mean of the tokens seen so far.
 Tensor seq_op_step(SeqOp op, SeqState& state, const Tensor& x);
 
 struct SequenceMixer {

@@ -28,6 +28,7 @@
 #include "train/checkpoint.h"
 #include "train/dataset.h"
 #include "train/options.h"
+#include "train/plot.h"
 #include "train/train.h"
 
 namespace cg {
@@ -270,6 +271,18 @@ TEST_CASE("train: log.csv has the header and one row per logged step and evaluat
     // An evaluation row has train and val loss and nothing else.
     CHECK(lines[1].find(",,,,") != std::string::npos);
     CHECK(fs::exists(dir / "out/ckpt.bin"));  // val improved at some evaluation after step 0
+
+    // The plot reads the same file back: 4 step rows, 4 evaluations, one curve each.
+    RunCurves r = read_log_csv(dir / "out/log.csv", "run<1>");
+    CHECK(r.train.size() == 4);
+    REQUIRE(r.val.size() == 4);
+    CHECK(r.val.back().first == 12.0);
+    const std::string svg = plot_svg({r}, "title");
+    CHECK(svg.rfind("<svg", 0) == 0);
+    CHECK(std::count(svg.begin(), svg.end(), '\n') > 10);
+    CHECK(svg.find("<polyline") != std::string::npos);
+    CHECK(svg.find("run&lt;1&gt;") != std::string::npos);  // labels are escaped
+    CHECK_THROWS_AS(read_log_csv(dir / "out/ckpt.bin", "x"), Error);
 }
 
 // Rows of log.csv without the timing columns (ms_per_step, tokens_per_s): the first 5 columns.

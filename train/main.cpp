@@ -1,6 +1,7 @@
 // causalgrad: the command line. Each subcommand parses its options (cxxopts),
 // calls the library, and turns any error into one line on stderr and exit 1.
 #include <cxxopts.hpp>
+#include <fstream>
 #include <iostream>
 
 #include "data/prepare.h"
@@ -9,6 +10,7 @@
 #include "train/evaluate.h"
 #include "train/export.h"
 #include "train/options.h"
+#include "train/plot.h"
 #include "train/sample.h"
 #include "train/train.h"
 
@@ -24,7 +26,8 @@ constexpr const char* kUsage =
     "  train     train a GPT with attention or a replacement mixer; checkpoints to out_dir\n"
     "  sample    generate text from a checkpoint\n"
     "  eval      val loss of a checkpoint on full sequences and token by token\n"
-    "  export    write a checkpoint's weights as safetensors with nanoGPT's names\n";
+    "  export    write a checkpoint's weights as safetensors with nanoGPT's names\n"
+    "  plot      draw the loss curves of one or more runs (their log.csv) into an SVG\n";
 
 // Parses argv[2..]; returns false after printing --help.
 bool parse(cxxopts::Options& options, int argc, char** argv, bool with_config = false) {
@@ -47,8 +50,8 @@ int cmd_prepare(int argc, char** argv) {
         "out_dir", "folder for train.bin, val.bin, vocab.txt", cxxopts::value(out_dir)->default_value(out_dir));
     if (!parse(o, argc, argv)) return 0;
     PrepareSummary s = prepare_text(input, out_dir);
-    std::cout << "vocab " << s.vocab_size << ", " << s.train_tokens << " train tokens, " << s.val_tokens
-              << " val tokens -> " << out_dir << "\n";
+    std::cout << "vocab " << s.vocab_size << ", " << with_commas(static_cast<int64_t>(s.train_tokens)) << " train and "
+              << with_commas(static_cast<int64_t>(s.val_tokens)) << " val tokens -> " << out_dir << "\n";
     return 0;
 }
 
@@ -127,6 +130,30 @@ int cmd_export(int argc, char** argv) {
     return 0;
 }
 
+int cmd_plot(int argc, char** argv) {
+    std::vector<std::string> runs;
+    std::string to = "loss.svg", title = "causalgrad: loss curves";
+    cxxopts::Options o("causalgrad plot", "Loss curves of runs as an SVG: give their out_dirs (or log.csv paths). "
+                                          "Example: causalgrad plot out-attn out-pair_max --to=curves.svg");
+    o.add_options()("to", "output SVG file", cxxopts::value(to)->default_value(to))(
+        "title", "title line", cxxopts::value(title)->default_value(title))(
+        "runs", "run folders or log.csv files", cxxopts::value(runs));
+    o.parse_positional({"runs"});
+    o.positional_help("RUN...");
+    if (!parse(o, argc, argv)) return 0;
+    if (runs.empty()) fail("plot", "give at least one run folder (e.g. out-attn) or log.csv");
+    std::vector<RunCurves> curves;
+    for (const std::string& r : runs) {
+        const bool is_csv = r.size() > 4 && r.substr(r.size() - 4) == ".csv";
+        curves.push_back(read_log_csv(is_csv ? r : r + "/log.csv", r));
+    }
+    std::ofstream out(to);
+    out << plot_svg(curves, title);
+    if (!out) fail("plot", "cannot write '" + to + "'");
+    std::cout << "wrote " << to << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,6 +168,7 @@ int main(int argc, char** argv) {
         if (command == "sample") return cmd_sample(argc, argv);
         if (command == "eval") return cmd_eval(argc, argv);
         if (command == "export") return cmd_export(argc, argv);
+        if (command == "plot") return cmd_plot(argc, argv);
         std::cerr << "causalgrad: unknown command '" << command << "'\n" << kUsage;
         return 2;
     } catch (const cxxopts::exceptions::exception& e) {

@@ -87,13 +87,13 @@ struct CsvLog {
     }
 };
 
+}  // namespace
+
 std::string with_commas(int64_t n) {
     std::string s = std::to_string(n);
-    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+    for (int i = static_cast<int>(s.size()) - 3; i > (n < 0 ? 1 : 0); i -= 3) s.insert(static_cast<size_t>(i), ",");
     return s;
 }
-
-}  // namespace
 
 TrainReport train(TrainConfig config, std::ostream& log) {
     check_train_config(config);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <string>
 #include <vector>
 
 #include "train/options.h"
@@ -21,6 +22,9 @@ struct TrainReport {
     double median_ms = 0.0;          // per step, warm-up steps left out
     int64_t final_step = 0;
 };
+
+// 1003854 -> "1,003,854", for the counts people read.
+std::string with_commas(int64_t n);
 
 // Runs (or, with init_from=resume, continues) a training run; progress goes to `log`.
 TrainReport train(TrainConfig config, std::ostream& log);
