@@ -15,4 +15,13 @@ int blas_num_threads() { return openblas_get_num_threads(); }
 
 int omp_threads() { return omp_get_max_threads(); }
 
+int set_num_threads(int threads) {
+    if (threads < 0) fail("threads", "must be 0 (all cores) or positive, got " + std::to_string(threads));
+    if (threads > 0) {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+    }
+    return omp_get_max_threads();
+}
+
 }  // namespace cg

@@ -3,7 +3,6 @@
 // do not use). Used by GELU, softmax and cross-entropy.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -13,9 +12,14 @@ namespace cg {
 // e^r from a degree-7 polynomial (the Cephes expf coefficients), 2^n by
 // writing n into the exponent bits. Relative error below 2e-7 on
 // [-87, 88]; inputs outside are clamped (e^-87.3 ~ 1e-38 stands in for 0).
+// Comparisons instead of std::fmin/fmax and a magic-number rounding instead
+// of std::nearbyint: both are library calls without -ffast-math, and a call
+// stops the loop from vectorising. (A NaN input stays NaN.)
 inline float fast_exp(float x) {
-    x = std::fmin(std::fmax(x, -87.3f), 88.3f);
-    const float n = std::nearbyint(x * 1.44269504088896341f);
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
+    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    const float n = (x * 1.44269504088896341f + kRound) - kRound;
     float r = x - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;

@@ -118,5 +118,8 @@ void global_mean_backward(const Tensor& dx, const Tensor& dy);
 std::string blas_core_name();  // the kernel family OpenBLAS chose, e.g. "Haswell"
 int blas_num_threads();
 int omp_threads();
+// Sets the threads of OpenMP and of OpenBLAS together (0 keeps the default:
+// all cores) and returns the count; OpenBLAS alone would keep its own.
+int set_num_threads(int threads);
 
 }  // namespace cg

@@ -22,7 +22,7 @@ void causal_softmax_forward(const Tensor& probs, const Tensor& scores, float sca
         const float* s = scores.data + r * T;
         float* p = probs.data + r * T;
         float mx = -INFINITY;
-        for (int64_t j = 0; j <= i; j++) mx = std::fmax(mx, scale * s[j]);
+        for (int64_t j = 0; j <= i; j++) mx = scale * s[j] > mx ? scale * s[j] : mx;
         float total = 0.0f;
         for (int64_t j = 0; j <= i; j++) {
             p[j] = fast_exp(scale * s[j] - mx);
@@ -65,7 +65,7 @@ void softmax_forward(const Tensor& probs, const Tensor& x) {
         const float* s = x.data + r * V;
         float* p = probs.data + r * V;
         float mx = -INFINITY;
-        for (int64_t j = 0; j < V; j++) mx = std::fmax(mx, s[j]);
+        for (int64_t j = 0; j < V; j++) mx = s[j] > mx ? s[j] : mx;
         float total = 0.0f;
         for (int64_t j = 0; j < V; j++) {
             p[j] = fast_exp(s[j] - mx);
@@ -96,7 +96,7 @@ float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* 
     for (int64_t n = 0; n < N; n++) {
         const float* z = logits.data + n * V;  // (N, V)
         float mx = -INFINITY;
-        for (int64_t j = 0; j < V; j++) mx = std::fmax(mx, z[j]);
+        for (int64_t j = 0; j < V; j++) mx = z[j] > mx ? z[j] : mx;
         float s = 0.0f;
         for (int64_t j = 0; j < V; j++) s += fast_exp(z[j] - mx);
         const float l = mx + std::log(s);

@@ -3,8 +3,11 @@
 #include <cxxopts.hpp>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "data/prepare.h"
+#include "train/bench.h"
+#include "train/blas_core.h"
 #include "tensor/kernels.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -27,6 +30,7 @@ constexpr const char* kUsage =
     "  sample    generate text from a checkpoint\n"
     "  eval      val loss of a checkpoint on full sequences and token by token\n"
     "  export    write a checkpoint's weights as safetensors with nanoGPT's names\n"
+    "  bench     time training steps (or generation) of a configuration on this machine\n"
     "  plot      draw the loss curves of one or more runs (their log.csv) into an SVG\n";
 
 // Parses argv[2..]; returns false after printing --help.
@@ -82,7 +86,7 @@ int cmd_sample(int argc, char** argv) {
         "seed", "random seed", cxxopts::value(s.seed)->default_value("1337"))(
         "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
-    set_threads(threads);
+    set_num_threads(threads);
     Checkpoint c = load_from(out_dir);
     std::vector<std::string> texts = generate(c.model, c.vocab, s);
     for (size_t i = 0; i < texts.size(); i++) std::cout << texts[i] << "\n" << (i + 1 < texts.size() ? "---------------\n" : "");
@@ -102,7 +106,7 @@ int cmd_eval(int argc, char** argv) {
         "batch_size", "sequences per batch (default: the checkpoint's)", cxxopts::value(batch_size)->default_value("0"))(
         "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
-    set_threads(threads);
+    set_num_threads(threads);
     Checkpoint c = load_from(out_dir);
     Dataset data = load_dataset(data_dir.empty() ? c.config.data_dir : data_dir);
     if (data.vocab != c.vocab) fail("eval", "the data's vocabulary differs from the checkpoint's");
@@ -127,6 +131,55 @@ int cmd_export(int argc, char** argv) {
     if (to.empty()) to = out_dir + "/model.safetensors";
     export_safetensors(c.model, to);
     std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " tensors)\n";
+    return 0;
+}
+
+int cmd_bench(int argc, char** argv) {
+    BenchOptions b;
+    std::string what = "train", contexts = "64,256,1024";
+    int threads = 0;
+    cxxopts::Options o("causalgrad bench", "Time training steps (forward, backward, clip, AdamW) after warm-up on random "
+                                           "tokens, or generation (--what=generate), for the model the flags describe.");
+    add_model_options(o, b.model);
+    o.add_options("bench")("what", "train or generate", cxxopts::value(what)->default_value(what))(
+        "batch_size", "sequences per step", cxxopts::value(b.batch_size)->default_value("12"))(
+        "steps", "timed steps", cxxopts::value(b.steps)->default_value("20"))(
+        "warmup", "untimed steps first", cxxopts::value(b.warmup)->default_value("3"))(
+        "contexts", "context lengths for --what=generate", cxxopts::value(contexts)->default_value(contexts))(
+        "new_tokens", "timed tokens per context for --what=generate", cxxopts::value(b.new_tokens)->default_value("64"))(
+        "threads", "OpenMP and OpenBLAS threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
+    if (!parse(o, argc, argv)) return 0;
+    if (what != "train" && what != "generate") fail("bench", "--what must be train or generate, got '" + what + "'");
+    if (b.steps < 1 || b.warmup < 0 || b.batch_size < 1 || b.new_tokens < 1)
+        fail("bench", "need steps >= 1, warmup >= 0, batch_size >= 1, new_tokens >= 1");
+    b.contexts.clear();
+    std::stringstream ss(contexts);
+    for (std::string item; std::getline(ss, item, ',');) b.contexts.push_back(std::stoll(item));
+    if (b.contexts.empty()) fail("bench", "--contexts needs at least one length");
+    validate_config(b.model);
+    const int n_threads = set_num_threads(threads);
+    const double peak = measure_sgemm_gflops();
+    GPT probe = make_gpt(b.model, 1);
+    std::cout << "causalgrad bench (" << what << ")\n"
+              << "  threads: OpenMP " << n_threads << ", OpenBLAS " << blas_num_threads() << "\n"
+              << "  OpenBLAS core: " << blas_core_name() << "\n"
+              << "  model: n_layer " << b.model.n_layer << ", n_head " << b.model.n_head << ", n_embd " << b.model.n_embd
+              << ", block_size " << b.model.block_size << ", mixer " << b.model.mixer << ", "
+              << count_parameters(probe, false) << " parameters\n";
+    if (what == "generate") {
+        bench_generate(b, std::cout);
+        std::cout << "  peak memory: " << static_cast<int64_t>(peak_memory_mib()) << " MiB\n";
+        return 0;
+    }
+    const double flops = train_step_flops(b.model, b.batch_size);
+    std::cout << "  batch_size: " << b.batch_size << " (" << b.batch_size * b.model.block_size << " tokens per step)\n"
+              << "  FLOPs per step: " << flops / 1e9 << " GFLOP (matrix products, forward + backward)\n"
+              << "  sgemm peak: " << peak << " GFLOP/s (1024^3, measured now)\n";
+    TrainBench r = bench_train(b, std::cout);
+    char line[256];
+    std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of sgemm peak)", r.median_ms,
+                  r.tokens_per_s, r.gflops, 100.0 * r.gflops / peak);
+    std::cout << "  peak memory: " << static_cast<int64_t>(peak_memory_mib()) << " MiB\n" << line << "\n";
     return 0;
 }
 
@@ -157,6 +210,7 @@ int cmd_plot(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ensure_fast_blas_core(argv);
     if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
         std::cout << kUsage;
         return argc < 2 ? 1 : 0;
@@ -169,6 +223,7 @@ int main(int argc, char** argv) {
         if (command == "eval") return cmd_eval(argc, argv);
         if (command == "export") return cmd_export(argc, argv);
         if (command == "plot") return cmd_plot(argc, argv);
+        if (command == "bench") return cmd_bench(argc, argv);
         std::cerr << "causalgrad: unknown command '" << command << "'\n" << kUsage;
         return 2;
     } catch (const cxxopts::exceptions::exception& e) {

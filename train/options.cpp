@@ -1,7 +1,5 @@
 #include "train/options.h"
 
-#include <omp.h>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -149,12 +147,6 @@ void apply_config_pairs(TrainConfig& c, const std::vector<std::pair<std::string,
     for (std::string& s : args) ptrs.push_back(s.data());
     o.parse(static_cast<int>(ptrs.size()), ptrs.data());
     c.model.vocab_size = vocab;
-}
-
-int set_threads(int threads) {
-    if (threads < 0) fail("threads", "must be 0 (all cores) or positive, got " + std::to_string(threads));
-    if (threads > 0) omp_set_num_threads(threads);
-    return omp_get_max_threads();
 }
 
 }  // namespace cg

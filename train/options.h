@@ -55,7 +55,4 @@ std::vector<std::pair<std::string, std::string>> config_pairs(const TrainConfig&
 void apply_config_pairs(TrainConfig& config,
                         const std::vector<std::pair<std::string, std::string>>& pairs);
 
-// Sets the OpenMP thread count (0 keeps the default) and returns it.
-int set_threads(int threads);
-
 }  // namespace cg

@@ -97,7 +97,7 @@ std::string with_commas(int64_t n) {
 
 TrainReport train(TrainConfig config, std::ostream& log) {
     check_train_config(config);
-    const int threads = set_threads(config.threads);
+    const int threads = set_num_threads(config.threads);
     const std::string ckpt_path = config.out_dir + "/ckpt.bin";
     Dataset data = load_dataset(config.data_dir);
 

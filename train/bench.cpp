@@ -1,0 +1,132 @@
+#include "train/bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+
+#include "nn/adamw.h"
+#include "tensor/kernels.h"
+
+namespace cg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+std::string fmt(const char* format, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), format, v);
+    return buf;
+}
+
+// Random tokens: speed does not depend on what the text says.
+Ids random_ids(Shape shape, int64_t vocab, Rng& rng) {
+    std::vector<int> v(static_cast<size_t>(shape.numel()));
+    for (int& t : v) t = static_cast<int>(rng_bits(rng.seed, rng.counter++) % static_cast<uint64_t>(vocab));
+    return make_ids(shape, std::move(v));
+}
+
+}  // namespace
+
+double train_step_flops(const GPTConfig& c, int64_t B) {
+    const double BT = static_cast<double>(B * c.block_size), C = static_cast<double>(c.n_embd);
+    const double T = static_cast<double>(c.block_size), V = static_cast<double>(c.vocab_size);
+    double forward = 2 * BT * C * V;  // lm_head
+    for (const std::string& m : block_mixers(c)) {
+        if (m == "attn") forward += 2 * BT * C * 3 * C + 2 * 2 * BT * T * C + 2 * BT * C * C;  // qkv, q k^T and p v, c_proj
+        else forward += (c.mixer_vproj ? 2 : 1) * 2 * BT * C * C;                             // c_v, c_proj
+        forward += 2 * 2 * BT * C * 4 * C;                                                      // c_fc, mlp.c_proj
+    }
+    return 3 * forward;
+}
+
+double measure_sgemm_gflops() {
+    const int64_t n = 1024;
+    Tensor a = empty({n, n}), b = empty({n, n}), c = empty({n, n});
+    Rng rng{7, 0};
+    fill_uniform(a, rng, -1, 1);
+    fill_uniform(b, rng, -1, 1);
+    double best = 1e30;
+    for (int i = 0; i < 8; i++) {
+        const auto t0 = Clock::now();
+        matmul(c, a, b);
+        best = std::min(best, ms_since(t0));
+    }
+    return 2.0 * n * n * n / (best * 1e6);
+}
+
+double peak_memory_mib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
+    GPT model = make_gpt(o.model, 1337);
+    std::vector<Parameter*> params = gpt_parameters(model);
+    AdamW opt = make_adamw(params, AdamWConfig{0.9f, 0.99f, 1e-8f, 0.1f});
+    Rng data{1, 0}, drop{2, 0};
+    const int64_t B = o.batch_size, T = o.model.block_size;
+    std::vector<double> times;
+    for (int64_t step = 0; step < o.warmup + o.steps; step++) {
+        Ids x = random_ids({B, T}, o.model.vocab_size, data), y = random_ids({B, T}, o.model.vocab_size, data);
+        const auto t0 = Clock::now();
+        Var loss = cross_entropy(gpt_forward(model, x, true, drop), y);
+        backward(loss);
+        clip_grad_norm(params, 1.0f);
+        adamw_step(opt, 1e-4f);
+        zero_grad(params);
+        const double ms = ms_since(t0);
+        if (step >= o.warmup) times.push_back(ms);
+        log << "  step " << step << (step < o.warmup ? " (warm-up)" : "") << ": " << fmt("%.2f", ms) << " ms\n";
+    }
+    TrainBench r;
+    r.median_ms = median(times);
+    r.tokens_per_s = static_cast<double>(B * T) / (r.median_ms / 1000.0);
+    r.gflops = train_step_flops(o.model, B) / (r.median_ms * 1e6);
+    return r;
+}
+
+void bench_generate(const BenchOptions& o, std::ostream& log) {
+    GPTConfig c = o.model;
+    c.block_size = std::max(c.block_size, *std::max_element(o.contexts.begin(), o.contexts.end()) + o.new_tokens);
+    GPT model = make_gpt(c, 1337);
+    Rng rng{3, 0};
+    log << "generation, one sequence, " << o.new_tokens << " new tokens per context (tokens/s):\n";
+    log << "  context   incremental   full recompute   ratio\n";
+    for (int64_t ctx : o.contexts) {
+        Ids prompt = random_ids({1, ctx + o.new_tokens}, c.vocab_size, rng);
+        // Incremental: fill the state with ctx tokens, then time the next ones.
+        GPTState state = make_gpt_state(model, 1);
+        for (int64_t t = 0; t < ctx; t++) gpt_step(model, state, prompt.data() + t);
+        auto t0 = Clock::now();
+        for (int64_t t = ctx; t < ctx + o.new_tokens; t++) gpt_step(model, state, prompt.data() + t);
+        const double incremental = static_cast<double>(o.new_tokens) / (ms_since(t0) / 1000.0);
+        // Full recompute: a forward over the whole context for every new token.
+        NoGrad no_grad;
+        Rng unused{0, 0};
+        const int64_t reps = std::max<int64_t>(2, std::min<int64_t>(o.new_tokens, 8));
+        t0 = Clock::now();
+        for (int64_t i = 0; i < reps; i++) {
+            std::vector<int> window(prompt.data() + i, prompt.data() + i + ctx);
+            gpt_forward(model, make_ids({1, ctx}, std::move(window)), false, unused);
+        }
+        const double full = static_cast<double>(reps) / (ms_since(t0) / 1000.0);
+        log << "  " << fmt("%7.0f", static_cast<double>(ctx)) << "   " << fmt("%11.0f", incremental) << "   "
+            << fmt("%14.1f", full) << "   " << fmt("%5.1fx", incremental / full) << "\n";
+    }
+}
+
+}  // namespace cg

@@ -1,0 +1,41 @@
+// `causalgrad bench`: the speed of a configuration on this machine.
+//
+// Training: median time of full steps (forward, backward, clip, AdamW) after
+// warm-up, as ms/step, tokens/s and GFLOP/s of the matrix products, next to
+// the sgemm peak measured on the spot. Generation: tokens/s at given context
+// lengths through the incremental path, against recomputing the whole
+// context for every token as nanoGPT's sampling does.
+#pragma once
+
+#include <iosfwd>
+#include <vector>
+
+#include "models/gpt.h"
+
+namespace cg {
+
+struct BenchOptions {
+    GPTConfig model;
+    int64_t batch_size = 12;
+    int64_t steps = 20;   // timed steps
+    int64_t warmup = 3;   // untimed steps first
+    std::vector<int64_t> contexts{64, 256, 1024};  // for generation
+    int64_t new_tokens = 64;                         // timed tokens per context
+};
+
+// Matrix-product FLOPs of one training step (forward and backward, the
+// backward counted as twice the forward), with attention over full T x T.
+double train_step_flops(const GPTConfig& config, int64_t batch_size);
+// GFLOP/s of a large square sgemm on the current threads (best of a few runs).
+double measure_sgemm_gflops();
+
+struct TrainBench {
+    double median_ms = 0, tokens_per_s = 0, gflops = 0, peak_gflops = 0;
+};
+TrainBench bench_train(const BenchOptions& options, std::ostream& log);
+void bench_generate(const BenchOptions& options, std::ostream& log);
+
+// Peak resident memory of this process so far, in MiB.
+double peak_memory_mib();
+
+}  // namespace cg
