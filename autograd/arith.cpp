@@ -23,10 +23,10 @@ void add_broadcast_grad(Node* input, const Tensor& dy, float sign) {
 Var add(const Var& a, const Var& b) {
     Tensor y = empty(a.shape());
     add_forward(y, a.value.contiguous(), b.value.contiguous());
-    // da += dy; db += dy
+    // da += dy; db += dy  (a takes dy's buffer itself when it can: see pass_grad)
     Node* n = record(Op::add, y.shape, {&a, &b}, [](Node& n) {
-        add_broadcast_grad(n.inputs[0], n.grad, 1.0f);
         add_broadcast_grad(n.inputs[1], n.grad, 1.0f);
+        pass_grad(n.inputs[0], n.grad);
     });
     return {y, n};
 }
@@ -37,8 +37,8 @@ Var sub(const Var& a, const Var& b) {
     sub_forward(y, a.value.contiguous(), b.value.contiguous());
     // da += dy; db -= dy
     Node* n = record(Op::sub, y.shape, {&a, &b}, [](Node& n) {
-        add_broadcast_grad(n.inputs[0], n.grad, 1.0f);
         add_broadcast_grad(n.inputs[1], n.grad, -1.0f);
+        pass_grad(n.inputs[0], n.grad);
     });
     return {y, n};
 }

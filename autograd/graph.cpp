@@ -8,7 +8,7 @@ namespace {
 
 constexpr const char* kOpNames[] = {
     "add", "sub", "mul", "scale", "maximum", "minimum",
-    "matmul", "reshape", "transpose", "permute", "slice", "contiguous",
+    "matmul", "linear", "reshape", "transpose", "permute", "slice", "contiguous",
     "sum", "mean",
     "embedding", "layernorm", "gelu", "dropout", "causal_softmax", "cross_entropy",
     "shift", "pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "causal_mean", "global_mean",
@@ -104,6 +104,23 @@ Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> in
 Tensor& grad_of(Node* node) {
     if (!node->grad.defined()) node->grad = zeros(node->shape);
     return node->grad;
+}
+
+Tensor& grad_for_write(Node* node, float& beta) {
+    beta = node->grad.defined() ? 1.0f : 0.0f;
+    if (!node->grad.defined()) node->grad = empty(node->shape);
+    return node->grad;
+}
+
+// Sharing is safe: a node's gradient is read only by its own backward, which
+// has run by the time later contributions add into the shared buffer.
+void pass_grad(Node* input, const Tensor& g) {
+    if (!input) return;
+    if (!input->grad.defined() && g.is_contiguous()) {
+        input->grad = g.reshape(input->shape);
+        return;
+    }
+    accumulate_into(grad_of(input), g.reshape(input->shape));
 }
 
 void backward(const Var& loss) {

@@ -24,7 +24,7 @@ namespace cg {
 // entry and a test fails if an op has none.
 enum class Op {
     add, sub, mul, scale, maximum, minimum,
-    matmul, reshape, transpose, permute, slice, contiguous,
+    matmul, linear, reshape, transpose, permute, slice, contiguous,
     sum, mean,
     embedding, layernorm, gelu, dropout, causal_softmax, cross_entropy,
     shift, pair_max, pair_min, pair_mean, scan_max, scan_min, causal_mean, global_mean,
@@ -107,5 +107,14 @@ Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> in
              void (*backward)(Node&));
 // The gradient buffer of a node, allocated and zeroed on first use.
 Tensor& grad_of(Node* node);
+// For kernels that can write instead of add (sgemm's beta): returns the
+// buffer, allocated without zeroing on first use, and sets beta to 0 then
+// (write) or 1 (add to what other consumers put there).
+Tensor& grad_for_write(Node* node, float& beta);
+// dx += g where g is the whole gradient an op passes on unchanged (add,
+// reshape): the first contribution takes g's buffer itself instead of a
+// zeroed copy. Call it after the op's backward has finished reading its own
+// gradient, and for at most one input per op (two inputs must not share).
+void pass_grad(Node* input, const Tensor& g);
 
 }  // namespace cg

@@ -13,19 +13,65 @@ Var matmul(const Var& a, const Var& b) {
     // db += a^T @ dy, summed over the batch when one b (K, Nc) served all of it
     Node* n = record(Op::matmul, y.shape, {&a, &b}, [](Node& n) {
         const Tensor &av = n.saved[0], &bv = n.saved[1];
-        if (n.inputs[0]) matmul(grad_of(n.inputs[0]), n.grad, bv.transpose(-2, -1), 1.0f);
+        float beta = 1.0f;
+        if (n.inputs[0]) {
+            Tensor& da = grad_for_write(n.inputs[0], beta);  // sets beta: not inside the call below
+            matmul(da, n.grad, bv.transpose(-2, -1), beta);
+        }
         if (!n.inputs[1]) return;
         if (bv.ndim() == 2 && av.ndim() > 2) {
             const int64_t K = av.shape[-1], Nc = bv.shape[-1];
             Tensor a_rows = av.contiguous().reshape({-1, K});  // (N, K), N = all rows
-            matmul(grad_of(n.inputs[1]), a_rows.transpose(0, 1), n.grad.reshape({-1, Nc}), 1.0f);
+            Tensor& db = grad_for_write(n.inputs[1], beta);
+            matmul(db, a_rows.transpose(0, 1), n.grad.reshape({-1, Nc}), beta);
         } else {
-            matmul(grad_of(n.inputs[1]), av.transpose(-2, -1), n.grad, 1.0f);
+            Tensor& db = grad_for_write(n.inputs[1], beta);
+            matmul(db, av.transpose(-2, -1), n.grad, beta);
         }
     });
     if (n) {
         n->saved[0] = a.value;
         n->saved[1] = b.value;
+    }
+    return {y, n};
+}
+
+}  // namespace cg
+
+namespace cg {
+
+// y (N, out) = x (N, in) @ W^T + b, with N all leading dims of x; saves x, W
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+    const Tensor& w = weight.value;
+    if (w.ndim() != 2 || x.shape()[-1] != w.shape[1])
+        fail("linear", "input " + x.shape().str() + " does not fit weight " + w.shape.str() + " (out, in)");
+    if (bias.defined()) check_shape("linear", "bias", bias.value, Shape{w.shape[0]});
+    const int64_t in = w.shape[1], out = w.shape[0];
+    Tensor x_rows = x.value.contiguous().reshape({-1, in});  // (N, in)
+    Shape y_shape = x.shape();
+    y_shape.dims[y_shape.ndim - 1] = out;
+    Tensor y = empty(y_shape);
+    Tensor y_rows = y.reshape({-1, out});
+    matmul(y_rows, x_rows, w.transpose(0, 1));  // W^T: BLAS's transpose flag
+    if (bias.defined()) add_forward(y_rows, y_rows, bias.value);
+    // dx += dy @ W;  dW += dy^T @ x;  db += sum over rows of dy
+    Node* n = record(Op::linear, y.shape, {&x, &weight, &bias}, [](Node& n) {
+        const Tensor &xr = n.saved[0], &wv = n.saved[1];
+        const Tensor dy = n.grad.reshape({-1, wv.shape[0]});
+        float beta = 1.0f;
+        if (n.inputs[0]) {
+            Tensor& dx = grad_for_write(n.inputs[0], beta);
+            matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta);
+        }
+        if (n.inputs[1]) {
+            Tensor& dw = grad_for_write(n.inputs[1], beta);
+            matmul(dw, dy.transpose(0, 1), xr, beta);
+        }
+        if (n.inputs[2]) broadcast_sum_backward(grad_of(n.inputs[2]), dy, 1.0f);
+    });
+    if (n) {
+        n->saved[0] = x_rows;
+        n->saved[1] = w;
     }
     return {y, n};
 }

@@ -33,6 +33,10 @@ Var minimum(const Var& a, const Var& b);
 
 // ---- matmul.cpp ---- (..., M, K) @ (..., K, Nc) or @ (K, Nc); see kernels.h.
 Var matmul(const Var& a, const Var& b);
+// A fully connected layer in one op: x (..., in) @ weight (out, in)^T + bias
+// (out), bias optional (an undefined Var). Weight gradients go straight into
+// the weight's buffer, with no transposed temporary.
+Var linear(const Var& x, const Var& weight, const Var& bias);
 
 // ---- views.cpp ---- no copy unless stated.
 Var reshape(const Var& x, Shape s);  // copies first if x is not contiguous

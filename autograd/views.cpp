@@ -10,10 +10,7 @@ namespace cg {
 Var reshape(const Var& x, Shape s) {
     Tensor y = x.value.contiguous().reshape(s);
     // dx += dy viewed as x's shape
-    Node* n = record(Op::reshape, y.shape, {&x}, [](Node& n) {
-        Tensor& dx = grad_of(n.inputs[0]);
-        accumulate_into(dx, n.grad.reshape(dx.shape));
-    });
+    Node* n = record(Op::reshape, y.shape, {&x}, [](Node& n) { pass_grad(n.inputs[0], n.grad); });
     return {y, n};
 }
 
@@ -70,9 +67,7 @@ Var slice(const Var& x, int dim, int64_t start, int64_t length) {
 Var contiguous(const Var& x) {
     Tensor y = x.value.contiguous();
     // dx += dy
-    Node* n = record(Op::contiguous, y.shape, {&x}, [](Node& n) {
-        accumulate_into(grad_of(n.inputs[0]), n.grad);
-    });
+    Node* n = record(Op::contiguous, y.shape, {&x}, [](Node& n) { pass_grad(n.inputs[0], n.grad); });
     return {y, n};
 }
 

@@ -143,7 +143,7 @@ Var gpt_forward(GPT& m, const Ids& idx, bool training, Rng& rng) {
         x = add(x, mlp_forward(b.mlp, layer_norm_forward(b.ln_2, x), c.dropout, training, rng));
     }
     x = layer_norm_forward(m.ln_f, x);
-    return matmul(x, transpose(m.wte.var(), 0, 1));  // (B, T, C) @ (C, V)
+    return linear(x, m.wte.var(), Var{});  // (B, T, C) @ wte^T (C, V): lm_head tied to wte
 }
 
 GPTState make_gpt_state(const GPT& m, int64_t N) {

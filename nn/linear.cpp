@@ -11,10 +11,8 @@ Linear make_linear(const std::string& name, int64_t in, int64_t out, bool bias, 
     return layer;
 }
 
-// W^T is a transposed view: BLAS reads W in place with its transpose flag.
 Var linear_forward(const Linear& layer, const Var& x) {
-    Var y = matmul(x, transpose(layer.weight.var(), 0, 1));  // (..., in) @ (in, out)
-    return layer.has_bias() ? add(y, layer.bias.var()) : y;
+    return linear(x, layer.weight.var(), layer.has_bias() ? layer.bias.var() : Var{});
 }
 
 }  // namespace cg

@@ -263,6 +263,12 @@ GRAD_ROW(matmul, "batched 4-D q @ k^T", {{1, 3, 7, 5}, {1, 3, 7, 5}}, normal,
          [](const Vars& x) { return matmul(x[0], transpose(x[1], -2, -1)); }, kLinear)
 GRAD_ROW(matmul, "3-D @ transposed 2-D (tied lm_head)", {{3, 7, 5}, {65, 5}}, normal,
          [](const Vars& x) { return matmul(x[0], transpose(x[1], 0, 1)); }, kLinear)
+GRAD_ROW(linear, "(3,7,65) @ W (5,65)^T + b", {{3, 7, 65}, {5, 65}, {5}}, normal,
+         [](const Vars& x) { return linear(x[0], x[1], x[2]); }, kLinear)
+GRAD_ROW(linear, "no bias, 2-D", {{7, 3}, {1, 3}}, normal,
+         [](const Vars& x) { return linear(x[0], x[1], Var{}); }, kLinear)
+GRAD_ROW(linear, "tied: x = W's rows, used as input and weight", {{5, 3}}, normal,
+         [](const Vars& x) { return linear(x[0], x[0], Var{}); }, kCurved)
 GRAD_ROW(matmul, "x @ x^T, one input used twice", {{7, 5}}, normal,
          [](const Vars& x) { return matmul(x[0], transpose(x[0], 0, 1)); }, kCurved)
 
