@@ -26,7 +26,7 @@ enum class Op {
     add, sub, mul, scale, maximum, minimum,
     matmul, linear, reshape, transpose, permute, slice, contiguous,
     sum, mean,
-    embedding, layernorm, gelu, dropout, causal_softmax, cross_entropy,
+    embedding, layernorm, gelu, dropout, causal_softmax, attention, cross_entropy,
     shift, pair_max, pair_min, pair_mean, scan_max, scan_min, causal_mean, global_mean,
     count
 };

@@ -64,6 +64,10 @@ Var dropout(const Var& x, float p, bool training, Rng& rng);
 // ---- softmax.cpp ----
 // scores (..., T, T) -> causal softmax of scale * scores (see kernels.h).
 Var causal_softmax(const Var& scores, float scale);
+// Fused multi-head causal attention: qkv (B, T, 3C) = q | k | v -> (B, T, C).
+// The same as splitting heads, causal_softmax(q k^T, 1/sqrt(HS)) and @ v,
+// but O(T) memory per head (see tensor/attention.cpp).
+Var causal_attention(const Var& qkv, int64_t n_head);
 // logits (..., V), targets with one id per row -> mean negative log-likelihood.
 Var cross_entropy(const Var& logits, const Ids& targets);
 

@@ -17,11 +17,9 @@ Attention make_attention(const std::string& name, int64_t C, int n_head, bool bi
                      make_linear(name + ".c_proj", C, C, bias, proj_std, rng), n_head};
 }
 
-Var attention_forward(const Attention& attn, const Var& x, float dropout_p, bool training,
-                      Rng& rng) {
-    const int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2];
-    const int64_t NH = attn.n_head, HS = C / NH;
-    Var qkv = linear_forward(attn.c_attn, x);  // (B, T, 3C)
+Var attention_heads_composed(const Var& qkv, int64_t n_head, float dropout_p, bool training, Rng& rng) {
+    const int64_t B = qkv.shape()[0], T = qkv.shape()[1], C = qkv.shape()[2] / 3;
+    const int64_t NH = n_head, HS = C / NH;
     // Split into heads: (B, T, C) -> (B, T, NH, HS) -> (B, NH, T, HS)
     auto heads = [&](int64_t part) {
         Var p = reshape(slice(qkv, 2, part * C, C), {B, T, NH, HS});
@@ -31,8 +29,18 @@ Var attention_forward(const Attention& attn, const Var& x, float dropout_p, bool
     Var scores = matmul(q, transpose(k, -2, -1));  // (B, NH, T, T)
     Var probs = causal_softmax(scores, 1.0f / std::sqrt(static_cast<float>(HS)));
     probs = dropout(probs, dropout_p, training, rng);
-    Var y = matmul(probs, v);                                  // (B, NH, T, HS)
-    y = reshape(permute(y, {0, 2, 1, 3}), {B, T, C});          // heads side by side again
+    Var y = matmul(probs, v);                          // (B, NH, T, HS)
+    return reshape(permute(y, {0, 2, 1, 3}), {B, T, C});  // heads side by side again
+}
+
+Var attention_forward(const Attention& attn, const Var& x, float dropout_p, bool training,
+                      Rng& rng) {
+    Var qkv = linear_forward(attn.c_attn, x);  // (B, T, 3C)
+    // The fused kernel has no dropout on the probabilities; with it on, the
+    // composed ops (which store the T x T probabilities) do the work.
+    const bool prob_dropout = training && dropout_p > 0.0f;
+    Var y = prob_dropout ? attention_heads_composed(qkv, attn.n_head, dropout_p, training, rng)
+                         : causal_attention(qkv, attn.n_head);
     return dropout(linear_forward(attn.c_proj, y), dropout_p, training, rng);
 }
 

@@ -18,7 +18,14 @@ Attention make_attention(const std::string& name, int64_t C, int n_head, bool bi
                          float proj_std, Rng& rng);
 
 // x (B, T, C) -> (B, T, C), over full sequences (training, teacher forcing).
+// Uses the fused causal_attention op, or the composed one when dropout on the
+// attention probabilities is on.
 Var attention_forward(const Attention& attn, const Var& x, float dropout, bool training, Rng& rng);
+
+// The heads' attention from composed ops: split qkv (B, T, 3C) into heads,
+// softmax(q k^T / sqrt(HS)) with the causal mask, dropout, @ v, merge heads.
+// It stores the (B, NH, T, T) probabilities; the fused op must equal it.
+Var attention_heads_composed(const Var& qkv, int64_t n_head, float dropout, bool training, Rng& rng);
 
 // The key/value cache of incremental decoding: k, v (N, NH, T_max, HS).
 struct KVCache {

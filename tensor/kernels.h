@@ -87,6 +87,15 @@ float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* 
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& lse,
                             const int* targets, float dloss);
 
+// ---- attention.cpp: fused causal self-attention, flash-attention style ----
+// qkv (B, T, 3C) = q | k | v, NH heads of HS = C / NH -> out (B, T, C):
+// out_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(HS)) v_j per head, without
+// storing the T x T scores; saves lse (B, NH, T), each query's log-sum-exp.
+void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head);
+// dqkv (B, T, 3C) += the gradient, the probabilities recomputed from lse.
+void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
+                        const Tensor& lse, int64_t n_head);
+
 // ---- embedding.cpp ---------------------------------------------------------
 // out (N, C) = table[ids] with table (V, C) and N ids in [0, V).
 void embedding_forward(const Tensor& out, const Tensor& table, const int* ids);

@@ -169,6 +169,17 @@ Mixer block(int64_t C) {
         return add(h, matmul(scan_max(m), constant(proj)));
     };
 }
+// The fused attention op on the same projection.
+Mixer attention_fused(int64_t C, int64_t NH) {
+    std::mt19937 gen(11);
+    const Tensor w = normal_tensor({C, 3 * C}, gen, 1.0f / std::sqrt(float(C)));
+    return [w, NH](const Var& x) { return causal_attention(matmul(x, constant(w)), NH); };
+}
+TEST_CASE("causality: fused attention") {
+    CHECK(is_causal(attention_fused(3, 3), kSmall));
+    CHECK(is_causal(attention_fused(65, 5), kLarge));  // T = 65 spans two key tiles
+}
+
 TEST_CASE("causality: a block with layernorm, causal_mean, gelu and scan_max") {
     CHECK(is_causal(block(3), kSmall));
     CHECK(is_causal(block(65), kLarge));

@@ -357,6 +357,12 @@ GRAD_ROW(causal_softmax, "(B,NH,T,T) = (1,3,7,7), scale 0.5", {{1, 3, 7, 7}}, no
          [](const Vars& x) { return causal_softmax(x[0], 0.5f); }, kCurved)
 GRAD_ROW(causal_softmax, "(3,7,7), scale 1/sqrt(3)", {{3, 7, 7}}, normal,
          [](const Vars& x) { return causal_softmax(x[0], 1.0f / std::sqrt(3.0f)); }, kCurved)
+GRAD_ROW(attention, "fused, (B,T,3C) = (3,7,3*6), 2 heads of 3", {{3, 7, 18}}, normal,
+         [](const Vars& x) { return causal_attention(x[0], 2); }, kCurved)
+GRAD_ROW(attention, "fused, T=1, 1 head of 5", {{2, 1, 15}}, normal,
+         [](const Vars& x) { return causal_attention(x[0], 1); }, kCurved)
+GRAD_ROW(attention, "fused, T=65 crosses query blocks and key tiles, 3 heads of 1", {{1, 65, 9}}, normal,
+         [](const Vars& x) { return causal_attention(x[0], 3); }, kCurved, 64)
 GRAD_ROW(causal_softmax, "T=1", {{3, 1, 1, 1}}, normal,
          [](const Vars& x) { return causal_softmax(x[0], 1.0f); }, kCurved)
 GRAD_ROW(causal_softmax, "scores from q @ k^T", {{1, 3, 7, 5}}, normal,

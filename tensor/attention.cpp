@@ -1,0 +1,184 @@
+// Fused causal self-attention, flash-attention style: the T x T matrix of
+// scores is never stored. Each (batch, head) pair is one task; queries go in
+// blocks, keys in tiles, and an online softmax keeps a running max and sum
+// per query, so memory per task is a few tiles whatever T is. The backward
+// recomputes the probabilities from the saved log-sum-exp (Dao et al. 2022,
+// "FlashAttention", algorithm 2 and its backward).
+//
+// Layout: qkv (B, T, 3C) holds q | k | v along the last dim; head h uses
+// columns h*HS .. h*HS+HS-1 of each. out (B, T, C), lse (B, NH, T).
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/fast_exp.h"
+#include "tensor/kernels.h"
+
+namespace cg {
+
+namespace {
+
+// Tiles of 64 queries by 64 keys: the products inside a tile go to sgemm
+// (single-threaded inside our parallel loop, reading q, k, v in place with
+// leading dimension 3C), the softmax bookkeeping runs between them.
+constexpr int64_t kBlock = 64;
+
+struct Heads {
+    int64_t B, T, C, NH, HS;
+    float scale;
+};
+
+Heads check_attention(const Tensor& qkv, int64_t n_head) {
+    check_contiguous("attention", "qkv", qkv);
+    if (qkv.ndim() != 3 || qkv.shape[2] % 3 != 0)
+        fail("attention", "qkv must be (B, T, 3C), got " + qkv.shape.str());
+    const int64_t C = qkv.shape[2] / 3;
+    if (n_head < 1 || C % n_head != 0)
+        fail("attention", "C = " + std::to_string(C) + " is not a multiple of n_head " + std::to_string(n_head));
+    const int64_t HS = C / n_head;
+    return {qkv.shape[0], qkv.shape[1], C, n_head, HS, 1.0f / std::sqrt(static_cast<float>(HS))};
+}
+
+// Scratch tiles of one thread, kept between calls (no allocation per call
+// once they have grown to the largest head size seen).
+struct Scratch {
+    std::vector<float> s, dp, acc, m, l;
+    void fit(int64_t HS) {
+        s.resize(kBlock * kBlock);
+        dp.resize(kBlock * kBlock);
+        acc.resize(kBlock * HS);
+        m.resize(kBlock);
+        l.resize(kBlock);
+    }
+};
+thread_local Scratch scratch;
+
+// c (m, n; ldc) = alpha * op(a) @ op(b) + beta * c, row-major.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+                static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+}
+
+// s (nq, nk; ld kBlock) = scale * q[i0..] k[j0..]^T, with -inf where the key
+// comes after the query (j > i): only tiles on the diagonal have such entries.
+void tile_scores(float* s, const float* q0, const float* k0, int64_t row, int64_t i0, int64_t nq,
+                 int64_t j0, int64_t nk, int64_t HS, float scale) {
+    gemm(false, true, nq, nk, HS, scale, q0 + i0 * row, row, k0 + j0 * row, row, 0.0f, s, kBlock);
+    for (int64_t i = 0; i < nq; i++)
+        for (int64_t jj = std::max<int64_t>(0, i0 + i - j0 + 1); jj < nk; jj++) s[i * kBlock + jj] = -INFINITY;
+}
+
+}  // namespace
+
+void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head) {
+    const Heads h = check_attention(qkv, n_head);
+    check_shape("attention", "output", out, Shape{h.B, h.T, h.C});
+    check_contiguous("attention", "output", out);
+    check_shape("attention", "lse", lse, Shape{h.B, h.NH, h.T});
+    const int64_t row = 3 * h.C, HS = h.HS;  // (B, T, 3C): a token's q, k, v are 3C apart
+    #pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int64_t b = 0; b < h.B; b++)
+        for (int64_t hd = 0; hd < h.NH; hd++) {
+            Scratch& sc = scratch;
+            sc.fit(HS);
+            const float* q0 = qkv.data + b * h.T * row + hd * HS;
+            const float* k0 = q0 + h.C;
+            const float* v0 = q0 + 2 * h.C;
+            float* o0 = out.data + b * h.T * h.C + hd * HS;  // (B, T, C)
+            float* lse0 = lse.data + (b * h.NH + hd) * h.T;  // (B, NH, T)
+            for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
+                const int64_t nq = std::min(kBlock, h.T - i0);
+                std::fill(sc.m.begin(), sc.m.end(), -INFINITY);
+                std::fill(sc.l.begin(), sc.l.end(), 0.0f);
+                std::fill(sc.acc.begin(), sc.acc.end(), 0.0f);
+                for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {  // only keys the block can see
+                    const int64_t nk = std::min(kBlock, i0 + nq - j0);
+                    tile_scores(sc.s.data(), q0, k0, row, i0, nq, j0, nk, HS, h.scale);
+                    for (int64_t i = 0; i < nq; i++) {
+                        float* si = sc.s.data() + i * kBlock;
+                        float mx = sc.m[i];
+                        for (int64_t jj = 0; jj < nk; jj++) mx = si[jj] > mx ? si[jj] : mx;
+                        // Online softmax: what was summed under the old max is rescaled.
+                        const float correction = fast_exp(sc.m[i] - mx);
+                        float total = sc.l[i] * correction;
+                        for (int64_t jj = 0; jj < nk; jj++) {
+                            si[jj] = si[jj] == -INFINITY ? 0.0f : fast_exp(si[jj] - mx);  // a future key weighs exactly 0
+                            total += si[jj];
+                        }
+                        float* acc = sc.acc.data() + i * HS;
+                        for (int64_t d = 0; d < HS; d++) acc[d] *= correction;
+                        sc.m[i] = mx;
+                        sc.l[i] = total;
+                    }
+                    // acc (nq, HS) += p (nq, nk) @ v[j0..] (nk, HS)
+                    gemm(false, false, nq, HS, nk, 1.0f, sc.s.data(), kBlock, v0 + j0 * row, row, 1.0f,
+                         sc.acc.data(), HS);
+                }
+                for (int64_t i = 0; i < nq; i++) {
+                    const float inv = 1.0f / sc.l[i];
+                    for (int64_t d = 0; d < HS; d++) o0[(i0 + i) * h.C + d] = sc.acc[i * HS + d] * inv;
+                    lse0[i0 + i] = sc.m[i] + std::log(sc.l[i]);
+                }
+            }
+        }
+}
+
+// With p_ij = exp(s_ij - lse_i) recomputed, and D_i = dout_i . out_i:
+//   dv_j += sum_i p_ij dout_i
+//   dp_ij = dout_i . v_j,   ds_ij = p_ij (dp_ij - D_i)
+//   dq_i += scale sum_j ds_ij k_j,   dk_j += scale sum_i ds_ij q_i
+// Each task writes only its own head's columns of dqkv: no two threads collide.
+void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
+                        const Tensor& lse, int64_t n_head) {
+    const Heads h = check_attention(qkv, n_head);
+    check_shape("attention", "dqkv", dqkv, qkv.shape);
+    check_contiguous("attention", "dqkv", dqkv);
+    check_shape("attention", "dout", dout, Shape{h.B, h.T, h.C});
+    check_contiguous("attention", "dout", dout);
+    const int64_t row = 3 * h.C, HS = h.HS;
+    #pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int64_t b = 0; b < h.B; b++)
+        for (int64_t hd = 0; hd < h.NH; hd++) {
+            Scratch& sc = scratch;
+            sc.fit(HS);
+            const int64_t base = b * h.T * row + hd * HS;
+            const float *q0 = qkv.data + base, *k0 = q0 + h.C, *v0 = q0 + 2 * h.C;
+            float *dq0 = dqkv.data + base, *dk0 = dq0 + h.C, *dv0 = dq0 + 2 * h.C;
+            const float* o0 = out.data + b * h.T * h.C + hd * HS;
+            const float* g0 = dout.data + b * h.T * h.C + hd * HS;
+            const float* lse0 = lse.data + (b * h.NH + hd) * h.T;
+            for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
+                const int64_t nq = std::min(kBlock, h.T - i0);
+                for (int64_t i = 0; i < nq; i++) {  // D_i, kept in m
+                    float dot = 0.0f;
+                    for (int64_t d = 0; d < HS; d++) dot += g0[(i0 + i) * h.C + d] * o0[(i0 + i) * h.C + d];
+                    sc.m[i] = dot;
+                }
+                for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {
+                    const int64_t nk = std::min(kBlock, i0 + nq - j0);
+                    float *p = sc.s.data(), *ds = sc.dp.data();
+                    tile_scores(p, q0, k0, row, i0, nq, j0, nk, HS, h.scale);
+                    // dp (nq, nk) = dout[i0..] (nq, HS) @ v[j0..]^T
+                    gemm(false, true, nq, nk, HS, 1.0f, g0 + i0 * h.C, h.C, v0 + j0 * row, row, 0.0f, ds, kBlock);
+                    for (int64_t i = 0; i < nq; i++) {
+                        const float l = lse0[i0 + i], D = sc.m[i];
+                        float *pi = p + i * kBlock, *dsi = ds + i * kBlock;
+                        for (int64_t jj = 0; jj < nk; jj++) {
+                            pi[jj] = pi[jj] == -INFINITY ? 0.0f : fast_exp(pi[jj] - l);
+                            dsi[jj] = pi[jj] * (dsi[jj] - D) * h.scale;
+                        }
+                    }
+                    // dq[i0..] += ds @ k[j0..];  dk[j0..] += ds^T @ q[i0..];  dv[j0..] += p^T @ dout[i0..]
+                    gemm(false, false, nq, HS, nk, 1.0f, ds, kBlock, k0 + j0 * row, row, 1.0f, dq0 + i0 * row, row);
+                    gemm(true, false, nk, HS, nq, 1.0f, ds, kBlock, q0 + i0 * row, row, 1.0f, dk0 + j0 * row, row);
+                    gemm(true, false, nk, HS, nq, 1.0f, p, kBlock, g0 + i0 * h.C, h.C, 1.0f, dv0 + j0 * row, row);
+                }
+            }
+        }
+}
+
+}  // namespace cg
