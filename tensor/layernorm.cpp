@@ -1,5 +1,8 @@
 // Layer norm over the last dim, forward and backward, one row per thread.
+#include <omp.h>
+
 #include <cmath>
+#include <vector>
 
 #include "tensor/kernels.h"
 
@@ -56,39 +59,47 @@ void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& d
     check_shape("layernorm", "rstd", rstd, Shape{N});
     if (dweight.defined()) check_shape("layernorm", "dweight", dweight, Shape{C});
     const float* w = weight.data;
-    if (dx.defined()) {
-        check_shape("layernorm", "dx", dx, x.shape);
-        #pragma omp parallel for if (N * C > (1 << 14))
+    // Rows in parallel. The parameter gradients sum over rows, so each thread
+    // sums its rows into its own slice of `partial`, and the slices are added
+    // in thread order afterwards (the same result for the same thread count).
+    static std::vector<float> partial;  // (threads, 2C): dweight | dbias; grows once
+    const int threads = N * C > (1 << 14) ? omp_get_max_threads() : 1;
+    partial.assign(static_cast<size_t>(threads) * 2 * C, 0.0f);
+    #pragma omp parallel num_threads(threads)
+    {
+        float* pw = partial.data() + static_cast<int64_t>(omp_get_thread_num()) * 2 * C;
+        float* pb = pw + C;
+        #pragma omp for schedule(static)
         for (int64_t n = 0; n < N; n++) {
             const float* xr = x.data + n * C;  // (N, C)
             const float* gr = dy.data + n * C;
-            float* dr = dx.data + n * C;
             const float m = mean.data[n], s = rstd.data[n];
             float g_mean = 0.0f, gx_mean = 0.0f;
             for (int64_t i = 0; i < C; i++) {
-                float g = gr[i] * w[i];
+                const float xhat = (xr[i] - m) * s;
+                const float g = gr[i] * w[i];
                 g_mean += g;
-                gx_mean += g * (xr[i] - m) * s;
+                gx_mean += g * xhat;
+                pw[i] += gr[i] * xhat;
+                pb[i] += gr[i];
             }
             g_mean /= static_cast<float>(C);
             gx_mean /= static_cast<float>(C);
-            for (int64_t i = 0; i < C; i++) {
-                float xhat = (xr[i] - m) * s;
-                dr[i] += s * (gr[i] * w[i] - g_mean - xhat * gx_mean);
+            if (dx.defined()) {
+                float* dr = dx.data + n * C;
+                for (int64_t i = 0; i < C; i++) {
+                    const float xhat = (xr[i] - m) * s;
+                    dr[i] += s * (gr[i] * w[i] - g_mean - xhat * gx_mean);
+                }
             }
         }
     }
-    // Parameter gradients: parallel over channels, so each thread owns its dw[i].
-    #pragma omp parallel for if (N * C > (1 << 14))
-    for (int64_t i = 0; i < C; i++) {
-        float dw = 0.0f, db = 0.0f;
-        for (int64_t n = 0; n < N; n++) {
-            float g = dy.data[n * C + i];
-            dw += g * (x.data[n * C + i] - mean.data[n]) * rstd.data[n];
-            db += g;
+    for (int t = 0; t < threads; t++) {
+        const float* pw = partial.data() + static_cast<int64_t>(t) * 2 * C;
+        for (int64_t i = 0; i < C; i++) {
+            if (dweight.defined()) dweight.data[i] += pw[i];
+            if (dbias.defined()) dbias.data[i] += pw[C + i];
         }
-        if (dweight.defined()) dweight.data[i] += dw;
-        if (dbias.defined()) dbias.data[i] += db;
     }
 }
 
