@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# causalgrad against PyTorch on the same machine: the same model, the same
+# thread count and the same OpenBLAS kernels, the two programs alternating
+# ROUNDS times so that drift in the machine's speed hits both alike. Prints
+# the median ms/step of each and the ratio. Needs Debian's python3-torch and
+# a built causalgrad (make build); not part of CI.
+#
+#   bench/vs_pytorch.sh                 ROUNDS=3, all cores
+#   ROUNDS=5 THREADS=2 bench/vs_pytorch.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/build/causalgrad
+python=${PYTHON:-/usr/bin/python3}
+rounds=${ROUNDS:-3}
+threads=${THREADS:-$(nproc)}
+[ -x "$bin" ] || { echo "vs_pytorch: build causalgrad first (make build)" >&2; exit 1; }
+"$python" -c "import torch" 2>/dev/null || { echo "vs_pytorch: needs PyTorch (apt-get install python3-torch)" >&2; exit 1; }
+
+# Both programs load the same OpenBLAS; make them use the same kernels. The
+# default is the one causalgrad would pick for this CPU.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    if grep -q avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; else export OPENBLAS_CORETYPE=Haswell; fi
+fi
+
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "threads: $threads, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, rounds: $rounds"
+echo "torch: $("$python" -c 'import torch; print(torch.__version__)')"
+echo
+printf "| %-40s | %14s | %14s | %7s |\n" "configuration (ms per training step)" "causalgrad" "PyTorch" "speed-up"
+printf "|%s|%s|%s|%s|\n" "------------------------------------------" "----------------" "----------------" "---------"
+
+run() {  # label, steps, flags...
+    local label=$1 steps=$2
+    shift 2
+    local ours=() theirs=()
+    for _ in $(seq "$rounds"); do
+        ours+=("$("$bin" bench "$@" --threads="$threads" --steps="$steps" --warmup=2 | awk '/^bench:/ {print $2}')")
+        theirs+=("$("$python" "$root/bench/torch_gpt.py" "$@" --threads="$threads" --steps="$steps" --warmup=2 | awk '{print $2}')")
+    done
+    local a b
+    a=$(printf "%s\n" "${ours[@]}" | median)
+    b=$(printf "%s\n" "${theirs[@]}" | median)
+    printf "| %-40s | %14.2f | %14.2f | %6.2fx |\n" "$label" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN {print b / a}')"
+}
+
+run "CPU config 4/4/128, T 64, B 12: attn" 20 --mixer=attn
+run "CPU config 4/4/128, T 64, B 12: pair_max" 20 --mixer=pair_max
+run "shakespeare_char 6/6/384, T 256, B 64: attn" 3 --n_layer=6 --n_head=6 --n_embd=384 --block_size=256 --batch_size=64 --mixer=attn
