@@ -19,7 +19,7 @@ NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,nativ
 # Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
 SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build test ctest test-sanitize test-clang train data clean
+.PHONY: help deps build test ctest test-sanitize test-clang train data bench clean
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
@@ -29,6 +29,7 @@ help:
 	@echo "make test-clang     build build-clang/ with clang++ and -Werror, and run the tests there"
 	@echo "make train          prepare the data, train the CPU config (MIXER=attn), print a sample"
 	@echo "make data           fetch tiny Shakespeare and write data/shakespeare_char/"
+	@echo "make bench          time training steps, long contexts and generation on this machine"
 	@echo "make deps           install missing system packages (scripts/install-deps.sh)"
 	@echo "make clean          remove build/, build-asan/ and build-clang/"
 
@@ -78,6 +79,23 @@ train: data
 	@./build/causalgrad train --mixer=$(MIXER) --out_dir=$(OUT_DIR) $(TRAIN_ARGS)
 	@echo "==> a sample from $(OUT_DIR)/ckpt.bin"
 	@./build/causalgrad sample --out_dir=$(OUT_DIR) --max_new_tokens=300
+
+# Speed on this machine: training steps of the CPU config with attention and
+# with pair_max, the cost from context 256 to 4096 (batch 4), and generation.
+BENCH := ./build/causalgrad bench
+bench: build
+	@echo "==> training step, CPU config"
+	@$(BENCH) --mixer=attn
+	@$(BENCH) --mixer=pair_max | grep '^bench:'
+	@echo "==> context 256 -> 4096 (batch 4, 4 layers of 128)"
+	@for m in attn pair_max scan_max; do for t in 256 4096; do \
+		printf "%-9s block %4s: " $$m $$t; \
+		$(BENCH) --mixer=$$m --block_size=$$t --batch_size=4 --steps=3 --warmup=1 | \
+			awk '/peak memory/ {mem = $$3} /^bench:/ {print $$2 " ms/step, peak " mem " MiB"}'; \
+	done; done
+	@echo "==> generation"
+	@$(BENCH) --what=generate --mixer=attn | tail -n 5
+	@$(BENCH) --what=generate --mixer=scan_max | tail -n 5
 
 data: build
 	@bash data/prepare.sh build/causalgrad

@@ -88,10 +88,11 @@ TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
         clip_grad_norm(params, 1.0f);
         adamw_step(opt, 1e-4f);
         zero_grad(params);
-        const double ms = ms_since(t0);
-        if (step >= o.warmup) times.push_back(ms);
-        log << "  step " << step << (step < o.warmup ? " (warm-up)" : "") << ": " << fmt("%.2f", ms) << " ms\n";
+        if (step >= o.warmup) times.push_back(ms_since(t0));
     }
+    std::sort(times.begin(), times.end());
+    log << "  timed " << o.steps << " steps after " << o.warmup << " warm-up steps: fastest "
+        << fmt("%.2f", times.front()) << " ms, slowest " << fmt("%.2f", times.back()) << " ms\n";
     TrainBench r;
     r.median_ms = median(times);
     r.tokens_per_s = static_cast<double>(B * T) / (r.median_ms / 1000.0);
