@@ -1,6 +1,7 @@
 #include "train/options.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -110,9 +111,12 @@ cxxopts::ParseResult parse_with_config(cxxopts::Options& options, int argc, char
 }
 
 std::vector<std::pair<std::string, std::string>> config_pairs(const TrainConfig& c) {
-    auto f = [](float v) {  // 9 significant digits: parses back to the same float
+    auto f = [](float v) {  // the shortest text that parses back to the same float
         char buf[32];
-        std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(v));
+        for (int digits = 6; digits <= 9; digits++) {
+            std::snprintf(buf, sizeof(buf), "%.*g", digits, static_cast<double>(v));
+            if (std::strtof(buf, nullptr) == v) break;
+        }
         return std::string(buf);
     };
     auto b = [](bool v) { return std::string(v ? "true" : "false"); };
