@@ -1,0 +1,39 @@
+// The arithmetic behind `causalgrad bench` and the OpenBLAS core check; no
+// timings are asserted here (speed belongs in `make bench`).
+#include <doctest/doctest.h>
+
+#include "train/bench.h"
+#include "train/blas_core.h"
+
+namespace cg {
+namespace {
+
+TEST_CASE("bench: FLOPs per training step of the CPU config, counted by hand") {
+    GPTConfig c;  // 4 layers, n_embd 128, block 64, vocab 65, attention
+    const double BT = 12 * 64, C = 128;
+    const double per_layer = 2 * BT * C * 3 * C      // c_attn
+                             + 2 * 2 * BT * 64 * C   // q k^T and p v over full T x T
+                             + 2 * BT * C * C        // c_proj
+                             + 2 * 2 * BT * C * 4 * C;  // the MLP's two products
+    const double forward = 4 * per_layer + 2 * BT * C * 65;  // + lm_head
+    CHECK(train_step_flops(c, 12) == doctest::Approx(3 * forward));
+    c.mixer = "pair_max";  // no c_attn, no scores
+    CHECK(train_step_flops(c, 12) ==
+          doctest::Approx(3 * (4 * (2 * BT * C * C + 2 * 2 * BT * C * 4 * C) + 2 * BT * C * 65)));
+    c.mixer_vproj = true;  // c_v adds one C x C product per block
+    CHECK(train_step_flops(c, 12) ==
+          doctest::Approx(3 * (4 * (2 * 2 * BT * C * C + 2 * 2 * BT * C * 4 * C) + 2 * BT * C * 65)));
+}
+
+TEST_CASE("bench: generic OpenBLAS cores are told apart from AVX2 and AVX-512 ones") {
+    for (const char* generic : {"Prescott", "Core2", "Nehalem", "Sandybridge", "unknown"})
+        CHECK(is_generic_blas_core(generic));
+    for (const char* fast : {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"})
+        CHECK_FALSE(is_generic_blas_core(fast));
+    const std::string best = best_blas_core();
+    CHECK((best.empty() || best == "Haswell" || best == "SkylakeX"));
+    if (!best.empty()) CHECK_FALSE(is_generic_blas_core(best));
+}
+
+}  // namespace
+}  // namespace cg
