@@ -70,7 +70,8 @@ Tensor attention_step(const Attention& attn, KVCache& cache, const Tensor& x, in
                 vc[t * HS + i] = qkv.data[n * 3 * C + 2 * C + h * HS + i];
             }
             // softmax over the scores of positions 0..t, then the weighted sum of v
-            std::vector<float> p(t + 1);
+            thread_local std::vector<float> p;  // grows to the longest context, then stays
+            p.resize(static_cast<size_t>(t + 1));
             float mx = -INFINITY;
             for (int64_t j = 0; j <= t; j++) {
                 float s = 0.0f;

@@ -8,6 +8,7 @@
 // Layout: qkv (B, T, 3C) holds q | k | v along the last dim; head h uses
 // columns h*HS .. h*HS+HS-1 of each. out (B, T, C), lse (B, NH, T).
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -41,19 +42,27 @@ Heads check_attention(const Tensor& qkv, int64_t n_head) {
     return {qkv.shape[0], qkv.shape[1], C, n_head, HS, 1.0f / std::sqrt(static_cast<float>(HS))};
 }
 
-// Scratch tiles of one thread, kept between calls (no allocation per call
-// once they have grown to the largest head size seen).
+// Scratch tiles of one thread: its slice of one buffer that the calling
+// thread sizes before the parallel loop, so no thread allocates inside it
+// (and a steady-state step allocates nothing).
 struct Scratch {
-    std::vector<float> s, dp, acc, m, l;
-    void fit(int64_t HS) {
-        s.resize(kBlock * kBlock);
-        dp.resize(kBlock * kBlock);
-        acc.resize(kBlock * HS);
-        m.resize(kBlock);
-        l.resize(kBlock);
-    }
+    float *s, *dp, *acc, *m, *l;  // (kBlock, kBlock) x 2, (kBlock, HS), (kBlock) x 2
 };
-thread_local Scratch scratch;
+
+int64_t scratch_floats(int64_t HS) { return 2 * kBlock * kBlock + kBlock * HS + 2 * kBlock; }
+
+float* scratch_buffer(int64_t HS) {
+    static std::vector<float> buffer;  // grows to the largest need, then stays
+    const auto need = static_cast<size_t>(scratch_floats(HS) * omp_get_max_threads());
+    if (buffer.size() < need) buffer.resize(need);
+    return buffer.data();
+}
+
+Scratch scratch_of_this_thread(float* buffer, int64_t HS) {
+    float* p = buffer + scratch_floats(HS) * omp_get_thread_num();
+    float* acc = p + 2 * kBlock * kBlock;
+    return Scratch{p, p + kBlock * kBlock, acc, acc + kBlock * HS, acc + kBlock * HS + kBlock};
+}
 
 // c (m, n; ldc) = alpha * op(a) @ op(b) + beta * c, row-major.
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
@@ -80,11 +89,11 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, 
     check_contiguous("attention", "output", out);
     check_shape("attention", "lse", lse, Shape{h.B, h.NH, h.T});
     const int64_t row = 3 * h.C, HS = h.HS;  // (B, T, 3C): a token's q, k, v are 3C apart
+    float* const scratch = scratch_buffer(HS);
     #pragma omp parallel for collapse(2) schedule(dynamic)
     for (int64_t b = 0; b < h.B; b++)
         for (int64_t hd = 0; hd < h.NH; hd++) {
-            Scratch& sc = scratch;
-            sc.fit(HS);
+            const Scratch sc = scratch_of_this_thread(scratch, HS);
             const float* q0 = qkv.data + b * h.T * row + hd * HS;
             const float* k0 = q0 + h.C;
             const float* v0 = q0 + 2 * h.C;
@@ -92,14 +101,14 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, 
             float* lse0 = lse.data + (b * h.NH + hd) * h.T;  // (B, NH, T)
             for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
                 const int64_t nq = std::min(kBlock, h.T - i0);
-                std::fill(sc.m.begin(), sc.m.end(), -INFINITY);
-                std::fill(sc.l.begin(), sc.l.end(), 0.0f);
-                std::fill(sc.acc.begin(), sc.acc.end(), 0.0f);
+                std::fill(sc.m, sc.m + kBlock, -INFINITY);
+                std::fill(sc.l, sc.l + kBlock, 0.0f);
+                std::fill(sc.acc, sc.acc + kBlock * HS, 0.0f);
                 for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {  // only keys the block can see
                     const int64_t nk = std::min(kBlock, i0 + nq - j0);
-                    tile_scores(sc.s.data(), q0, k0, row, i0, nq, j0, nk, HS, h.scale);
+                    tile_scores(sc.s, q0, k0, row, i0, nq, j0, nk, HS, h.scale);
                     for (int64_t i = 0; i < nq; i++) {
-                        float* si = sc.s.data() + i * kBlock;
+                        float* si = sc.s + i * kBlock;
                         float mx = sc.m[i];
                         for (int64_t jj = 0; jj < nk; jj++) mx = si[jj] > mx ? si[jj] : mx;
                         // Online softmax: what was summed under the old max is rescaled.
@@ -109,14 +118,14 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, 
                             si[jj] = si[jj] == -INFINITY ? 0.0f : fast_exp(si[jj] - mx);  // a future key weighs exactly 0
                             total += si[jj];
                         }
-                        float* acc = sc.acc.data() + i * HS;
+                        float* acc = sc.acc + i * HS;
                         for (int64_t d = 0; d < HS; d++) acc[d] *= correction;
                         sc.m[i] = mx;
                         sc.l[i] = total;
                     }
                     // acc (nq, HS) += p (nq, nk) @ v[j0..] (nk, HS)
-                    gemm(false, false, nq, HS, nk, 1.0f, sc.s.data(), kBlock, v0 + j0 * row, row, 1.0f,
-                         sc.acc.data(), HS);
+                    gemm(false, false, nq, HS, nk, 1.0f, sc.s, kBlock, v0 + j0 * row, row, 1.0f,
+                         sc.acc, HS);
                 }
                 for (int64_t i = 0; i < nq; i++) {
                     const float inv = 1.0f / sc.l[i];
@@ -140,11 +149,11 @@ void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qk
     check_shape("attention", "dout", dout, Shape{h.B, h.T, h.C});
     check_contiguous("attention", "dout", dout);
     const int64_t row = 3 * h.C, HS = h.HS;
+    float* const scratch = scratch_buffer(HS);
     #pragma omp parallel for collapse(2) schedule(dynamic)
     for (int64_t b = 0; b < h.B; b++)
         for (int64_t hd = 0; hd < h.NH; hd++) {
-            Scratch& sc = scratch;
-            sc.fit(HS);
+            const Scratch sc = scratch_of_this_thread(scratch, HS);
             const int64_t base = b * h.T * row + hd * HS;
             const float *q0 = qkv.data + base, *k0 = q0 + h.C, *v0 = q0 + 2 * h.C;
             float *dq0 = dqkv.data + base, *dk0 = dq0 + h.C, *dv0 = dq0 + 2 * h.C;
@@ -160,7 +169,7 @@ void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qk
                 }
                 for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {
                     const int64_t nk = std::min(kBlock, i0 + nq - j0);
-                    float *p = sc.s.data(), *ds = sc.dp.data();
+                    float *p = sc.s, *ds = sc.dp;
                     tile_scores(p, q0, k0, row, i0, nq, j0, nk, HS, h.scale);
                     // dp (nq, nk) = dout[i0..] (nq, HS) @ v[j0..]^T
                     gemm(false, true, nq, nk, HS, 1.0f, g0 + i0 * h.C, h.C, v0 + j0 * row, row, 0.0f, ds, kBlock);

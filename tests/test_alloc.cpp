@@ -29,7 +29,7 @@ namespace cg {
 namespace {
 
 TEST_CASE("alloc: a steady-state training step makes a handful of heap allocations, not one per op") {
-    for (const char* mixer : {"attn", "pair_max+avg"}) {
+    for (const std::string mixer : {"attn", "pair_max+avg"}) {
         CAPTURE(mixer);
         GPTConfig c;
         c.n_layer = 2;
@@ -57,7 +57,7 @@ TEST_CASE("alloc: a steady-state training step makes a handful of heap allocatio
             zero_grad(params);
             during_step = allocations.load() - before;
         }
-        MESSAGE(std::string(mixer) << ": " << during_step << " allocations in a step of " << ops << " ops");
+        MESSAGE(mixer << ": " << during_step << " allocations in a step of " << ops << " ops");
         // The batch: two id vectors and their shared owners (4); the position
         // ids of gpt_forward (2). Anything per op would be dozens more.
         CHECK(during_step <= 8);

@@ -108,12 +108,10 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     const bool resume = config.init_from == "resume";
     if (resume) {
         ckpt = load_checkpoint(ckpt_path);
-        TrainConfig saved = ckpt.config;
-        // The architecture comes from the checkpoint; the schedule, logging and
-        // paths from the command line (so a run can be extended).
-        saved.model.vocab_size = ckpt.config.model.vocab_size;
-        config.model = saved.model;
-        config.seed = saved.seed;
+        // The architecture and seed come from the checkpoint; the schedule,
+        // logging and paths from the command line (so a run can be extended).
+        config.model = ckpt.config.model;
+        config.seed = ckpt.config.seed;
         model = std::move(ckpt.model);
         state = ckpt.state;
         if (data.vocab != ckpt.vocab)
