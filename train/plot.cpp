@@ -91,7 +91,8 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
         for (const auto& [s, l] : runs[k].val)
             o << "<circle cx=\"" << num(x(s)) << "\" cy=\"" << num(y(l)) << "\" r=\"3\" fill=\"" << c << "\"/>\n";
         const double ly = top + 10 + 36 * static_cast<double>(k);
-        std::string last = runs[k].val.empty() ? "" : " (val " + std::to_string(runs[k].val.back().second).substr(0, 5) + ")";
+        char last[48] = "";
+        if (!runs[k].val.empty()) std::snprintf(last, sizeof(last), "(val %.3f)", runs[k].val.back().second);
         o << "<line x1=\"" << W - right + 12 << "\" x2=\"" << W - right + 36 << "\" y1=\"" << ly << "\" y2=\"" << ly
           << "\" stroke=\"" << c << "\" stroke-width=\"2.5\"/><text x=\"" << W - right + 42 << "\" y=\"" << ly + 4
           << "\">" << escape(runs[k].label) << "</text><text x=\"" << W - right + 42 << "\" y=\"" << ly + 18
