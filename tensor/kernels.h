@@ -77,7 +77,8 @@ void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& d
 void causal_softmax_forward(const Tensor& probs, const Tensor& scores, float scale);
 void causal_softmax_backward(const Tensor& dscores, const Tensor& probs, const Tensor& dprobs,
                              float scale);
-// Plain row softmax over the last dim (reference and sampling).
+// Plain row softmax over the last dim: the reference the causal kernel is
+// tested against (sampling applies temperature and top-k in sample_token).
 void softmax_forward(const Tensor& probs, const Tensor& x);
 
 // Cross-entropy from logits (N, V) and targets (N ints in [0, V)); returns the
