@@ -45,7 +45,8 @@ build: deps
 
 test: build
 	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
-	@./build/causalgrad_tests $(ARGS)
+	@t0=$$(date +%s%N); ./build/causalgrad_tests $(ARGS); status=$$?; \
+		echo "==> test suite: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"; exit $$status
 
 # `cd build && ctest` rather than `ctest --test-dir build`, which needs CMake 3.20.
 ctest: build

@@ -31,6 +31,10 @@ struct Heads {
     float scale;
 };
 
+// Tiny problems (a gradient check, one short sequence) run on the calling
+// thread: waking another costs more than the work.
+bool worth_threads(const Heads& h) { return h.B * h.NH > 1 && h.B * h.NH * h.T * h.T * h.HS > (1 << 16); }
+
 Heads check_attention(const Tensor& qkv, int64_t n_head) {
     check_contiguous("attention", "qkv", qkv);
     if (qkv.ndim() != 3 || qkv.shape[2] % 3 != 0)
@@ -90,7 +94,8 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, 
     check_shape("attention", "lse", lse, Shape{h.B, h.NH, h.T});
     const int64_t row = 3 * h.C, HS = h.HS;  // (B, T, 3C): a token's q, k, v are 3C apart
     float* const scratch = scratch_buffer(HS);
-    #pragma omp parallel for collapse(2) schedule(dynamic)
+    use_one_blas_thread();
+    #pragma omp parallel for collapse(2) schedule(dynamic) if (worth_threads(h))
     for (int64_t b = 0; b < h.B; b++)
         for (int64_t hd = 0; hd < h.NH; hd++) {
             const Scratch sc = scratch_of_this_thread(scratch, HS);
@@ -110,10 +115,12 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, 
                     for (int64_t i = 0; i < nq; i++) {
                         float* si = sc.s + i * kBlock;
                         float mx = sc.m[i];
+                        #pragma omp simd reduction(max : mx)
                         for (int64_t jj = 0; jj < nk; jj++) mx = si[jj] > mx ? si[jj] : mx;
                         // Online softmax: what was summed under the old max is rescaled.
                         const float correction = fast_exp(sc.m[i] - mx);
                         float total = sc.l[i] * correction;
+                        #pragma omp simd reduction(+ : total)
                         for (int64_t jj = 0; jj < nk; jj++) {
                             si[jj] = si[jj] == -INFINITY ? 0.0f : fast_exp(si[jj] - mx);  // a future key weighs exactly 0
                             total += si[jj];
@@ -150,7 +157,8 @@ void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qk
     check_contiguous("attention", "dout", dout);
     const int64_t row = 3 * h.C, HS = h.HS;
     float* const scratch = scratch_buffer(HS);
-    #pragma omp parallel for collapse(2) schedule(dynamic)
+    use_one_blas_thread();
+    #pragma omp parallel for collapse(2) schedule(dynamic) if (worth_threads(h))
     for (int64_t b = 0; b < h.B; b++)
         for (int64_t hd = 0; hd < h.NH; hd++) {
             const Scratch sc = scratch_of_this_thread(scratch, HS);
@@ -164,6 +172,7 @@ void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qk
                 const int64_t nq = std::min(kBlock, h.T - i0);
                 for (int64_t i = 0; i < nq; i++) {  // D_i, kept in m
                     float dot = 0.0f;
+                    #pragma omp simd reduction(+ : dot)
                     for (int64_t d = 0; d < HS; d++) dot += g0[(i0 + i) * h.C + d] * o0[(i0 + i) * h.C + d];
                     sc.m[i] = dot;
                 }

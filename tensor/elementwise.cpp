@@ -2,14 +2,13 @@
 // GELU and the dropout mask. All parallel over elements or rows.
 #include <cmath>
 
+#include "tensor/chunks.h"
 #include "tensor/fast_exp.h"
 #include "tensor/kernels.h"
 
 namespace cg {
 
 namespace {
-
-constexpr int64_t kParallelMin = 1 << 14;  // below this, threads cost more than they save
 
 // b must equal a's shape or a's trailing dims; returns the size of one b.
 int64_t broadcast_inner(const char* op, const Tensor& a, const Tensor& b) {

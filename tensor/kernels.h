@@ -15,6 +15,7 @@
 
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
+#include "tensor/thread_governor.h"
 
 namespace cg {
 
@@ -128,8 +129,7 @@ void global_mean_backward(const Tensor& dx, const Tensor& dy);
 std::string blas_core_name();  // the kernel family OpenBLAS chose, e.g. "Haswell"
 int blas_num_threads();
 int omp_threads();
-// Sets the threads of OpenMP and of OpenBLAS together (0 keeps the default:
-// all cores) and returns the count; OpenBLAS alone would keep its own.
-int set_num_threads(int threads);
+// OpenBLAS on one thread (once per process): matmul splits the work itself.
+void use_one_blas_thread();
 
 }  // namespace cg

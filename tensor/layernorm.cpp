@@ -1,9 +1,8 @@
-// Layer norm over the last dim, forward and backward, one row per thread.
-#include <omp.h>
-
+// Layer norm over the last dim, forward and backward, rows in parallel.
 #include <cmath>
 #include <vector>
 
+#include "tensor/chunks.h"
 #include "tensor/kernels.h"
 
 namespace cg {
@@ -26,15 +25,18 @@ void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd
     check_shape("layernorm", "mean", mean, Shape{N});
     check_shape("layernorm", "rstd", rstd, Shape{N});
     const float *w = weight.data, *b = bias.defined() ? bias.data : nullptr;
-    #pragma omp parallel for if (N * C > (1 << 14))
+    #pragma omp parallel for schedule(dynamic, 16) if (N * C > kParallelMin)
     for (int64_t n = 0; n < N; n++) {
         const float* xr = x.data + n * C;  // (N, C)
         float* yr = out.data + n * C;
         // Two passes over the row: the mean, then the variance around it.
+        // (omp simd: the sums may run in vector lanes, which plain C++ order forbids)
         float m = 0.0f;
+        #pragma omp simd reduction(+ : m)
         for (int64_t i = 0; i < C; i++) m += xr[i];
         m /= static_cast<float>(C);
         float v = 0.0f;
+        #pragma omp simd reduction(+ : v)
         for (int64_t i = 0; i < C; i++) v += (xr[i] - m) * (xr[i] - m);
         v /= static_cast<float>(C);
         float s = 1.0f / std::sqrt(v + eps);
@@ -59,22 +61,22 @@ void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& d
     check_shape("layernorm", "rstd", rstd, Shape{N});
     if (dweight.defined()) check_shape("layernorm", "dweight", dweight, Shape{C});
     const float* w = weight.data;
-    // Rows in parallel. The parameter gradients sum over rows, so each thread
-    // sums its rows into its own slice of `partial`, and the slices are added
-    // in thread order afterwards (the same result for the same thread count).
-    static std::vector<float> partial;  // (threads, 2C): dweight | dbias; grows once
-    const int threads = N * C > (1 << 14) ? omp_get_max_threads() : 1;
-    partial.assign(static_cast<size_t>(threads) * 2 * C, 0.0f);
-    #pragma omp parallel num_threads(threads)
-    {
-        float* pw = partial.data() + static_cast<int64_t>(omp_get_thread_num()) * 2 * C;
+    // Rows in parallel. The parameter gradients sum over rows, so each chunk
+    // of rows sums into its own slice of `partial`, and the slices are added
+    // in chunk order afterwards: the same result whatever the thread count.
+    static std::vector<float> partial;  // (chunks, 2C): dweight | dbias; grows once
+    const int64_t chunks = chunk_count(N, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(C, 1)));
+    partial.assign(static_cast<size_t>(chunks * 2 * C), 0.0f);
+    #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+    for (int64_t k = 0; k < chunks; k++) {
+        float* pw = partial.data() + k * 2 * C;  // (chunks, 2C)
         float* pb = pw + C;
-        #pragma omp for schedule(static)
-        for (int64_t n = 0; n < N; n++) {
+        for (int64_t n = chunk_begin(N, chunks, k); n < chunk_begin(N, chunks, k + 1); n++) {
             const float* xr = x.data + n * C;  // (N, C)
             const float* gr = dy.data + n * C;
             const float m = mean.data[n], s = rstd.data[n];
             float g_mean = 0.0f, gx_mean = 0.0f;
+            #pragma omp simd reduction(+ : g_mean, gx_mean)
             for (int64_t i = 0; i < C; i++) {
                 const float xhat = (xr[i] - m) * s;
                 const float g = gr[i] * w[i];
@@ -94,12 +96,12 @@ void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& d
             }
         }
     }
-    for (int t = 0; t < threads; t++) {
-        const float* pw = partial.data() + static_cast<int64_t>(t) * 2 * C;
-        for (int64_t i = 0; i < C; i++) {
-            if (dweight.defined()) dweight.data[i] += pw[i];
-            if (dbias.defined()) dbias.data[i] += pw[C + i];
-        }
+    for (int64_t k = 0; k < chunks; k++) {
+        const float* pw = partial.data() + k * 2 * C;
+        if (dweight.defined())
+            for (int64_t i = 0; i < C; i++) dweight.data[i] += pw[i];
+        if (dbias.defined())
+            for (int64_t i = 0; i < C; i++) dbias.data[i] += pw[C + i];
     }
 }
 

@@ -1,11 +1,11 @@
 // Matrix products through cblas_sgemm, with transposed views passed to BLAS
 // as flags instead of being copied.
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "tensor/chunks.h"
 #include "tensor/kernels.h"
 
 namespace cg {
@@ -63,28 +63,29 @@ void gemm_rows(const Gemm& g, int m0, int m1, float beta) {
 // Runs the products on all threads. OpenBLAS's own threading scales poorly
 // on the medium sizes of a small GPT (1.0-1.5x on 2 cores for 768x128x384),
 // so we split the work ourselves: whole products across threads when there
-// are several, else the rows of one product. Inside our parallel region the
-// OpenMP build of OpenBLAS runs each call on one thread, so the two never
-// oversubscribe the cores.
+// are several, else chunks of rows of one product. OpenBLAS itself runs on
+// one thread (set_num_threads), so the two never oversubscribe the cores.
+// The chunks depend on the shape and the core count, never on the thread
+// count, so a product is the same bit for bit on one thread or on all.
 void run_gemms(const std::vector<Gemm>& gemms, float beta) {
-    const int threads = omp_get_max_threads();
+    use_one_blas_thread();
     double flops = 0;
     for (const Gemm& g : gemms) flops += 2.0 * g.M * g.N * g.K;
-    if (threads == 1 || flops < 2e6) {  // too small to share: one call each
-        for (const Gemm& g : gemms) gemm_rows(g, 0, g.M, beta);
-        return;
-    }
-    if (gemms.size() >= static_cast<size_t>(threads)) {
+    const bool parallel = flops >= 2e6;  // smaller: cheaper on one thread than waking another
+    if (gemms.size() > 1) {
         const int64_t n = static_cast<int64_t>(gemms.size());
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(dynamic, 1) if (parallel)
         for (int64_t i = 0; i < n; i++) gemm_rows(gemms[i], 0, gemms[i].M, beta);
         return;
     }
-    for (const Gemm& g : gemms) {
-        const int parts = std::min(threads, std::max(1, g.M / 16));  // at least 16 rows each
-        #pragma omp parallel for schedule(static) num_threads(parts)
-        for (int t = 0; t < parts; t++) gemm_rows(g, g.M * t / parts, g.M * (t + 1) / parts, beta);
-    }
+    const Gemm& g = gemms[0];
+    // One chunk per core: each chunk repacks the other operand, so more
+    // chunks cost more than they balance (8 chunks: 10% slower on 2 cores).
+    const int64_t chunks = parallel ? std::min<int64_t>(g.M / 16, split_width()) : 1;
+    #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+    for (int64_t k = 0; k < chunks; k++)
+        gemm_rows(g, static_cast<int>(chunk_begin(g.M, chunks, k)), static_cast<int>(chunk_begin(g.M, chunks, k + 1)),
+                  beta);
 }
 
 }  // namespace

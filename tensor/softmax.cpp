@@ -3,6 +3,7 @@
 // max before exponentiating, so large scores stay finite.
 #include <cmath>
 
+#include "tensor/chunks.h"
 #include "tensor/fast_exp.h"
 #include "tensor/kernels.h"
 
@@ -16,14 +17,16 @@ void causal_softmax_forward(const Tensor& probs, const Tensor& scores, float sca
     check_shape("causal_softmax", "output", probs, scores.shape);
     check_contiguous("causal_softmax", "output", probs);
     const int64_t T = scores.shape[-1], rows = T ? scores.numel() / T : 0;
-    #pragma omp parallel for if (rows * T > (1 << 13))
+    #pragma omp parallel for if (rows * T > kParallelMin)
     for (int64_t r = 0; r < rows; r++) {
         const int64_t i = r % T;  // query position: sees keys 0..i
         const float* s = scores.data + r * T;
         float* p = probs.data + r * T;
         float mx = -INFINITY;
+        #pragma omp simd reduction(max : mx)
         for (int64_t j = 0; j <= i; j++) mx = scale * s[j] > mx ? scale * s[j] : mx;
         float total = 0.0f;
+        #pragma omp simd reduction(+ : total)
         for (int64_t j = 0; j <= i; j++) {
             p[j] = fast_exp(scale * s[j] - mx);
             total += p[j];
@@ -44,13 +47,14 @@ void causal_softmax_backward(const Tensor& dscores, const Tensor& probs, const T
     check_contiguous("causal_softmax", "dscores", dscores);
     check_contiguous("causal_softmax", "probs", probs);
     const int64_t T = probs.shape[-1], rows = T ? probs.numel() / T : 0;
-    #pragma omp parallel for if (rows * T > (1 << 13))
+    #pragma omp parallel for if (rows * T > kParallelMin)
     for (int64_t r = 0; r < rows; r++) {
         const int64_t i = r % T;
         const float* p = probs.data + r * T;
         const float* g = dprobs.data + r * T;
         float* d = dscores.data + r * T;
         float dot = 0.0f;
+        #pragma omp simd reduction(+ : dot)
         for (int64_t j = 0; j <= i; j++) dot += p[j] * g[j];
         for (int64_t j = 0; j <= i; j++) d[j] += scale * p[j] * (g[j] - dot);
     }
@@ -60,7 +64,7 @@ void softmax_forward(const Tensor& probs, const Tensor& x) {
     check_contiguous("softmax", "input", x);
     check_shape("softmax", "output", probs, x.shape);
     const int64_t V = x.shape[-1], rows = V ? x.numel() / V : 0;
-    #pragma omp parallel for if (rows * V > (1 << 13))
+    #pragma omp parallel for if (rows * V > kParallelMin)
     for (int64_t r = 0; r < rows; r++) {
         const float* s = x.data + r * V;
         float* p = probs.data + r * V;
@@ -91,18 +95,20 @@ float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* 
     const int64_t V = logits.shape[-1], N = V ? logits.numel() / V : 0;
     check_shape("cross_entropy", "lse", lse, Shape{N});
     check_targets("cross_entropy", targets, N, V);
-    double total = 0.0;
-    #pragma omp parallel for reduction(+ : total) if (N * V > (1 << 13))
+    #pragma omp parallel for schedule(dynamic, 16) if (N * V > kParallelMin)
     for (int64_t n = 0; n < N; n++) {
         const float* z = logits.data + n * V;  // (N, V)
         float mx = -INFINITY;
+        #pragma omp simd reduction(max : mx)
         for (int64_t j = 0; j < V; j++) mx = z[j] > mx ? z[j] : mx;
         float s = 0.0f;
+        #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < V; j++) s += fast_exp(z[j] - mx);
-        const float l = mx + std::log(s);
-        lse.data[n] = l;
-        total += static_cast<double>(l) - z[targets[n]];
+        lse.data[n] = mx + std::log(s);
     }
+    // The mean in row order, on one thread: the same whatever the thread count.
+    double total = 0.0;
+    for (int64_t n = 0; n < N; n++) total += static_cast<double>(lse.data[n]) - logits.data[n * V + targets[n]];
     return N ? static_cast<float>(total / static_cast<double>(N)) : 0.0f;
 }
 
@@ -115,7 +121,7 @@ void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const T
     check_shape("cross_entropy", "lse", lse, Shape{N});
     check_targets("cross_entropy", targets, N, V);
     const float k = N ? dloss / static_cast<float>(N) : 0.0f;
-    #pragma omp parallel for if (N * V > (1 << 13))
+    #pragma omp parallel for if (N * V > kParallelMin)
     for (int64_t n = 0; n < N; n++) {
         const float* z = logits.data + n * V;
         float* d = dlogits.data + n * V;

@@ -1050,12 +1050,10 @@ TEST_CASE("kernel: scan and pair max/min tie rule: gradient to the most recent t
 // thread-count independence
 // ============================================================================
 
-// Kernels whose every output element is computed by one thread in a fixed
-// order must give bit-identical results with 1 and 2 OpenMP threads.
-// (Excluded: matmul, whose BLAS blocking may depend on the thread count, and
-// reductions across rows that may use per-thread partial sums: sum_all,
-// broadcast_sum_backward, mul_backward_b, layernorm's dweight/dbias, the
-// cross-entropy loss.)
+// Every kernel splits its work by size (and matmul by core count), never by
+// thread count, and adds partial sums in a fixed order: results must be
+// bit-identical with 1 and 2 OpenMP threads, so the thread governor can
+// change the count in the middle of a run without changing a single loss.
 TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
     Rng rng{91, 0};
     const int64_t B = 3, T = 129, C = 257, V = 65, N = B * T;
@@ -1107,6 +1105,36 @@ TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
              embedding_forward(o, table, ids.data());
              embedding_backward(d, dyn, ids.data());
              return std::vector<Tensor>{o, d};
+         }},
+        {"matmul (N, C) @ (C, V), its transposes, and a batch", [&] {
+             Tensor o = empty({N, V}), g = empty({C, V}), a = empty({N, C}), s = empty({B, 2, T, T});
+             matmul(o, xn, table.transpose(0, 1));
+             matmul(g, xn.transpose(0, 1), logits);
+             matmul(a, logits, table);
+             matmul(s, scores, dprobs);
+             return std::vector<Tensor>{o, g, a, s};
+         }},
+        {"layernorm dweight, dbias", [&] {
+             Tensor o = empty({N, C}), m = empty({N}), r = empty({N});
+             layernorm_forward(o, m, r, xn, w, bias);
+             Tensor dw = zeros({C}), db = zeros({C});
+             layernorm_backward(Tensor{}, dw, db, dyn, xn, w, m, r);
+             return std::vector<Tensor>{dw, db};
+         }},
+        {"cross_entropy loss, sum_all, broadcast sums", [&] {
+             Tensor lse = empty({N}), loss = empty({2}), db = zeros({C}), dm = zeros({C});
+             loss.data[0] = cross_entropy_forward(lse, logits, ids.data());
+             loss.data[1] = static_cast<float>(sum_all(x));
+             broadcast_sum_backward(db, dy, 1.0f);
+             mul_backward_b(dm, dy, x);
+             return std::vector<Tensor>{loss, db, dm};
+         }},
+        {"attention (fused), forward and backward", [&] {
+             Tensor qkv = x.reshape({B, T, C}).slice(2, 0, 3 * 64).contiguous();
+             Tensor o = empty({B, T, 64}), lse = empty({B, 4, T}), d = zeros(qkv.shape);
+             attention_forward(o, lse, qkv, 4);
+             attention_backward(d, dy.slice(2, 0, 64).contiguous(), qkv, o, lse, 4);
+             return std::vector<Tensor>{o, lse, d};
          }},
     };
     auto check = [](const std::string& name, const Run& run) {

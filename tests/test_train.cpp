@@ -352,6 +352,30 @@ TEST_CASE("train: a resumed run repeats the uninterrupted run bit for bit") {
     CHECK(csv_without_timing(dir / "a/log.csv") == csv_without_timing(dir / "b/log.csv"));
 }
 
+// Large enough that every kernel takes its parallel path (matmul rows split,
+// attention over heads, layer-norm chunks, AdamW slices).
+TEST_CASE("train: the same losses bit for bit on 1 thread, 2 threads and the measured choice") {
+    TempDir dir;
+    const std::string data = prepare_corpus(dir);
+    auto run = [&](int threads) {
+        TrainConfig c = tiny_run(data, dir / ("t" + std::to_string(threads)), "attn,pair_max");
+        c.model.n_embd = 96;
+        c.model.block_size = 48;
+        c.batch_size = 8;
+        c.max_iters = 12;
+        c.threads = threads;
+        std::ostringstream log;
+        return train(c, log).step_losses;
+    };
+    const std::vector<float> one = run(1), two = run(2), chosen = run(0);
+    REQUIRE(one.size() == 12);
+    for (size_t i = 0; i < one.size(); i++) {
+        CAPTURE(i);
+        CHECK(two[i] == one[i]);  // == on floats: no tolerance
+        CHECK(chosen[i] == one[i]);
+    }
+}
+
 TEST_CASE("train: init_from=resume without a checkpoint names the missing file") {
     TempDir dir;
     const std::string data = prepare_corpus(dir);

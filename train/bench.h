@@ -18,7 +18,7 @@ struct BenchOptions {
     GPTConfig model;
     int64_t batch_size = 12;
     int64_t steps = 20;   // timed steps
-    int64_t warmup = 3;   // untimed steps first
+    int64_t warmup = 10;  // untimed steps first (they include the thread governor's first trial)
     std::vector<int64_t> contexts{64, 256, 1024};  // for generation
     int64_t new_tokens = 64;                         // timed tokens per context
 };
@@ -34,6 +34,20 @@ struct TrainBench {
 };
 TrainBench bench_train(const BenchOptions& options, std::ostream& log);
 void bench_generate(const BenchOptions& options, std::ostream& log);
+
+// Another program keeping one core busy while the timing runs, as on a laptop
+// that does other things: a CPU-bound child process at the given nice level,
+// killed when this object goes (and after 10 minutes whatever happens).
+class BusyCore {
+public:
+    explicit BusyCore(int nice_level);
+    ~BusyCore();
+    BusyCore(const BusyCore&) = delete;
+    BusyCore& operator=(const BusyCore&) = delete;
+
+private:
+    int pid_ = -1;
+};
 
 // Peak resident memory of this process so far, in MiB.
 double peak_memory_mib();

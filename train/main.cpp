@@ -3,6 +3,7 @@
 #include <cxxopts.hpp>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "data/prepare.h"
@@ -84,7 +85,7 @@ int cmd_sample(int argc, char** argv) {
         "temperature", "< 1 sharper, > 1 more random, 0 greedy", cxxopts::value(s.temperature)->default_value("0.8"))(
         "top_k", "sample among the k most likely tokens (0: all)", cxxopts::value(s.top_k)->default_value("200"))(
         "seed", "random seed", cxxopts::value(s.seed)->default_value("1337"))(
-        "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
+        "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     set_num_threads(threads);
     Checkpoint c = load_from(out_dir);
@@ -104,7 +105,7 @@ int cmd_eval(int argc, char** argv) {
         "data_dir", "token folder (default: the checkpoint's)", cxxopts::value(data_dir))(
         "eval_iters", "batches", cxxopts::value(eval_iters)->default_value("20"))(
         "batch_size", "sequences per batch (default: the checkpoint's)", cxxopts::value(batch_size)->default_value("0"))(
-        "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
+        "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     set_num_threads(threads);
     Checkpoint c = load_from(out_dir);
@@ -136,7 +137,7 @@ int cmd_export(int argc, char** argv) {
 
 int cmd_bench(int argc, char** argv) {
     BenchOptions b;
-    std::string what = "train", contexts = "64,256,1024";
+    std::string what = "train", contexts = "64,256,1024", load = "none";
     int threads = 0;
     cxxopts::Options o("causalgrad bench", "Time training steps (forward, backward, clip, AdamW) after warm-up on random "
                                            "tokens, or generation (--what=generate), for the model the flags describe.");
@@ -144,12 +145,17 @@ int cmd_bench(int argc, char** argv) {
     o.add_options("bench")("what", "train or generate", cxxopts::value(what)->default_value(what))(
         "batch_size", "sequences per step", cxxopts::value(b.batch_size)->default_value("12"))(
         "steps", "timed steps", cxxopts::value(b.steps)->default_value("20"))(
-        "warmup", "untimed steps first", cxxopts::value(b.warmup)->default_value("3"))(
+        "warmup", "untimed steps first (the thread count is chosen during them)", cxxopts::value(b.warmup)->default_value(std::to_string(b.warmup)))(
         "contexts", "context lengths for --what=generate", cxxopts::value(contexts)->default_value(contexts))(
         "new_tokens", "timed tokens per context for --what=generate", cxxopts::value(b.new_tokens)->default_value("64"))(
-        "threads", "OpenMP and OpenBLAS threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
+        "threads", "threads (0: 1 or all cores, chosen by measuring as training does)",
+        cxxopts::value(threads)->default_value("0"))(
+        "load", "none; busy: a CPU-bound process runs beside the timing; busy-nice: the same at nice 19",
+        cxxopts::value(load)->default_value(load));
     if (!parse(o, argc, argv)) return 0;
     if (what != "train" && what != "generate") fail("bench", "--what must be train or generate, got '" + what + "'");
+    if (load != "none" && load != "busy" && load != "busy-nice")
+        fail("bench", "--load must be none, busy or busy-nice, got '" + load + "'");
     if (b.steps < 1 || b.warmup < 0 || b.batch_size < 1 || b.new_tokens < 1)
         fail("bench", "need steps >= 1, warmup >= 0, batch_size >= 1, new_tokens >= 1");
     b.contexts.clear();
@@ -161,11 +167,16 @@ int cmd_bench(int argc, char** argv) {
     const double peak = measure_sgemm_gflops();
     GPT probe = make_gpt(b.model, 1);
     std::cout << "causalgrad bench (" << what << ")\n"
-              << "  threads: OpenMP " << n_threads << ", OpenBLAS " << blas_num_threads() << "\n"
+              << "  threads: " << (threads > 0 ? std::to_string(n_threads) : "1 or " + std::to_string(n_threads) + ", chosen by measuring")
+              << " (OpenBLAS " << blas_num_threads() << " inside each)\n"
+              << "  load: " << (load == "none" ? "none beside this process" : load == "busy" ? "one CPU-bound process at nice 0"
+                                                                                             : "one CPU-bound process at nice 19") << "\n"
               << "  OpenBLAS core: " << blas_core_name() << "\n"
               << "  model: n_layer " << b.model.n_layer << ", n_head " << b.model.n_head << ", n_embd " << b.model.n_embd
               << ", block_size " << b.model.block_size << ", mixer " << b.model.mixer << ", "
               << count_parameters(probe, false) << " parameters\n";
+    std::optional<BusyCore> busy;
+    if (load != "none") busy.emplace(load == "busy" ? 0 : 19);
     if (what == "generate") {
         bench_generate(b, std::cout);
         std::cout << "  peak memory: " << static_cast<int64_t>(peak_memory_mib()) << " MiB\n";

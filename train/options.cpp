@@ -50,7 +50,7 @@ void add_train_options(cxxopts::Options& o, TrainConfig& c) {
         ("always_save_checkpoint", "save at every evaluation, not only when val improves",
          cxxopts::value(c.always_save_checkpoint)->default_value("false"))
         ("seed", "random seed (initialisation, batches, dropout)", cxxopts::value(c.seed)->default_value("1337"))
-        ("threads", "OpenMP threads (0: all cores)", cxxopts::value(c.threads)->default_value("0"));
+        ("threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(c.threads)->default_value("0"));
 }
 
 namespace {

@@ -60,7 +60,9 @@ std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const Sa
     // A context longer than block_size keeps its last block_size tokens.
     const size_t keep = static_cast<size_t>(c.block_size);
     Tensor logits = prime(prompt.size() > keep ? prompt.size() - keep : 0);
+    ThreadGovernor governor = make_thread_governor();  // one token of a small model may be faster on one thread
     for (int64_t i = 0; i < o.max_new_tokens; i++) {
+        GovernedRepeat timed(governor);
         for (int64_t n = 0; n < N; n++) {
             column[n] = sample_token(logits.data + n * V, V, o.temperature, o.top_k, rng);  // (N, V)
             seqs[n].push_back(column[n]);

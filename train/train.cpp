@@ -137,8 +137,8 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     for (const auto& [k, v] : config_pairs(config)) log << "  " << k << " = " << v << "\n";
     log << "  parameters: " << fmt("%.2fM", count_parameters(model, false) / 1e6) << " ("
         << with_commas(count_parameters(model, true)) << " without position embeddings)\n";
-    log << "  threads: OpenMP " << threads << ", OpenBLAS " << blas_num_threads() << " (core "
-        << blas_core_name() << ")\n";
+    log << "  threads: " << (config.threads > 0 ? std::to_string(threads) : "1 or " + std::to_string(threads) + ", chosen by measuring")
+        << " (OpenBLAS " << blas_num_threads() << " inside each, core " << blas_core_name() << ")\n";
     log << "  data: vocab " << data.vocab.size() << ", train " << with_commas(static_cast<int64_t>(data.train.size()))
         << " tokens, val " << with_commas(static_cast<int64_t>(data.val.size())) << " tokens\n";
     log << "  tokens per step: " << with_commas(B * T) << "\n";
@@ -150,6 +150,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     TrainReport report;
     report.best_val_loss = state.best_val_loss;
     std::vector<double> step_ms;
+    ThreadGovernor governor = make_thread_governor();
     for (int64_t step = state.step;; step++) {
         const bool last = step >= config.max_iters;
         // Evaluate (and checkpoint) the state after `step` updates; the state a
@@ -177,6 +178,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
             break;
         }
 
+        governor_begin(governor);
         const auto t0 = std::chrono::steady_clock::now();
         const float lr = learning_rate_at(config, step);
         Batch batch = get_batch(data.train, B, T, state.data_rng);
@@ -187,6 +189,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         adamw_step(opt, lr);
         zero_grad(params);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        governor_end(governor, ms);
 
         const float loss_value = loss.value.item();
         report.step_losses.push_back(loss_value);

@@ -1,0 +1,24 @@
+// Work cut into a fixed number of chunks, decided by the size of the work
+// alone: threads take chunks as they come (schedule(dynamic, 1)), and sums
+// over chunks are added in chunk order afterwards. So a result is the same bit
+// for bit on 1 thread or 8, and a thread that the OS has descheduled holds up
+// only the chunk it is in, not a fixed half of the work.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace cg {
+
+// Below this many elements a loop runs on the calling thread: waking another
+// thread costs more than it saves.
+constexpr int64_t kParallelMin = 1 << 14;
+
+// How many chunks n items make with at least min_items per chunk, at most 16.
+inline int64_t chunk_count(int64_t n, int64_t min_items) {
+    return std::clamp<int64_t>(n / std::max<int64_t>(min_items, 1), 1, 16);
+}
+// Chunk k of `chunks` covers items [chunk_begin(k), chunk_begin(k + 1)).
+inline int64_t chunk_begin(int64_t n, int64_t chunks, int64_t k) { return n * k / chunks; }
+
+}  // namespace cg

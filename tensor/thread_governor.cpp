@@ -1,0 +1,85 @@
+#include "tensor/thread_governor.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <string>
+
+#include "tensor/kernels.h"
+
+namespace cg {
+
+namespace {
+
+int g_fixed_threads = 0;  // set_num_threads' positive count, or 0: the governors choose
+
+constexpr int64_t kWarmup = 2;          // repeats not timed (first allocations, first thread wake-up)
+constexpr size_t kRecent = 5;           // times kept of the current count
+constexpr int kTrialRepeats = 3;        // repeats with the other count per trial
+constexpr int64_t kFirstInterval = 20;  // repeats between trials, doubling while the choice holds...
+constexpr int64_t kMaxInterval = 320;   // ...up to this (under 1% of the time spent on trials)
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+int other_count(const ThreadGovernor& g) { return g.current == 1 ? g.many : 1; }
+
+// OpenMP's own default (all cores, or OMP_NUM_THREADS), read when the program
+// starts, before anything changes it.
+const int kDefaultThreads = omp_get_max_threads();
+int default_threads() { return kDefaultThreads; }
+
+}  // namespace
+
+int set_num_threads(int threads) {
+    if (threads < 0) fail("threads", "must be 0 (choose by measuring) or positive, got " + std::to_string(threads));
+    g_fixed_threads = threads;
+    omp_set_num_threads(threads > 0 ? threads : default_threads());
+    use_one_blas_thread();
+    return omp_get_max_threads();
+}
+
+int split_width() { return std::max(default_threads(), g_fixed_threads); }
+
+ThreadGovernor make_thread_governor() {
+    ThreadGovernor g;
+    g.fixed = g_fixed_threads;
+    g.many = g.fixed > 0 ? g.fixed : omp_get_max_threads();
+    g.current = g.many;
+    g.next_trial = kWarmup + static_cast<int64_t>(kRecent);
+    g.interval = kFirstInterval;
+    return g;
+}
+
+int governor_begin(ThreadGovernor& g) {
+    if (g.fixed == 0 && g.many > 1 && g.trial_left == 0 && g.repeats >= g.next_trial) g.trial_left = kTrialRepeats;
+    const int n = g.trial_left > 0 ? other_count(g) : g.current;
+    omp_set_num_threads(n);
+    return n;
+}
+
+void governor_end(ThreadGovernor& g, double ms) {
+    const int64_t repeat = g.repeats++;
+    if (g.fixed > 0 || g.many == 1 || repeat < kWarmup) return;
+    if (g.trial_left == 0) {
+        g.recent.push_back(ms);
+        if (g.recent.size() > kRecent) g.recent.erase(g.recent.begin());
+        return;
+    }
+    g.trial.push_back(ms);
+    if (--g.trial_left > 0) return;
+    // The trial is over: keep the faster count (by a margin, so noise does not flip it).
+    if (median(g.trial) < 0.95 * median(g.recent)) {
+        g.current = other_count(g);
+        g.recent = g.trial;
+        g.interval = kFirstInterval;
+    } else {
+        g.interval = std::min(2 * g.interval, kMaxInterval);
+    }
+    g.trial.clear();
+    g.next_trial = g.repeats + g.interval;
+}
+
+}  // namespace cg

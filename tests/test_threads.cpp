@@ -1,0 +1,60 @@
+// The thread governor: it keeps the faster of one thread and all threads,
+// measured on the work itself, and never changes a count the user fixed.
+// Fed made-up times here, so the test is about the decisions, not the clock.
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <functional>
+
+#include "tensor/kernels.h"
+
+namespace cg {
+namespace {
+
+// Runs `repeats` pieces of work whose time depends on the thread count;
+// returns how many ran on one thread.
+int64_t run_governed(ThreadGovernor& g, int64_t repeats, const std::function<double(int)>& ms_for) {
+    int64_t on_one = 0;
+    for (int64_t i = 0; i < repeats; i++) {
+        const int n = governor_begin(g);
+        CHECK(omp_get_max_threads() == n);
+        on_one += n == 1;
+        governor_end(g, ms_for(n));
+    }
+    return on_one;
+}
+
+TEST_CASE("threads: the governor keeps the faster count and follows a change of load") {
+    set_num_threads(0);
+    ThreadGovernor g = make_thread_governor();
+    if (g.many < 2) {
+        MESSAGE("one core only: nothing to choose, skipped");
+        return;
+    }
+    // Quiet machine: all threads twice as fast. A few trial repeats on one
+    // thread, then fewer and fewer as the choice holds.
+    const int64_t quiet_on_one = run_governed(g, 400, [](int n) { return n == 1 ? 20.0 : 10.0; });
+    CHECK(g.current == g.many);
+    CHECK(quiet_on_one <= 5 * 3);  // trials at 7, then after 20, 40, 80, 160 repeats...
+    CHECK(g.interval > 100);
+    // Another program takes a core: one thread is now faster. The governor
+    // finds out at its next trial (at most 320 repeats away) and switches.
+    run_governed(g, 330, [](int n) { return n == 1 ? 20.0 : 35.0; });
+    CHECK(g.current == 1);
+    // Noise within 5% never flips the choice.
+    const int before = g.current;
+    run_governed(g, 200, [](int n) { return n == 1 ? 20.0 : 19.5; });
+    CHECK(g.current == before);
+    set_num_threads(0);
+}
+
+TEST_CASE("threads: a count the user fixed is never changed") {
+    set_num_threads(1);
+    ThreadGovernor g = make_thread_governor();
+    CHECK(run_governed(g, 100, [](int n) { return n == 1 ? 50.0 : 1.0; }) == 100);
+    set_num_threads(0);
+    CHECK_THROWS_AS(set_num_threads(-1), Error);
+}
+
+}  // namespace
+}  // namespace cg
