@@ -7,10 +7,12 @@
 #
 #   bench/vs_pytorch.sh                 ROUNDS=3, all cores
 #   ROUNDS=5 THREADS=2 bench/vs_pytorch.sh
+#   CAUSALGRAD=build-haswell/causalgrad OPENBLAS_CORETYPE=Haswell bench/vs_pytorch.sh
+#                                       the AVX2 path on an AVX-512 machine
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/build/causalgrad
+bin=${CAUSALGRAD:-$root/build/causalgrad}
 python=${PYTHON:-/usr/bin/python3}
 rounds=${ROUNDS:-3}
 threads=${THREADS:-$(nproc)}
@@ -25,7 +27,13 @@ fi
 
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+# First line: what the figures depend on. The build's vector ISA is what the
+# compiler targeted (a -march=haswell build on an AVX-512 CPU measures AVX2).
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+cpu_isa=$(grep -o -w -m1 -E 'avx512f' /proc/cpuinfo | head -n 1); cpu_isa=${cpu_isa:-$(grep -o -w -m1 avx2 /proc/cpuinfo | head -n 1)}
+build_isa=$(objdump -d --no-show-raw-insn "$bin" 2>/dev/null | grep -c -m1 zmm >/dev/null && echo avx512 || echo avx2)
+core=$("$bin" bench --steps=1 --warmup=0 --n_layer=1 | awk -F': ' '/OpenBLAS core/ {print $2}')
+echo "machine: $cpu, $(nproc) cores, CPU ${cpu_isa:-no avx2}, build ${build_isa}, OpenBLAS core $core"
 echo "threads: $threads, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, rounds: $rounds"
 echo "torch: $("$python" -c 'import torch; print(torch.__version__)')"
 echo

@@ -59,7 +59,7 @@ void adamw_step(AdamW& opt, float lr) {
     const float correction2 = 1.0f - std::pow(c.beta2, static_cast<float>(opt.step));
     const std::vector<Slice>& slices = slices_of(opt.params);
     const int64_t n_slices = static_cast<int64_t>(slices.size());
-    #pragma omp parallel for schedule(dynamic, 1) if (worth_threads(slices))
+    #pragma omp parallel for schedule(static) if (worth_threads(slices))
     for (int64_t s = 0; s < n_slices; s++) {
         const Slice sl = slices[static_cast<size_t>(s)];
         Parameter& p = *opt.params[static_cast<size_t>(sl.param)];
@@ -82,7 +82,7 @@ float clip_grad_norm(const std::vector<Parameter*>& params, float max_norm) {
     const int64_t n_slices = static_cast<int64_t>(slices.size());
     static std::vector<double> sums;  // one per slice, added in order below
     sums.assign(slices.size(), 0.0);
-    #pragma omp parallel for schedule(dynamic, 1) if (worth_threads(slices))
+    #pragma omp parallel for schedule(static) if (worth_threads(slices))
     for (int64_t s = 0; s < n_slices; s++) {
         const Slice sl = slices[static_cast<size_t>(s)];
         const float* g = params[static_cast<size_t>(sl.param)]->grad().data;
@@ -96,7 +96,7 @@ float clip_grad_norm(const std::vector<Parameter*>& params, float max_norm) {
     const float norm = static_cast<float>(std::sqrt(total));
     if (max_norm > 0.0f && norm > max_norm) {
         const float k = max_norm / (norm + 1e-6f);
-        #pragma omp parallel for schedule(dynamic, 1) if (worth_threads(slices))
+        #pragma omp parallel for schedule(static) if (worth_threads(slices))
         for (int64_t s = 0; s < n_slices; s++) {
             const Slice sl = slices[static_cast<size_t>(s)];
             float* g = params[static_cast<size_t>(sl.param)]->grad().data;

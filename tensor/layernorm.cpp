@@ -25,7 +25,7 @@ void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd
     check_shape("layernorm", "mean", mean, Shape{N});
     check_shape("layernorm", "rstd", rstd, Shape{N});
     const float *w = weight.data, *b = bias.defined() ? bias.data : nullptr;
-    #pragma omp parallel for schedule(dynamic, 16) if (N * C > kParallelMin)
+    #pragma omp parallel for if (N * C > kParallelMin)
     for (int64_t n = 0; n < N; n++) {
         const float* xr = x.data + n * C;  // (N, C)
         float* yr = out.data + n * C;
@@ -67,7 +67,7 @@ void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& d
     static std::vector<float> partial;  // (chunks, 2C): dweight | dbias; grows once
     const int64_t chunks = chunk_count(N, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(C, 1)));
     partial.assign(static_cast<size_t>(chunks * 2 * C), 0.0f);
-    #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+    #pragma omp parallel for schedule(static) if (chunks > 1)
     for (int64_t k = 0; k < chunks; k++) {
         float* pw = partial.data() + k * 2 * C;  // (chunks, 2C)
         float* pb = pw + C;

@@ -11,7 +11,7 @@ double sum_all(const Tensor& x) {
     // Per-chunk sums added in chunk order: the same whatever the thread count.
     double partial[16] = {};
     const int64_t chunks = chunk_count(n, kParallelMin);
-    #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+    #pragma omp parallel for schedule(static) if (chunks > 1)
     for (int64_t k = 0; k < chunks; k++) {
         double s = 0.0;
         for (int64_t i = chunk_begin(n, chunks, k); i < chunk_begin(n, chunks, k + 1); i++) s += p[i];

@@ -95,7 +95,7 @@ float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* 
     const int64_t V = logits.shape[-1], N = V ? logits.numel() / V : 0;
     check_shape("cross_entropy", "lse", lse, Shape{N});
     check_targets("cross_entropy", targets, N, V);
-    #pragma omp parallel for schedule(dynamic, 16) if (N * V > kParallelMin)
+    #pragma omp parallel for if (N * V > kParallelMin)
     for (int64_t n = 0; n < N; n++) {
         const float* z = logits.data + n * V;  // (N, V)
         float mx = -INFINITY;

@@ -15,9 +15,13 @@ int g_fixed_threads = 0;  // set_num_threads' positive count, or 0: the governor
 
 constexpr int64_t kWarmup = 2;          // repeats not timed (first allocations, first thread wake-up)
 constexpr size_t kRecent = 5;           // times kept of the current count
-constexpr int kTrialRepeats = 3;        // repeats with the other count per trial
+constexpr int kTrialRepeats = 4;        // repeats with the other count per trial; the first, which
+                                        // wakes or parks a thread, is not counted
 constexpr int64_t kFirstInterval = 20;  // repeats between trials, doubling while the choice holds...
 constexpr int64_t kMaxInterval = 320;   // ...up to this (under 1% of the time spent on trials)
+// At least this much work between trials: a trial wakes or parks a thread,
+// which can cost a millisecond, far more than one token of a small model.
+constexpr double kMinMsBetweenTrials = 250;
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -25,6 +29,12 @@ double median(std::vector<double> v) {
 }
 
 int other_count(const ThreadGovernor& g) { return g.current == 1 ? g.many : 1; }
+
+// Repeats until the next trial: `interval`, or more when the work is small.
+int64_t repeats_until_trial(const ThreadGovernor& g) {
+    const double ms = std::max(median(g.recent), 1e-3);
+    return std::max(g.interval, static_cast<int64_t>(kMinMsBetweenTrials / ms));
+}
 
 // OpenMP's own default (all cores, or OMP_NUM_THREADS), read when the program
 // starts, before anything changes it.
@@ -64,11 +74,23 @@ void governor_end(ThreadGovernor& g, double ms) {
     const int64_t repeat = g.repeats++;
     if (g.fixed > 0 || g.many == 1 || repeat < kWarmup) return;
     if (g.trial_left == 0) {
+        if (g.skip_next) {  // the first repeat back on `current` after a trial also wakes or parks a thread
+            g.skip_next = false;
+            return;
+        }
         g.recent.push_back(ms);
         if (g.recent.size() > kRecent) g.recent.erase(g.recent.begin());
+        // The work or the load changed (the time moved by a quarter since the
+        // last choice): try the other count again soon.
+        const double now = median(g.recent);
+        if (g.decided_ms > 0 && g.recent.size() == kRecent && (now > 1.25 * g.decided_ms || now < 0.8 * g.decided_ms)) {
+            g.interval = kFirstInterval;
+            g.next_trial = std::min(g.next_trial, g.repeats + repeats_until_trial(g) - kFirstInterval);
+            g.decided_ms = now;
+        }
         return;
     }
-    g.trial.push_back(ms);
+    if (g.trial_left < kTrialRepeats) g.trial.push_back(ms);
     if (--g.trial_left > 0) return;
     // The trial is over: keep the faster count (by a margin, so noise does not flip it).
     if (median(g.trial) < 0.95 * median(g.recent)) {
@@ -79,7 +101,9 @@ void governor_end(ThreadGovernor& g, double ms) {
         g.interval = std::min(2 * g.interval, kMaxInterval);
     }
     g.trial.clear();
-    g.next_trial = g.repeats + g.interval;
+    g.skip_next = true;
+    g.decided_ms = median(g.recent);
+    g.next_trial = g.repeats + repeats_until_trial(g);
 }
 
 }  // namespace cg

@@ -37,6 +37,8 @@ struct ThreadGovernor {
     int64_t next_trial = 0, interval = 0;
     int trial_left = 0;                    // > 0 while trying the other count
     std::vector<double> recent, trial;     // the last times with `current`, and of the trial
+    double decided_ms = 0;                 // median time of `current` when it was last chosen
+    bool skip_next = false;                // the next time is a switch's, not the work's
 };
 
 ThreadGovernor make_thread_governor();

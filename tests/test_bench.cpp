@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "train/bench.h"
-#include "train/blas_core.h"
+#include "train/runtime_setup.h"
 
 namespace cg {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "data/prepare.h"
 #include "train/bench.h"
-#include "train/blas_core.h"
+#include "train/runtime_setup.h"
 #include "tensor/kernels.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -168,7 +168,7 @@ int cmd_bench(int argc, char** argv) {
     GPT probe = make_gpt(b.model, 1);
     std::cout << "causalgrad bench (" << what << ")\n"
               << "  threads: " << (threads > 0 ? std::to_string(n_threads) : "1 or " + std::to_string(n_threads) + ", chosen by measuring")
-              << " (OpenBLAS " << blas_num_threads() << " inside each)\n"
+              << " (OpenBLAS " << blas_num_threads() << " inside each; idle threads: " << omp_wait_setting() << ")\n"
               << "  load: " << (load == "none" ? "none beside this process" : load == "busy" ? "one CPU-bound process at nice 0"
                                                                                              : "one CPU-bound process at nice 19") << "\n"
               << "  OpenBLAS core: " << blas_core_name() << "\n"
@@ -221,7 +221,7 @@ int cmd_plot(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    ensure_fast_blas_core(argv);
+    restart_with_runtime_settings(argv);
     if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
         std::cout << kUsage;
         return argc < 2 ? 1 : 0;

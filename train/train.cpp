@@ -15,6 +15,7 @@
 #include "train/checkpoint.h"
 #include "train/dataset.h"
 #include "train/evaluate.h"
+#include "train/runtime_setup.h"
 #include "train/sample.h"
 
 namespace cg {
@@ -138,7 +139,8 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     log << "  parameters: " << fmt("%.2fM", count_parameters(model, false) / 1e6) << " ("
         << with_commas(count_parameters(model, true)) << " without position embeddings)\n";
     log << "  threads: " << (config.threads > 0 ? std::to_string(threads) : "1 or " + std::to_string(threads) + ", chosen by measuring")
-        << " (OpenBLAS " << blas_num_threads() << " inside each, core " << blas_core_name() << ")\n";
+        << " (OpenBLAS " << blas_num_threads() << " inside each, core " << blas_core_name() << "; idle threads: "
+        << omp_wait_setting() << ")\n";
     log << "  data: vocab " << data.vocab.size() << ", train " << with_commas(static_cast<int64_t>(data.train.size()))
         << " tokens, val " << with_commas(static_cast<int64_t>(data.val.size())) << " tokens\n";
     log << "  tokens per step: " << with_commas(B * T) << "\n";

@@ -1,0 +1,38 @@
+// Settings the OpenMP and OpenBLAS runtimes read only when they load, set
+// before they do: the program sets them and starts itself again.
+//
+// - GOMP_SPINCOUNT=1000: how long an idle OpenMP thread spins before it
+//   sleeps. libgomp's default (300,000 spins, milliseconds) costs little on a
+//   quiet machine, but on a machine that runs other programs a spinning thread
+//   spends the process's share of the CPU on waiting, and the OS then takes the
+//   core away while real work waits: the test suite took 9-28 s instead of
+//   2-3 s next to a compile, for 1-2% on a quiet machine.
+// - OPENBLAS_CORETYPE: OpenBLAS picks its kernels from the CPU model it
+//   recognises. A distribution build older than the processor (Debian's 0.3.21
+//   on recent AVX-512 CPUs) falls back to generic "Prescott" kernels, about
+//   five times slower.
+//
+// A setting the user made (GOMP_SPINCOUNT, OMP_WAIT_POLICY, OPENBLAS_CORETYPE)
+// stands. CAUSALGRAD_NO_RESTART=1 keeps the program from restarting itself
+// (it never does under valgrind, which would lose track of it).
+#pragma once
+
+#include <string>
+
+namespace cg {
+
+// The kernel family to ask for on this CPU ("SkylakeX" with AVX-512,
+// "Haswell" with AVX2), or "" when the CPU has neither.
+std::string best_blas_core();
+// True for kernel families without AVX2 code (Prescott, Core2, ...).
+bool is_generic_blas_core(const std::string& core);
+
+// How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=1000", ...
+std::string omp_wait_setting();
+
+// Called first in main(): sets what is missing (see above) and re-executes the
+// program, which then does not return; returns when nothing needs setting or
+// restarting is not possible.
+void restart_with_runtime_settings(char** argv);
+
+}  // namespace cg
