@@ -82,13 +82,18 @@ train: data
 	@./build/causalgrad sample --out_dir=$(OUT_DIR) --max_new_tokens=300
 
 # Speed on this machine: training steps of the CPU config with attention and
-# with pair_max, the cost from context 256 to 4096 (batch 4), and generation.
+# with pair_max, quiet and next to a busy process, the cost from context 256 to
+# 4096 (batch 4), and generation.
 BENCH := ./build/causalgrad bench
 bench: build
 	@echo "==> training step, CPU config"
 	@$(BENCH) --mixer=attn
 	@$(BENCH) --mixer=pair_max | grep '^bench:'
-	@echo "==> context 256 -> 4096 (batch 4, 4 layers of 128)"
+	@echo "==> CPU config next to a CPU-bound process (bench starts and stops it): threads chosen by measuring, and 1"
+	@for m in attn pair_max; do for load in none busy busy-nice; do for t in 0 1; do \
+		printf "%-9s load %-9s threads %s: " $$m $$load $$( [ $$t = 0 ] && echo chosen || echo 1 ); \
+		$(BENCH) --mixer=$$m --load=$$load --threads=$$t --steps=30 | awk '/^bench:/ {print $$2 " ms/step"}'; \
+	done; done; done	@echo "==> context 256 -> 4096 (batch 4, 4 layers of 128)"
 	@for m in attn pair_max scan_max; do for t in 256 4096; do \
 		printf "%-9s block %4s: " $$m $$t; \
 		$(BENCH) --mixer=$$m --block_size=$$t --batch_size=4 --steps=3 --warmup=1 | \
