@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Run by tests/test_interop.cpp where /usr/bin/python3 has torch:
+
+    check_load_nanogpt.py ATTN.safetensors EXPECTED.safetensors REPLACEMENT.safetensors
+
+ATTN is a `causalgrad export` of an attention model, EXPECTED holds tokens x (B, T, as F32) and
+causalgrad's logits (B, T, V) for them, REPLACEMENT an export with replacement mixers. Checks,
+with nanogpt_model.py standing in for nanoGPT's model.py:
+  - scripts/load_nanogpt.py loads ATTN with strict=True, with the mask buffers (PyTorch < 2.0)
+    and without them (a model built as on PyTorch >= 2.0), and reproduces causalgrad's logits;
+  - it refuses REPLACEMENT with NotNanoGPT naming the replacement mixers.
+Prints what it measured; exits non-zero on the first failed check.
+"""
+
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+import load_nanogpt  # noqa: E402
+import nanogpt_model  # noqa: E402
+
+TOLERANCE = 1e-4  # max|ours - theirs| / max|theirs|, as tests/test_parity.cpp
+
+
+def rel_err(a, b):
+    return ((a.double() - b.double()).abs().max() / b.double().abs().max()).item()
+
+
+def logits_of(model, x):
+    with torch.no_grad():
+        logits, _ = model(x, torch.zeros_like(x))  # targets: logits for every position
+    return logits
+
+
+def main():
+    attn_path, expected_path, replacement_path = sys.argv[1:4]
+    torch.set_num_threads(1)
+    _, expected = load_nanogpt.read_safetensors(expected_path)
+    x, want = expected["x"].long(), expected["logits"]
+
+    model, vocab = load_nanogpt.load_nanogpt(attn_path, nanogpt_model)
+    assert any(k.endswith(".attn.bias") for k in model.state_dict()), "PyTorch < 2.0: the buffers exist"
+    assert len(vocab) == model.config.vocab_size, "vocab from the metadata"
+    err = rel_err(logits_of(model, x), want)
+    print("strict load with mask buffers: logits rel. error %.2e" % err)
+    assert err < TOLERANCE, "logits differ from causalgrad's"
+
+    exact, _ = load_nanogpt.load_nanogpt(attn_path, nanogpt_model, exact_gelu=True)
+    print("with nanoGPT's exact GELU instead of tanh: rel. error %.2e" % rel_err(logits_of(exact, x), want))
+
+    # PyTorch >= 2.0: nanoGPT has no buffer; the loader drops the file's masks and still loads strictly.
+    F.scaled_dot_product_attention = lambda q, k, v, is_causal: None  # only its presence matters here
+    try:
+        modern, _ = load_nanogpt.load_nanogpt(attn_path, nanogpt_model)
+    finally:
+        del F.scaled_dot_product_attention
+    assert not any(k.endswith(".attn.bias") for k in modern.state_dict()), "no buffers as on PyTorch >= 2.0"
+    print("strict load without mask buffers (as PyTorch >= 2.0): ok")
+
+    try:
+        load_nanogpt.load_nanogpt(replacement_path, nanogpt_model)
+    except load_nanogpt.NotNanoGPT as e:
+        print("refused: %s" % e)
+        assert "replacement mixers" in str(e) and "pair_max" in str(e), "the message names the mixers"
+    else:
+        raise AssertionError("a replacement-mixer export was loaded")
+    print("check_load_nanogpt: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
