@@ -17,6 +17,18 @@
 
 namespace cg {
 
+// 2 layers, 2 heads, C 16, T 16, vocab 11: small enough for a fast test, even under sanitizers.
+inline GPTConfig tiny_config(const std::string& mixer) {
+    GPTConfig c;
+    c.vocab_size = 11;
+    c.block_size = 16;
+    c.n_layer = 2;
+    c.n_head = 2;
+    c.n_embd = 16;
+    c.mixer = mixer;
+    return c;
+}
+
 // Overwrites every parameter with N(0, std) values from std::mt19937, so the
 // test does not lean on the library's own initialisation or random numbers.
 inline void randomize(GPT& model, uint32_t seed, float stddev = 0.3f) {

@@ -33,16 +33,6 @@ namespace {
 const std::string kCausalMixers[] = {"attn",     "pair_max", "pair_min",     "pair_mean",   "scan_max",
                                      "scan_min", "avg",      "pair_max+avg", "pair_min+avg"};
 
-GPTConfig tiny_config(const std::string& mixer) {
-    GPTConfig c;
-    c.vocab_size = 11;
-    c.block_size = 16;
-    c.n_layer = 2;
-    c.n_head = 2;
-    c.n_embd = 16;
-    c.mixer = mixer;
-    return c;
-}
 
 
 

@@ -52,15 +52,16 @@ Metadata settings_from_shapes(const SafetensorsFile& f) {
     if (wpe && wpe->shape.size() == 2) set(s, "block_size", std::to_string(wpe->shape[0]));
     int64_t n_layer = 0;
     for (const StoredTensor& t : f.tensors) n_layer = std::max(n_layer, block_of(t.name) + 1);
+    if (n_layer > static_cast<int64_t>(f.tensors.size()))  // a typo'd index would build a huge model
+        fail("import", "tensor names reach block " + std::to_string(n_layer - 1) + " but the file holds only " +
+                           std::to_string(f.tensors.size()) + " tensors; check the transformer.h.<l> names");
     if (n_layer > 0) {
         set(s, "n_layer", std::to_string(n_layer));
-        // Attention where c_attn exists; a replacement mixer's op leaves no trace in the weights.
-        std::string mixers;
-        for (int64_t l = 0; l < n_layer; l++) {
-            const bool attn = f.find("transformer.h." + std::to_string(l) + ".attn.c_attn.weight") != nullptr;
-            mixers += (l ? "," : "") + std::string(attn ? "attn" : "?");
-        }
-        if (mixers.find('?') == std::string::npos) set(s, "mixer", mixers);
+        // Attention when every block has c_attn; a replacement mixer's op leaves no trace in the weights.
+        bool all_attention = true;
+        for (int64_t l = 0; l < n_layer; l++)
+            all_attention = all_attention && f.find("transformer.h." + std::to_string(l) + ".attn.c_attn.weight");
+        if (all_attention) set(s, "mixer", "attn");
     }
     set(s, "bias", f.find("transformer.ln_f.bias") ? "true" : "false");
     bool vproj = false;

@@ -3,7 +3,7 @@
 //
 // The config comes from three places, later ones winning: what the tensor
 // shapes tell (vocab_size, n_embd, block_size, n_layer, bias, mixer_vproj,
-// attention where c_attn exists), the file's metadata (our exports), and the
+// attention when every block has c_attn), the file's metadata (our exports), and the
 // settings given by the caller (n_head, a replacement mixer, ... which shapes
 // cannot tell). Then every tensor is checked by name and shape.
 #pragma once

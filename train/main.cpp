@@ -132,13 +132,15 @@ int cmd_export(int argc, char** argv) {
     Checkpoint c = load_from(out_dir);
     if (to.empty()) to = out_dir + "/model.safetensors";
     export_safetensors(c.model, c.vocab, to);
-    std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " parameters, lm_head.weight, "
-              << "and the causal masks of the attention blocks)\n";
+    int64_t masks = 0;
+    for (const Block& b : c.model.h) masks += b.is_attention;
+    std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " parameters, lm_head.weight, " << masks
+              << " causal-mask buffers)\n";
     return 0;
 }
 
 int cmd_import(int argc, char** argv) {
-    std::string from, out_dir = "out", n_head, mixer, activation, dropout;
+    std::string from, out_dir = "out", data_dir, n_head, mixer, activation, dropout;
     ImportOptions io;
     cxxopts::Options o("causalgrad import", "Make out_dir/ckpt.bin (step 0, fresh optimizer state) from a safetensors "
                                             "file with nanoGPT's names: an export, or a nanoGPT state_dict saved from "
@@ -147,6 +149,8 @@ int cmd_import(int argc, char** argv) {
     o.add_options()("from", "safetensors file", cxxopts::value(from))(
         "out_dir", "folder for ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
         "vocab", "vocab.txt of the training data (default: the file's vocab metadata)", cxxopts::value(io.vocab_path))(
+        "data_dir", "token folder that eval and train use (default: the --vocab file's folder, else "
+                    "data/shakespeare_char)", cxxopts::value(data_dir))(
         "untied", "if lm_head.weight differs from wte: error, keep_wte or keep_lm_head",
         cxxopts::value(io.untied)->default_value(io.untied))(
         "n_head", "attention heads (not readable from shapes)", cxxopts::value(n_head))(
@@ -161,6 +165,7 @@ int cmd_import(int argc, char** argv) {
         if (!value->empty()) io.settings.emplace_back(key, *value);
     ImportedModel m = import_safetensors(from, io);
     m.config.out_dir = out_dir;
+    if (!data_dir.empty()) m.config.data_dir = data_dir;
     std::filesystem::create_directories(out_dir);
     save_new_checkpoint(out_dir + "/ckpt.bin", m.config, m.vocab, m.model);
     for (const std::string& note : m.notes) std::cout << note << "\n";
