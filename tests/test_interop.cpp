@@ -7,7 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -337,6 +339,37 @@ TEST_CASE("interop: malformed safetensors files give one-line errors naming the 
         CHECK(e.find('\n') == std::string::npos);
         CHECK((e.rfind("[safetensors] ", 0) == 0 || e.rfind("[import] ", 0) == 0));
     }
+}
+
+TEST_CASE("interop: F16 and BF16 values convert to float32 exactly, subnormals, infinity and NaN included") {
+    TempPath dir("x");
+    const uint16_t f16[] = {0x0001, 0x03FF, 0x0400, 0x3C00, 0xC000, 0x7BFF, 0x7C00, 0xFC00, 0x7E00, 0x8000};
+    const uint16_t bf16[] = {0x3F80, 0xC0A0, 0x0001, 0x7F80};
+    const std::string path = raw_file(dir, "half", R"({"h":{"dtype":"F16","shape":[10],"data_offsets":[0,20]},)"
+                                                   R"("b":{"dtype":"BF16","shape":[2,2],"data_offsets":[20,28]}})", 0);
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::app);
+        out.write(reinterpret_cast<const char*>(f16), sizeof f16);
+        out.write(reinterpret_cast<const char*>(bf16), sizeof bf16);
+    }
+    const SafetensorsFile f = read_safetensors(path);
+    const std::vector<float>& h = f.find("h")->values;
+    CHECK(h[0] == std::ldexp(1.0f, -24));            // the smallest subnormal
+    CHECK(h[1] == std::ldexp(1023.0f, -24));         // the largest subnormal
+    CHECK(h[2] == std::ldexp(1.0f, -14));            // the smallest normal
+    CHECK(h[3] == 1.0f);
+    CHECK(h[4] == -2.0f);
+    CHECK(h[5] == 65504.0f);                         // the largest finite half
+    CHECK(h[6] == std::numeric_limits<float>::infinity());
+    CHECK(h[7] == -std::numeric_limits<float>::infinity());
+    CHECK(std::isnan(h[8]));
+    CHECK((h[9] == 0.0f && std::signbit(h[9])));     // -0
+    const std::vector<float>& b = f.find("b")->values;
+    CHECK(f.find("b")->shape == std::vector<int64_t>{2, 2});
+    CHECK(b[0] == 1.0f);
+    CHECK(b[1] == -5.0f);
+    CHECK(b[2] == std::ldexp(1.0f, -133));           // bfloat16 keeps float32's subnormals
+    CHECK(b[3] == std::numeric_limits<float>::infinity());
 }
 
 // ---- lm_head, missing settings ------------------------------------------------------
