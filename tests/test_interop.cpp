@@ -325,7 +325,7 @@ TEST_CASE("interop: malformed safetensors files give one-line errors naming the 
          }), "'transformer.h.1.mlp.c_fc.weight' has shape (32,32)"},
         {"unexpected tensor", edited_export(dir, "extra.safetensors", [](SafetensorsFile& f) {
              f.tensors.push_back({"transformer.h.0.attn.c_v.weight", "F32", {16, 16}, std::vector<float>(256)});
-         }), "'transformer.h.0.attn.c_v.weight' that a model"},
+         }), "'transformer.h.0.attn.c_v.weight' that the config"},
         {"a mask that is not causal", edited_export(dir, "mask.safetensors", [](SafetensorsFile& f) {
              for (StoredTensor& t : f.tensors)
                  if (t.name == "transformer.h.1.attn.bias") t.values[1] = 1.0f;  // row 0 sees position 1

@@ -163,14 +163,16 @@ ImportedModel import_safetensors(const std::string& path, const ImportOptions& o
     }
     out.model = make_gpt(out.config.model, out.config.seed);  // validates the config
     const GPTConfig& c = out.model.config;
+    const std::string config_text = "mixer " + c.mixer + ", bias " + (c.bias ? "True" : "False") + ", mixer_vproj " +
+                                    (c.mixer_vproj ? "True" : "False");
 
     // Every parameter by name and shape.
     std::vector<std::string> used = {"transformer.wte.weight", "lm_head.weight"};
     const StoredTensor* embedding = tied_embedding(f, o, out.notes);
     for (Parameter* p : gpt_parameters(out.model)) {
         const StoredTensor* t = p == &out.model.wte ? embedding : f.find(p->name);
-        if (!t) fail("import", "'" + path + "' has no tensor '" + p->name + "', which the config (mixer " + c.mixer +
-                                   ", bias " + (c.bias ? "true" : "false") + ") needs; check --mixer/--bias/--mixer_vproj");
+        if (!t) fail("import", "'" + path + "' has no tensor '" + p->name + "', which the config (" + config_text +
+                                   ") needs; check the file's metadata or --mixer");
         const std::vector<int64_t> want(p->value.shape.dims, p->value.shape.dims + p->value.ndim());
         if (t->shape != want)
             fail("import", "'" + path + "': '" + t->name + "' has shape " + shape_text(t->shape) + ", the config (n_embd " +
@@ -189,14 +191,16 @@ ImportedModel import_safetensors(const std::string& path, const ImportOptions& o
             masks++;
             continue;
         }
-        fail("import", "'" + path + "' has a tensor '" + t.name + "' that a model with mixer " + c.mixer +
-                           " does not have; check --mixer/--bias/--mixer_vproj");
+        fail("import", "'" + path + "' has a tensor '" + t.name + "' that the config (" + config_text +
+                           ") does not have; check the file's metadata or --mixer");
     }
     if (masks > 0) out.notes.push_back(std::to_string(masks) + " causal-mask buffers (attn.bias) checked and skipped");
-    std::string dtypes;
-    for (const StoredTensor& t : f.tensors)
-        if (t.dtype != "F32" && dtypes.find(t.dtype) == std::string::npos) dtypes += (dtypes.empty() ? "" : ", ") + t.dtype;
-    if (!dtypes.empty()) out.notes.push_back("converted " + dtypes + " to float32");
+    for (const char* dtype : {"F16", "BF16"})
+        for (const StoredTensor& t : f.tensors)
+            if (t.dtype == dtype) {
+                out.notes.push_back(std::string("converted ") + dtype + " to float32");
+                break;
+            }
 
     // The vocabulary: the given file, else the metadata.
     if (!o.vocab_path.empty()) {
