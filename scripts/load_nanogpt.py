@@ -67,9 +67,10 @@ def check_nanogpt_compatible(path, meta):
     other = ["block %d: %s" % (l, meta["mixer.%d" % l]) for l in range(layers) if meta["mixer.%d" % l] != "attn"]
     if meta.get("activation", "gelu") != "gelu":
         other.append("MLP activation: %s" % meta["activation"])
-    raise NotNanoGPT("%s is not a nanoGPT model: it uses causalgrad's replacement mixers (%s), which are not "
-                     "nanoGPT attention blocks; loading it into nanoGPT's GPT would leave attention weights random. "
-                     "Use it with `causalgrad sample/eval`" % (path, "; ".join(other)))
+    random = ", with random attention weights in those blocks" if other[0].startswith("block") else ""
+    raise NotNanoGPT("%s is not a nanoGPT model: it uses causalgrad's replacement mixers or activations (%s), "
+                     "which nanoGPT's attention blocks and GELU MLPs are not; loaded into nanoGPT's GPT it would "
+                     "compute something else%s. Use it with `causalgrad sample/eval`" % (path, "; ".join(other), random))
 
 
 def load_nanogpt(path, model_module, exact_gelu=False):

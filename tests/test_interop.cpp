@@ -478,7 +478,7 @@ TEST_CASE("interop: train --init_from=resume continues from an imported checkpoi
 
 // ---- scripts/load_nanogpt.py ---------------------------------------------------------------
 
-TEST_CASE("interop: scripts/load_nanogpt.py loads attention exports strictly and refuses replacement mixers") {
+TEST_CASE("interop: scripts/load_nanogpt.py loads attention exports strictly and refuses every other mixer") {
     if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
         MESSAGE("skipped: /usr/bin/python3 has no torch (apt-get install python3-torch to run this test)");
         return;
@@ -494,11 +494,20 @@ TEST_CASE("interop: scripts/load_nanogpt.py loads attention exports strictly and
     const std::vector<float> logits = forward_logits(attn, tokens, 2, 8);
     write_safetensors(d + "/expected.safetensors", {},
                       {{"x", {2, 8}, x.data()}, {"logits", {2, 8, 11}, logits.data()}});
-    GPT mixed = random_model(small_config("attn,pair_max"), 7);
-    export_safetensors(mixed, letters(11), d + "/mixed.safetensors");
-
+    // Every replacement mixer (in block 1, after attention), and a sequence op as the activation.
+    std::string others;
+    const std::string mixers[] = {"pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "avg",
+                                  "pair_max+avg", "pair_min+avg", "pair_max+gavg", "pair_min+gavg"};
+    for (size_t k = 0; k <= std::size(mixers); k++) {
+        GPTConfig other = small_config(k < std::size(mixers) ? "attn," + mixers[k] : "attn");
+        if (k == std::size(mixers)) other.activation = "scan_max";
+        GPT m = random_model(other, 7);
+        const std::string path = d + "/other" + std::to_string(k) + ".safetensors";
+        export_safetensors(m, letters(11), path);
+        others += " " + path;
+    }
     const std::string command = "/usr/bin/python3 " + fixture_dir() + "/check_load_nanogpt.py " + d +
-                                "/attn.safetensors " + d + "/expected.safetensors " + d + "/mixed.safetensors";
+                                "/attn.safetensors " + d + "/expected.safetensors" + others;
     MESSAGE(command);
     CHECK(std::system(command.c_str()) == 0);
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Run by tests/test_interop.cpp where /usr/bin/python3 has torch:
 
-    check_load_nanogpt.py ATTN.safetensors EXPECTED.safetensors REPLACEMENT.safetensors
+    check_load_nanogpt.py ATTN.safetensors EXPECTED.safetensors OTHER.safetensors...
 
 ATTN is a `causalgrad export` of an attention model, EXPECTED holds tokens x (B, T, as F32) and
-causalgrad's logits (B, T, V) for them, REPLACEMENT an export with replacement mixers. Checks,
+causalgrad's logits (B, T, V) for them, each OTHER an export with a replacement mixer in some
+block or a sequence op as the MLP activation. Checks,
 with nanogpt_model.py standing in for nanoGPT's model.py:
   - scripts/load_nanogpt.py loads ATTN with strict=True, with the mask buffers (PyTorch < 2.0)
     and without them (a model built as on PyTorch >= 2.0), and reproduces causalgrad's logits;
-  - it refuses REPLACEMENT with NotNanoGPT naming the replacement mixers.
+  - it refuses every OTHER with NotNanoGPT, naming its replacement mixers and activation.
 Prints what it measured; exits non-zero on the first failed check.
 """
 
@@ -38,7 +39,7 @@ def logits_of(model, x):
 
 
 def main():
-    attn_path, expected_path, replacement_path = sys.argv[1:4]
+    attn_path, expected_path, others = sys.argv[1], sys.argv[2], sys.argv[3:]
     torch.set_num_threads(1)
     _, expected = load_nanogpt.read_safetensors(expected_path)
     x, want = expected["x"].long(), expected["logits"]
@@ -62,13 +63,19 @@ def main():
     assert not any(k.endswith(".attn.bias") for k in modern.state_dict()), "no buffers as on PyTorch >= 2.0"
     print("strict load without mask buffers (as PyTorch >= 2.0): ok")
 
-    try:
-        load_nanogpt.load_nanogpt(replacement_path, nanogpt_model)
-    except load_nanogpt.NotNanoGPT as e:
-        print("refused: %s" % e)
-        assert "replacement mixers" in str(e) and "pair_max" in str(e), "the message names the mixers"
-    else:
-        raise AssertionError("a replacement-mixer export was loaded")
+    for path in others:
+        meta, _ = load_nanogpt.read_safetensors(path)
+        names = [meta["mixer.%d" % l] for l in range(int(meta["n_layer"]))] + [meta["activation"]]
+        try:
+            load_nanogpt.load_nanogpt(path, nanogpt_model)
+        except load_nanogpt.NotNanoGPT as e:
+            message = str(e)
+            print("refused (%s, activation %s): ok" % (meta["mixer"], meta["activation"]))
+            for name in names:
+                assert name in ("attn", "gelu") or name in message, "the message names %s" % name
+        else:
+            raise AssertionError("%s was loaded: mixer %s, activation %s" % (path, meta["mixer"], meta["activation"]))
+    print("the last refusal: %s" % message)
     print("check_load_nanogpt: all checks passed")
 
 
