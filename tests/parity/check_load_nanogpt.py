@@ -9,12 +9,15 @@ block or a sequence op as the MLP activation. Checks,
 with nanogpt_model.py standing in for nanoGPT's model.py:
   - scripts/load_nanogpt.py loads ATTN with strict=True, with the mask buffers (PyTorch < 2.0)
     and without them (a model built as on PyTorch >= 2.0), and reproduces causalgrad's logits;
-  - it refuses every OTHER with NotNanoGPT, naming its replacement mixers and activation.
+  - it refuses every OTHER with NotNanoGPT, naming its replacement mixers and activation;
+  - its command line loads ATTN and samples, and refuses an OTHER with exit status 1.
 Prints what it measured; exits non-zero on the first failed check.
 """
 
 import os
+import subprocess
 import sys
+import tempfile
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +79,20 @@ def main():
         else:
             raise AssertionError("%s was loaded: mixer %s, activation %s" % (path, meta["mixer"], meta["activation"]))
     print("the last refusal: %s" % message)
+
+    # The command line, with nanogpt_model.py as the model.py of a nanoGPT folder.
+    with tempfile.TemporaryDirectory() as folder:
+        os.symlink(os.path.join(HERE, "nanogpt_model.py"), os.path.join(folder, "model.py"))
+        script = [sys.executable, os.path.join(HERE, "..", "..", "scripts", "load_nanogpt.py")]
+        run = subprocess.run(script + [attn_path, "--nanogpt=" + folder, "--sample=20", "--start=ab"],
+                             capture_output=True, text=True)
+        lines = run.stdout.splitlines()
+        assert run.returncode == 0 and lines[0].startswith("loaded ") and "strictly" in lines[0], run.stderr
+        sample = "\n".join(lines[1:])
+        assert len(sample) == 22 and sample.startswith("ab") and set(sample) <= set(vocab), sample
+        print("command line: %s; sample %r" % (lines[0], sample))
+        run = subprocess.run(script + [others[0], "--nanogpt=" + folder], capture_output=True, text=True)
+        assert run.returncode == 1 and "is not a nanoGPT model" in run.stderr, (run.returncode, run.stderr)
     print("check_load_nanogpt: all checks passed")
 
 

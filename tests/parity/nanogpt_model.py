@@ -7,8 +7,9 @@ fields and their meaning, the module tree that gives the state_dict keys
 tied to wte), the causal-mask buffer attn.bias (1, 1, block_size, block_size) registered only
 when torch.nn.functional has no scaled_dot_product_attention (PyTorch < 2.0), nn.GELU() in the
 MLP, LayerNorm eps 1e-5 with an optional bias, and forward(idx, targets) -> (logits, loss) with
-logits for every position when targets are given. Parameter initialisation, dropout modules and
-generation are left out: the loader overwrites every weight, and the test runs in eval mode.
+logits for every position when targets are given, and generate(idx, max_new_tokens, temperature,
+top_k). Parameter initialisation and dropout modules are left out: the loader overwrites every
+weight, and the test runs in eval mode.
 """
 
 import math
@@ -113,3 +114,14 @@ class GPT(nn.Module):
             return self.lm_head(x[:, [-1], :]), None  # the last position only, as nanoGPT
         logits = self.lm_head(x)
         return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]
+            logits = self(context)[0][:, -1, :] / temperature  # (B, V)
+            if top_k is not None:
+                kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+                logits[logits < kth] = float("-inf")
+            idx = torch.cat((idx, torch.multinomial(F.softmax(logits, dim=-1), 1)), dim=1)
+        return idx
