@@ -28,15 +28,6 @@ Var weighted_sum(const Var& x, const std::vector<float>& w) {
     return sum(mul(x, constant(tensor_of(x.shape(), w))));
 }
 
-// The message of the cg::Error that f throws, or a note that it threw none.
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no cg::Error was thrown)";
-}
 bool starts_with(const std::string& s, const std::string& prefix) {
     return s.compare(0, prefix.size(), prefix) == 0;
 }

@@ -1,7 +1,6 @@
 // The GPT as a whole: the incremental path (gpt_step, used by sampling and
 // token-by-token evaluation) against the full forward, causality of the whole
-// model, parameter counts against nanoGPT's, the safetensors export read back
-// byte by byte, and sampling.
+// model, parameter counts against nanoGPT's, and sampling.
 //
 // Models are tiny (2 layers, C 16, T 16) so the file runs in well under a
 // second, also under AddressSanitizer. Their parameters are overwritten with
@@ -22,9 +21,9 @@
 
 #include "models/gpt.h"
 #include "tests/grad_check.h"
+#include "tests/model_helpers.h"
 #include "train/dataset.h"
 #include "train/evaluate.h"
-#include "train/export.h"
 #include "train/sample.h"
 
 namespace cg {
@@ -34,50 +33,8 @@ namespace {
 const std::string kCausalMixers[] = {"attn",     "pair_max", "pair_min",     "pair_mean",   "scan_max",
                                      "scan_min", "avg",      "pair_max+avg", "pair_min+avg"};
 
-GPTConfig tiny_config(const std::string& mixer) {
-    GPTConfig c;
-    c.vocab_size = 11;
-    c.block_size = 16;
-    c.n_layer = 2;
-    c.n_head = 2;
-    c.n_embd = 16;
-    c.mixer = mixer;
-    return c;
-}
 
-// Overwrites every parameter with N(0, std) values from std::mt19937, so the
-// test does not lean on the library's own initialisation or random numbers.
-void randomize(GPT& model, uint32_t seed, float stddev = 0.3f) {
-    std::mt19937 gen(seed);
-    for (Parameter* p : gpt_parameters(model)) {
-        REQUIRE(p->value.is_contiguous());
-        const std::vector<float> v = normal_values(p->value.numel(), gen, stddev);
-        std::memcpy(p->value.data, v.data(), v.size() * sizeof(float));
-    }
-}
 
-GPT random_model(const GPTConfig& c, uint32_t seed = 1) {
-    GPT m = make_gpt(c, 42);
-    randomize(m, seed);
-    return m;
-}
-
-std::vector<int> random_tokens(int64_t n, int64_t V, uint32_t seed) {
-    std::mt19937 gen(seed);
-    std::uniform_int_distribution<int> dist(0, static_cast<int>(V) - 1);
-    std::vector<int> t(static_cast<size_t>(n));
-    for (int& x : t) x = dist(gen);
-    return t;
-}
-
-// logits (B, T, V) of the full forward, in row-major order.
-std::vector<float> forward_logits(GPT& m, const std::vector<int>& tokens, int64_t B, int64_t T) {
-    NoGrad no_grad;
-    Rng unused{0, 0};
-    const Var logits = gpt_forward(m, make_ids({B, T}, tokens), false, unused);
-    REQUIRE(logits.shape() == Shape({B, T, m.config.vocab_size}));
-    return values_of(logits.value);
-}
 
 // The same logits through gpt_step, one position at a time for B sequences.
 std::vector<float> step_logits(const GPT& m, const std::vector<int>& tokens, int64_t B, int64_t T) {
@@ -300,230 +257,6 @@ TEST_CASE("model: count_parameters matches nanoGPT's CPU config") {
     const int64_t C = 16;
     // per block: ln_1 C, c_attn 3C, c_proj C, ln_2 C, c_fc 4C, mlp.c_proj C; plus ln_f C
     CHECK(count_parameters(biased, true) - count_parameters(plain, true) == 2 * (11 * C) + C);
-}
-
-// ---- a minimal JSON reader for the safetensors header ----------------------
-
-struct Json {
-    enum Kind { null, boolean, number, string, array, object } kind = null;
-    double num = 0.0;
-    std::string str;
-    std::vector<Json> items;                  // array
-    std::vector<std::pair<std::string, Json>> members;  // object, in file order
-    const Json* find(const std::string& key) const {
-        for (const auto& [k, v] : members)
-            if (k == key) return &v;
-        return nullptr;
-    }
-};
-
-struct JsonParser {
-    const std::string& s;
-    size_t i = 0;
-    void ws() {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) i++;
-    }
-    void expect(char c) {
-        ws();
-        REQUIRE_MESSAGE((i < s.size() && s[i] == c), "JSON: expected '" << c << "' at " << i);
-        i++;
-    }
-    std::string string_value() {
-        expect('"');
-        std::string out;
-        while (i < s.size() && s[i] != '"') {
-            if (s[i] == '\\') i++;
-            REQUIRE(i < s.size());
-            out += s[i++];
-        }
-        expect('"');
-        return out;
-    }
-    Json value() {
-        ws();
-        REQUIRE(i < s.size());
-        Json v;
-        const char c = s[i];
-        if (c == '{') {
-            v.kind = Json::object;
-            i++;
-            ws();
-            if (s[i] == '}') { i++; return v; }
-            for (;;) {
-                std::string key = string_value();
-                expect(':');
-                v.members.emplace_back(key, value());
-                ws();
-                if (s[i] == ',') { i++; continue; }
-                expect('}');
-                return v;
-            }
-        }
-        if (c == '[') {
-            v.kind = Json::array;
-            i++;
-            ws();
-            if (s[i] == ']') { i++; return v; }
-            for (;;) {
-                v.items.push_back(value());
-                ws();
-                if (s[i] == ',') { i++; continue; }
-                expect(']');
-                return v;
-            }
-        }
-        if (c == '"') {
-            v.kind = Json::string;
-            v.str = string_value();
-            return v;
-        }
-        size_t end = 0;
-        v.kind = Json::number;
-        v.num = std::stod(s.substr(i), &end);
-        REQUIRE(end > 0);
-        i += end;
-        return v;
-    }
-};
-
-struct TempPath {
-    std::filesystem::path path;
-    explicit TempPath(const std::string& name) {
-        std::random_device rd;
-        path = std::filesystem::temp_directory_path() /
-               ("causalgrad-model-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-        std::filesystem::create_directories(path);
-        path /= name;
-    }
-    ~TempPath() {
-        std::error_code ec;
-        std::filesystem::remove_all(path.parent_path(), ec);
-    }
-};
-
-std::string read_bytes(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    REQUIRE(in);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-TEST_CASE("model: export_safetensors writes nanoGPT's names, F32 data and consistent offsets") {
-    for (const std::string mixer : {"attn", "pair_max+avg"}) {
-        GPTConfig c = tiny_config(mixer);
-        c.bias = mixer != "attn";
-        c.mixer_vproj = true;
-        INFO("mixer " << mixer);
-        GPT m = random_model(c);
-        TempPath file("model.safetensors");
-        export_safetensors(m, file.path.string());
-        CHECK_FALSE(std::filesystem::exists(file.path.string() + ".tmp"));
-
-        const std::string bytes = read_bytes(file.path);
-        REQUIRE(bytes.size() >= 8);
-        uint64_t n = 0;
-        for (int k = 7; k >= 0; k--) n = (n << 8) | static_cast<unsigned char>(bytes[k]);  // little-endian
-        REQUIRE(8 + n <= bytes.size());
-        CHECK(n % 8 == 0);  // data stays 8-byte aligned
-        const std::string header = bytes.substr(8, n);
-        CHECK(header.front() == '{');
-        JsonParser parser{header};
-        const Json root = parser.value();
-        parser.ws();
-        CHECK(parser.i == header.size());  // only padding spaces after the object
-        REQUIRE(root.kind == Json::object);
-
-        const Json* meta = root.find("__metadata__");
-        REQUIRE(meta != nullptr);
-        REQUIRE(meta->kind == Json::object);
-        for (const auto& [k, v] : meta->members) CHECK(v.kind == Json::string);  // safetensors: str -> str
-        REQUIRE(meta->find("mixer") != nullptr);
-        CHECK(meta->find("mixer")->str == mixer);
-        REQUIRE(meta->find("n_layer") != nullptr);
-        CHECK(meta->find("n_layer")->str == "2");
-
-        // Every parameter, nothing else, with the model's shapes; the byte
-        // ranges tile the data section without gaps or overlaps.
-        const uint64_t data_size = bytes.size() - 8 - n;
-        std::vector<Parameter*> params = gpt_parameters(m);
-        CHECK(root.members.size() == params.size() + 1);
-        std::vector<std::pair<uint64_t, uint64_t>> ranges;
-        for (const auto& member : root.members) {
-            const std::string& name = member.first;
-            const Json& t = member.second;
-            if (name == "__metadata__") continue;
-            CAPTURE(name);
-            CHECK(name.find("lm_head") == std::string::npos);
-            CHECK(name.rfind("transformer.", 0) == 0);
-            REQUIRE(t.kind == Json::object);
-            REQUIRE(t.find("dtype") != nullptr);
-            CHECK(t.find("dtype")->str == "F32");
-            const Json* shape = t.find("shape");
-            const Json* offsets = t.find("data_offsets");
-            REQUIRE(shape != nullptr);
-            REQUIRE(offsets != nullptr);
-            REQUIRE(offsets->items.size() == 2);
-            const auto begin = static_cast<uint64_t>(offsets->items[0].num);
-            const auto end = static_cast<uint64_t>(offsets->items[1].num);
-            uint64_t numel = 1;
-            for (const Json& d : shape->items) numel *= static_cast<uint64_t>(d.num);
-            CHECK(end - begin == 4 * numel);
-            CHECK(end <= data_size);
-            ranges.emplace_back(begin, end);
-            const Parameter* p = nullptr;
-            for (Parameter* q : params)
-                if (q->name == name) p = q;
-            REQUIRE(p != nullptr);
-            REQUIRE(static_cast<int>(shape->items.size()) == p->value.ndim());
-            for (int d = 0; d < p->value.ndim(); d++)
-                CHECK(static_cast<int64_t>(shape->items[d].num) == p->value.shape[d]);
-            // The stored floats are the model's values.
-            CHECK(std::memcmp(bytes.data() + 8 + n + begin, p->value.data, 4 * numel) == 0);
-        }
-        std::sort(ranges.begin(), ranges.end());
-        uint64_t at = 0;
-        for (const auto& [b, e] : ranges) {
-            CHECK(b == at);
-            at = e;
-        }
-        CHECK(at == data_size);
-
-        // The names nanoGPT's state_dict uses.
-        CHECK(root.find("transformer.wte.weight") != nullptr);
-        CHECK(root.find("transformer.wpe.weight") != nullptr);
-        CHECK(root.find("transformer.h.0.attn.c_proj.weight") != nullptr);
-        CHECK(root.find("transformer.h.1.mlp.c_fc.weight") != nullptr);
-        CHECK(root.find("transformer.ln_f.weight") != nullptr);
-        if (mixer == "attn") {
-            CHECK(root.find("transformer.h.0.attn.c_attn.weight") != nullptr);
-            CHECK(root.find("transformer.h.0.attn.c_v.weight") == nullptr);  // vproj is for replacement mixers
-        } else {
-            CHECK(root.find("transformer.h.0.attn.c_attn.weight") == nullptr);
-            CHECK(root.find("transformer.h.1.attn.c_v.weight") != nullptr);
-            CHECK(root.find("transformer.h.1.attn.c_v.bias") != nullptr);
-            CHECK(root.find("transformer.ln_f.bias") != nullptr);
-        }
-        // wte: (V, C) with exactly the model's values.
-        const Json* wte = root.find("transformer.wte.weight");
-        REQUIRE(wte != nullptr);
-        CHECK(static_cast<int64_t>(wte->find("shape")->items[0].num) == c.vocab_size);
-        CHECK(static_cast<int64_t>(wte->find("shape")->items[1].num) == c.n_embd);
-        const auto wte_begin = static_cast<uint64_t>(wte->find("data_offsets")->items[0].num);
-        std::vector<float> stored(static_cast<size_t>(c.vocab_size * c.n_embd));
-        std::memcpy(stored.data(), bytes.data() + 8 + n + wte_begin, stored.size() * 4);
-        CHECK(stored == values_of(m.wte.value));
-    }
-}
-
-TEST_CASE("model: export_safetensors into a missing folder throws and names the path") {
-    GPT m = random_model(tiny_config("attn"));
-    TempPath file("x");
-    const std::string bad = (file.path.parent_path() / "no-such-dir" / "m.safetensors").string();
-    try {
-        export_safetensors(m, bad);
-        FAIL("export into a missing folder did not throw");
-    } catch (const Error& e) {
-        CHECK(std::string(e.what()).find("no-such-dir") != std::string::npos);
-    }
 }
 
 // ---- sampling ---------------------------------------------------------------

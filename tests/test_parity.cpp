@@ -42,11 +42,11 @@
 #include "autograd/ops.h"
 #include "models/gpt.h"
 #include "tests/grad_check.h"
+#include "tests/parity_fixtures.h"
 
 namespace cg {
 namespace {
 
-constexpr double kTol = 1e-4;
 constexpr char kMagic[] = "CGFIX001";
 
 struct Entry {
@@ -68,26 +68,6 @@ struct Fixture {
         return it->second;
     }
 };
-
-bool file_exists(const std::string& path) { return std::ifstream(path, std::ios::binary).good(); }
-
-// tests/parity relative to this source file (CMake compiles it by absolute
-// path), else relative to the working directory: the repo root (make test),
-// build/, or a build dir one level deeper.
-std::string fixture_dir() {
-    std::string here = __FILE__;
-    const size_t slash = here.find_last_of('/');
-    here = slash == std::string::npos ? "." : here.substr(0, slash);
-    const std::vector<std::string> candidates = {here + "/parity", "tests/parity", "../tests/parity",
-                                                 "../../tests/parity"};
-    for (const std::string& dir : candidates)
-        if (file_exists(dir + "/make_fixtures.py")) return dir;
-    std::string tried;
-    for (const std::string& dir : candidates) tried += " " + dir;
-    FAIL("parity fixtures not found; looked for make_fixtures.py in:"
-         << tried << ". Run the tests from the repository root.");
-    return "";
-}
 
 template <typename T>
 T read_pod(std::ifstream& in, const std::string& path) {
@@ -177,16 +157,7 @@ Shape shape_of(const Entry& e) {
     return s;
 }
 
-// max|ours - theirs| / max(max|theirs|, tiny); see the comment at the top.
-double rel_err(const std::vector<float>& ours, const std::vector<float>& theirs) {
-    REQUIRE(ours.size() == theirs.size());
-    double diff = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < ours.size(); i++) {
-        diff = std::max(diff, std::fabs(static_cast<double>(ours[i]) - theirs[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(theirs[i])));
-    }
-    return diff / scale;
-}
+using cg::rel_err;  // the overload on plain vectors
 
 double rel_err(const Tensor& ours, const Entry& theirs, const std::string& what) {
     REQUIRE_MESSAGE(ours.shape == shape_of(theirs),

@@ -108,6 +108,18 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const V
     if (ec) fail("checkpoint", "cannot move '" + tmp + "' to '" + path + "': " + ec.message());
 }
 
+RunState fresh_run_state(uint64_t seed) {
+    RunState s;
+    s.data_rng = Rng{seed ^ 0xDA7Aull, 0};
+    s.dropout_rng = Rng{seed ^ 0xD50Full, 0};
+    return s;
+}
+
+void save_new_checkpoint(const std::string& path, const TrainConfig& config, const Vocab& vocab, GPT& model) {
+    const AdamW opt = make_adamw(gpt_parameters(model), AdamWConfig{config.beta1, config.beta2, 1e-8f, config.weight_decay});
+    save_checkpoint(path, config, vocab, model, opt, fresh_run_state(config.seed));
+}
+
 Checkpoint load_checkpoint(const std::string& path) {
     Reader r{std::ifstream(path, std::ios::binary), path};
     if (!r.in) fail("checkpoint", "no checkpoint at '" + path + "'; train one first with `causalgrad train --out_dir=...`");

@@ -25,6 +25,11 @@ struct RunState {
 
 void save_checkpoint(const std::string& path, const TrainConfig& config, const Vocab& vocab,
                      GPT& model, const AdamW& opt, const RunState& state);
+// The random streams of a run that starts at step 0.
+RunState fresh_run_state(uint64_t seed);
+// A checkpoint at step 0 with zero AdamW moments: the weights of `model`
+// (imported, say), ready for sample, eval, export and train --init_from=resume.
+void save_new_checkpoint(const std::string& path, const TrainConfig& config, const Vocab& vocab, GPT& model);
 
 struct Checkpoint {
     TrainConfig config;

@@ -1,60 +1,53 @@
 #include "train/export.h"
 
-#include <filesystem>
-#include <fstream>
+#include "train/options.h"
 
 namespace cg {
 
-namespace {
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char ch : s) {
-        if (ch == '"' || ch == '\\') out += '\\';
-        out += ch;
+Metadata export_metadata(const GPTConfig& config, const Vocab& vocab) {
+    TrainConfig run;
+    run.model = config;
+    Metadata meta = {{"format", "pt"}};  // what PyTorch's safetensors writer puts there
+    for (const auto& [key, value] : config_pairs(run)) {
+        const bool is_model_key = key == "n_layer" || key == "n_head" || key == "n_embd" || key == "block_size" ||
+                                  key == "vocab_size" || key == "dropout" || key == "bias" || key == "mixer" ||
+                                  key == "activation" || key == "mixer_vproj";
+        if (!is_model_key) continue;
+        if (value == "true" || value == "false") meta.emplace_back(key, value == "true" ? "True" : "False");
+        else meta.emplace_back(key, value);
     }
-    return out + "\"";
+    const std::vector<std::string> mixers = block_mixers(config);
+    bool all_attention = config.activation == "gelu";
+    for (size_t l = 0; l < mixers.size(); l++) {
+        meta.emplace_back("mixer." + std::to_string(l), mixers[l]);
+        all_attention = all_attention && mixers[l] == "attn";
+    }
+    meta.emplace_back("nanogpt_compatible", all_attention ? "True" : "False");
+    std::string codes;
+    for (size_t i = 0; i < vocab.size(); i++) codes += (i ? "," : "") + std::to_string(vocab[i]);
+    meta.emplace_back("vocab", codes);
+    return meta;
 }
-}  // namespace
 
-void export_safetensors(GPT& model, const std::string& path) {
+void export_safetensors(GPT& model, const Vocab& vocab, const std::string& path) {
     const GPTConfig& c = model.config;
-    auto b = [](bool v) { return std::string(v ? "true" : "false"); };
-    const std::pair<std::string, std::string> metadata[] = {
-        {"n_layer", std::to_string(c.n_layer)}, {"n_head", std::to_string(c.n_head)},
-        {"n_embd", std::to_string(c.n_embd)}, {"block_size", std::to_string(c.block_size)},
-        {"vocab_size", std::to_string(c.vocab_size)}, {"bias", b(c.bias)},
-        {"mixer", c.mixer}, {"activation", c.activation}, {"mixer_vproj", b(c.mixer_vproj)},
-    };
-    std::string header = "{\"__metadata__\":{";
-    for (size_t i = 0; i < std::size(metadata); i++)
-        header += (i ? "," : "") + json_string(metadata[i].first) + ":" + json_string(metadata[i].second);
-    header += "}";
-    std::vector<Parameter*> params = gpt_parameters(model);
-    uint64_t offset = 0;
-    for (Parameter* p : params) {
-        const uint64_t bytes = static_cast<uint64_t>(p->value.numel()) * 4;
-        header += "," + json_string(p->name) + ":{\"dtype\":\"F32\",\"shape\":[";
-        for (int i = 0; i < p->value.ndim(); i++) header += (i ? "," : "") + std::to_string(p->value.shape[i]);
-        header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
-        offset += bytes;
-    }
-    header += "}";
-    while (header.size() % 8 != 0) header += ' ';  // keeps the data 8-byte aligned
+    if (static_cast<int64_t>(vocab.size()) != c.vocab_size)
+        fail("export", "the vocabulary has " + std::to_string(vocab.size()) + " entries for vocab_size " +
+                           std::to_string(c.vocab_size));
+    auto shape_of = [](const Tensor& t) { return std::vector<int64_t>(t.shape.dims, t.shape.dims + t.ndim()); };
+    // The causal mask nanoGPT's attention keeps as a buffer: 1 on and below the diagonal.
+    const int64_t T = c.block_size;
+    std::vector<float> mask(static_cast<size_t>(T * T), 0.0f);
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j <= i; j++) mask[i * T + j] = 1.0f;  // mask (T, T), row i = query position
 
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) fail("export", "cannot write '" + tmp + "'");
-        const uint64_t n = header.size();
-        out.write(reinterpret_cast<const char*>(&n), 8);  // little-endian on every machine we build for
-        out.write(header.data(), static_cast<std::streamsize>(n));
-        for (Parameter* p : params)
-            out.write(reinterpret_cast<const char*>(p->value.data), p->value.numel() * 4);
-        if (!out) fail("export", "writing '" + tmp + "' failed (disk full?)");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail("export", "cannot move '" + tmp + "' to '" + path + "': " + ec.message());
+    std::vector<TensorToWrite> tensors;
+    for (Parameter* p : gpt_parameters(model)) tensors.push_back({p->name, shape_of(p->value), p->value.data});
+    for (size_t l = 0; l < model.h.size(); l++)
+        if (model.h[l].is_attention)
+            tensors.push_back({"transformer.h." + std::to_string(l) + ".attn.bias", {1, 1, T, T}, mask.data()});
+    tensors.push_back({"lm_head.weight", shape_of(model.wte.value), model.wte.value.data});
+    write_safetensors(path, export_metadata(c, vocab), tensors);
 }
 
 }  // namespace cg

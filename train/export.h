@@ -1,17 +1,27 @@
-// Export to safetensors (https://github.com/huggingface/safetensors): an
-// 8-byte header length, a JSON header naming each tensor's dtype, shape and
-// byte range, then the raw float32 data. Names are nanoGPT's state_dict keys,
-// so `safetensors.torch.load_file` gives a dict nanoGPT's model accepts.
+// Export to safetensors (train/safetensors.h) with nanoGPT's state_dict names
+// and layout, so that nanoGPT's model.py loads the file with strict=True.
 #pragma once
 
 #include <string>
 
 #include "models/gpt.h"
+#include "train/dataset.h"
+#include "train/safetensors.h"
 
 namespace cg {
 
-// Writes every parameter (lm_head is tied to wte and not written) with the
-// model config as string metadata. Written to a temporary file, then renamed.
-void export_safetensors(GPT& model, const std::string& path);
+// The model's config and vocabulary as string metadata. Booleans are written
+// as Python spells them ("True"/"False"); `mixer` is the comma list and
+// mixer.0, mixer.1, ... name each block's; `vocab` lists the code points of
+// the tokens 0, 1, ... as decimals joined by commas; `nanogpt_compatible` is
+// "True" only when every block is attention with a GELU MLP, the model
+// nanoGPT's model.py builds.
+Metadata export_metadata(const GPTConfig& config, const Vocab& vocab);
+
+// Writes every parameter, lm_head.weight (a copy of the tied wte) and, in each
+// attention block, the causal-mask buffer attn.bias (1, 1, block_size,
+// block_size) that nanoGPT registers on PyTorch < 2.0. Written to a temporary
+// file, then renamed.
+void export_safetensors(GPT& model, const Vocab& vocab, const std::string& path);
 
 }  // namespace cg

@@ -1,6 +1,7 @@
 // causalgrad: the command line. Each subcommand parses its options (cxxopts),
 // calls the library, and turns any error into one line on stderr and exit 1.
 #include <cxxopts.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/export.h"
+#include "train/import.h"
 #include "train/options.h"
 #include "train/plot.h"
 #include "train/sample.h"
@@ -130,8 +132,48 @@ int cmd_export(int argc, char** argv) {
     if (!parse(o, argc, argv)) return 0;
     Checkpoint c = load_from(out_dir);
     if (to.empty()) to = out_dir + "/model.safetensors";
-    export_safetensors(c.model, to);
-    std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " tensors)\n";
+    export_safetensors(c.model, c.vocab, to);
+    int64_t masks = 0;
+    for (const Block& b : c.model.h) masks += b.is_attention;
+    std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " parameters, lm_head.weight, " << masks
+              << " causal-mask buffers)\n";
+    return 0;
+}
+
+int cmd_import(int argc, char** argv) {
+    std::string from, out_dir = "out", data_dir, n_head, mixer, activation, dropout;
+    ImportOptions io;
+    cxxopts::Options o("causalgrad import", "Make out_dir/ckpt.bin (step 0, fresh optimizer state) from a safetensors "
+                                            "file with nanoGPT's names: an export, or a nanoGPT state_dict saved from "
+                                            "PyTorch (F32, F16 or BF16). The config comes from the file's metadata, "
+                                            "else from the shapes and the options below.");
+    o.add_options()("from", "safetensors file", cxxopts::value(from))(
+        "out_dir", "folder for ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
+        "vocab", "vocab.txt of the training data (default: the file's vocab metadata)", cxxopts::value(io.vocab_path))(
+        "data_dir", "token folder that eval and train use (default: the --vocab file's folder, else "
+                    "data/shakespeare_char)", cxxopts::value(data_dir))(
+        "untied", "if lm_head.weight differs from wte: error, keep_wte or keep_lm_head",
+        cxxopts::value(io.untied)->default_value(io.untied))(
+        "n_head", "attention heads (not readable from shapes)", cxxopts::value(n_head))(
+        "mixer", "mixer name or comma list, for files whose metadata does not say", cxxopts::value(mixer))(
+        "activation", "MLP activation, if not gelu and not in the metadata", cxxopts::value(activation))(
+        "dropout", "dropout for fine-tuning", cxxopts::value(dropout));
+    if (!parse(o, argc, argv)) return 0;
+    if (from.empty()) fail("import", "give the file to read with --from=FILE.safetensors");
+    const std::pair<const char*, const std::string*> given[] = {
+        {"n_head", &n_head}, {"mixer", &mixer}, {"activation", &activation}, {"dropout", &dropout}};
+    for (const auto& [key, value] : given)
+        if (!value->empty()) io.settings.emplace_back(key, *value);
+    ImportedModel m = import_safetensors(from, io);
+    m.config.out_dir = out_dir;
+    if (!data_dir.empty()) m.config.data_dir = data_dir;
+    std::filesystem::create_directories(out_dir);
+    save_new_checkpoint(out_dir + "/ckpt.bin", m.config, m.vocab, m.model);
+    for (const std::string& note : m.notes) std::cout << note << "\n";
+    const GPTConfig& c = m.model.config;
+    std::cout << "wrote " << out_dir << "/ckpt.bin: n_layer " << c.n_layer << ", n_head " << c.n_head << ", n_embd "
+              << c.n_embd << ", block_size " << c.block_size << ", vocab " << c.vocab_size << ", mixer " << c.mixer
+              << ", " << count_parameters(m.model, false) << " parameters\n";
     return 0;
 }
 
@@ -233,6 +275,7 @@ int main(int argc, char** argv) {
         if (command == "sample") return cmd_sample(argc, argv);
         if (command == "eval") return cmd_eval(argc, argv);
         if (command == "export") return cmd_export(argc, argv);
+        if (command == "import") return cmd_import(argc, argv);
         if (command == "plot") return cmd_plot(argc, argv);
         if (command == "bench") return cmd_bench(argc, argv);
         std::cerr << "causalgrad: unknown command '" << command << "'\n" << kUsage;

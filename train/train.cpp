@@ -120,8 +120,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     } else {
         config.model.vocab_size = static_cast<int64_t>(data.vocab.size());
         model = make_gpt(config.model, config.seed);
-        state.data_rng = Rng{config.seed ^ 0xDA7Aull, 0};
-        state.dropout_rng = Rng{config.seed ^ 0xD50Full, 0};
+        state = fresh_run_state(config.seed);
     }
     std::vector<Parameter*> params = gpt_parameters(model);
     AdamW opt = make_adamw(params, AdamWConfig{config.beta1, config.beta2, 1e-8f, config.weight_decay});
