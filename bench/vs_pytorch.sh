@@ -7,6 +7,7 @@
 #
 #   bench/vs_pytorch.sh                 ROUNDS=3, all cores
 #   ROUNDS=5 THREADS=2 bench/vs_pytorch.sh
+#   BIG=0 bench/vs_pytorch.sh           the CPU config only (the 6/6/384 row takes minutes)
 #   CAUSALGRAD=build-haswell/causalgrad OPENBLAS_CORETYPE=Haswell bench/vs_pytorch.sh
 #                                       the AVX2 path on an AVX-512 machine
 set -euo pipefail
@@ -31,9 +32,8 @@ median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # compiler targeted (a -march=haswell build on an AVX-512 CPU measures AVX2).
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 cpu_isa=$(grep -o -w -m1 -E 'avx512f' /proc/cpuinfo | head -n 1); cpu_isa=${cpu_isa:-$(grep -o -w -m1 avx2 /proc/cpuinfo | head -n 1)}
-build_isa=$(objdump -d --no-show-raw-insn "$bin" 2>/dev/null | grep -c -m1 zmm >/dev/null && echo avx512 || echo avx2)
 core=$("$bin" bench --steps=1 --warmup=0 --n_layer=1 | awk -F': ' '/OpenBLAS core/ {print $2}')
-echo "machine: $cpu, $(nproc) cores, CPU ${cpu_isa:-no avx2}, build ${build_isa}, OpenBLAS core $core"
+echo "machine: $cpu, $(nproc) cores, CPU ${cpu_isa:-no avx2}; OpenBLAS core $core"
 echo "threads: $threads, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, rounds: $rounds"
 echo "torch: $("$python" -c 'import torch; print(torch.__version__)')"
 echo
@@ -56,4 +56,5 @@ run() {  # label, steps, flags...
 
 run "CPU config 4/4/128, T 64, B 12: attn" 20 --mixer=attn
 run "CPU config 4/4/128, T 64, B 12: pair_max" 20 --mixer=pair_max
+[ "${BIG:-1}" = 0 ] && exit 0  # BIG=0: the CPU config only
 run "shakespeare_char 6/6/384, T 256, B 64: attn" 3 --n_layer=6 --n_head=6 --n_embd=384 --block_size=256 --batch_size=64 --mixer=attn

@@ -213,7 +213,7 @@ int cmd_bench(int argc, char** argv) {
               << " (OpenBLAS " << blas_num_threads() << " inside each; idle threads: " << omp_wait_setting() << ")\n"
               << "  load: " << (load == "none" ? "none beside this process" : load == "busy" ? "one CPU-bound process at nice 0"
                                                                                              : "one CPU-bound process at nice 19") << "\n"
-              << "  OpenBLAS core: " << blas_core_name() << "\n"
+              << "  OpenBLAS core: " << blas_core_name() << ", our kernels built for " << built_for_isa() << "\n"
               << "  model: n_layer " << b.model.n_layer << ", n_head " << b.model.n_head << ", n_embd " << b.model.n_embd
               << ", block_size " << b.model.block_size << ", mixer " << b.model.mixer << ", "
               << count_parameters(probe, false) << " parameters\n";

@@ -25,6 +25,16 @@ bool is_generic_blas_core(const std::string& core) {
     return true;
 }
 
+std::string built_for_isa() {
+#if defined(__AVX512F__)
+    return "AVX-512";
+#elif defined(__AVX2__)
+    return "AVX2";
+#else
+    return "SSE2";
+#endif
+}
+
 std::string omp_wait_setting() {
     if (const char* s = std::getenv("GOMP_SPINCOUNT")) return std::string("GOMP_SPINCOUNT=") + s;
     if (const char* s = std::getenv("OMP_WAIT_POLICY")) return std::string("OMP_WAIT_POLICY=") + s;

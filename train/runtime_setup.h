@@ -27,6 +27,10 @@ std::string best_blas_core();
 // True for kernel families without AVX2 code (Prescott, Core2, ...).
 bool is_generic_blas_core(const std::string& core);
 
+// The vector instructions our own kernels were compiled for: "AVX-512",
+// "AVX2" (e.g. a -march=haswell build on any CPU) or "SSE2".
+std::string built_for_isa();
+
 // How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=1000", ...
 std::string omp_wait_setting();
 
