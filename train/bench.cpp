@@ -55,6 +55,44 @@ double train_step_flops(const GPTConfig& c, int64_t B) {
     return 3 * forward;
 }
 
+double linear_products_ms(const GPTConfig& c, int64_t B) {
+    const int64_t N = B * c.block_size, C = c.n_embd;
+    std::vector<std::pair<int64_t, int64_t>> layers;  // (in, out) of each linear layer
+    for (const std::string& m : block_mixers(c)) {
+        if (m == "attn") layers.push_back({C, 3 * C});
+        else if (c.mixer_vproj) layers.push_back({C, C});
+        layers.push_back({C, C});
+        layers.push_back({C, 4 * C});
+        layers.push_back({4 * C, C});
+    }
+    layers.push_back({C, c.vocab_size});  // lm_head
+    struct Buffers {
+        Tensor x, w, y, dy, dx, dw;
+    };
+    std::vector<Buffers> bufs;
+    Rng rng{11, 0};
+    for (const auto& [in, out] : layers) {
+        Buffers b{empty({N, in}), empty({out, in}), empty({N, out}), empty({N, out}), empty({N, in}), empty({out, in})};
+        fill_uniform(b.x, rng, -1, 1);
+        fill_uniform(b.w, rng, -1, 1);
+        fill_uniform(b.dy, rng, -1, 1);
+        bufs.push_back(b);
+    }
+    auto run = [&] {
+        const auto t0 = Clock::now();
+        for (const Buffers& b : bufs) {
+            matmul(b.y, b.x, b.w.transpose(0, 1));   // y (N, out) = x W^T
+            matmul(b.dx, b.dy, b.w);                  // dx (N, in) = dy W
+            matmul(b.dw, b.dy.transpose(0, 1), b.x);  // dW (out, in) = dy^T x
+        }
+        return ms_since(t0);
+    };
+    const double first = std::max(run(), 1e-3);  // untimed warm-up; sizes the repeats to about a second
+    std::vector<double> times;
+    for (int64_t rep = 0; rep < std::clamp<int64_t>(static_cast<int64_t>(1000 / first), 3, 15); rep++) times.push_back(run());
+    return median(times);
+}
+
 double measure_sgemm_gflops() {
     const int64_t n = 1024;
     Tensor a = empty({n, n}), b = empty({n, n}), c = empty({n, n});

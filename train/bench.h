@@ -28,6 +28,11 @@ struct BenchOptions {
 double train_step_flops(const GPTConfig& config, int64_t batch_size);
 // GFLOP/s of a large square sgemm on the current threads (best of a few runs).
 double measure_sgemm_gflops();
+// Median ms of the products of one training step's linear layers alone
+// (forward, input gradient, weight gradient of each, with their shapes),
+// timed apart from everything else on the current threads: a floor under the
+// step's time that no change outside the sgemm calls can go below.
+double linear_products_ms(const GPTConfig& config, int64_t batch_size);
 
 struct TrainBench {
     double median_ms = 0, tokens_per_s = 0, gflops = 0, peak_gflops = 0;

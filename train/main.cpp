@@ -217,6 +217,8 @@ int cmd_bench(int argc, char** argv) {
               << "  model: n_layer " << b.model.n_layer << ", n_head " << b.model.n_head << ", n_embd " << b.model.n_embd
               << ", block_size " << b.model.block_size << ", mixer " << b.model.mixer << ", "
               << count_parameters(probe, false) << " parameters\n";
+    // The floor is measured before any busy process starts: it is the machine's.
+    const double floor_ms = what == "train" ? linear_products_ms(b.model, b.batch_size) : 0;
     std::optional<BusyCore> busy;
     if (load != "none") busy.emplace(load == "busy" ? 0 : 19);
     if (what == "generate") {
@@ -228,6 +230,7 @@ int cmd_bench(int argc, char** argv) {
     std::cout << "  batch_size: " << b.batch_size << " (" << b.batch_size * b.model.block_size << " tokens per step)\n"
               << "  FLOPs per step: " << flops / 1e9 << " GFLOP (matrix products, forward + backward)\n"
               << "  sgemm peak: " << peak << " GFLOP/s (1024^3, measured now)\n";
+    std::cout << "  linear layers' products alone: " << floor_ms << " ms/step (timed apart, quiet: the step cannot go below)\n";
     TrainBench r = bench_train(b, std::cout);
     char line[256];
     std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of sgemm peak)", r.median_ms,
