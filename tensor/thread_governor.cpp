@@ -56,7 +56,7 @@ int split_width() { return std::max(default_threads(), g_fixed_threads); }
 ThreadGovernor make_thread_governor() {
     ThreadGovernor g;
     g.fixed = g_fixed_threads;
-    g.many = g.fixed > 0 ? g.fixed : omp_get_max_threads();
+    g.many = g.fixed > 0 ? g.fixed : default_threads();  // not OpenMP's current count: an earlier governor may have left 1
     g.current = g.many;
     g.next_trial = kWarmup + static_cast<int64_t>(kRecent);
     g.interval = kFirstInterval;
@@ -84,7 +84,7 @@ void governor_end(ThreadGovernor& g, double ms) {
         // last choice): try the other count again soon.
         const double now = median(g.recent);
         if (g.decided_ms > 0 && g.recent.size() == kRecent && (now > 1.25 * g.decided_ms || now < 0.8 * g.decided_ms)) {
-            g.interval = kFirstInterval;
+            g.interval = kFirstInterval;  // now for work of a step's size; after 250 ms of work for tiny work
             g.next_trial = std::min(g.next_trial, g.repeats + repeats_until_trial(g) - kFirstInterval);
             g.decided_ms = now;
         }

@@ -48,6 +48,18 @@ TEST_CASE("threads: the governor keeps the faster count and follows a change of 
     set_num_threads(0);
 }
 
+TEST_CASE("threads: a new governor tries all threads even when the last one ended on one") {
+    set_num_threads(0);
+    ThreadGovernor first = make_thread_governor();
+    if (first.many < 2) return;
+    run_governed(first, 100, [](int n) { return n == 1 ? 5.0 : 10.0; });
+    REQUIRE(first.current == 1);
+    ThreadGovernor second = make_thread_governor();
+    CHECK(second.many == first.many);
+    CHECK(governor_begin(second) == second.many);
+    set_num_threads(0);
+}
+
 TEST_CASE("threads: a count the user fixed is never changed") {
     set_num_threads(1);
     ThreadGovernor g = make_thread_governor();
