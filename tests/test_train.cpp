@@ -26,6 +26,7 @@
 #include "data/prepare.h"
 #include "nn/adamw.h"
 #include "train/checkpoint.h"
+#include "train/crc32.h"
 #include "train/dataset.h"
 #include "train/options.h"
 #include "train/plot.h"
@@ -502,12 +503,84 @@ TEST_CASE("train: damaged, foreign and missing checkpoints throw and name the fi
     write_file(dir / "foreign.bin", foreign);
     check_load_fails(dir / "foreign.bin");
     std::string other_version = good;
-    other_version[7] = '2';  // "CGCKPT02"
-    write_file(dir / "v2.bin", other_version);
-    check_load_fails(dir / "v2.bin");
+    other_version[7] = '1';  // "CGCKPT01", the format before checksums
+    write_file(dir / "v1.bin", other_version);
+    check_load_fails(dir / "v1.bin");
     write_file(dir / "text.bin", "step,train_loss\n0,1.0\n");
     check_load_fails(dir / "text.bin");
     check_load_fails(dir / "missing.bin");
+}
+
+TEST_CASE("train: crc32 gives the standard check value") {
+    CHECK(crc32("123456789", 9) == 0xCBF43926u);
+    CHECK(crc32("", 0) == 0u);
+    // Continuing over pieces equals one pass over the whole.
+    CHECK(crc32("6789", 4, crc32("12345", 5)) == 0xCBF43926u);
+}
+
+// Loading `path` throws cg::Error whose message names the path and says "damaged".
+void check_load_says_damaged(const std::string& path) {
+    try {
+        load_checkpoint(path);
+        FAIL("load_checkpoint accepted '" << path << "'");
+    } catch (const Error& e) {
+        CHECK(contains(e.what(), path));
+        CHECK(contains(e.what(), "damaged"));
+    }
+}
+
+TEST_CASE("train: a flipped bit anywhere in a checkpoint, or bytes appended, is reported as damage") {
+    TempDir dir;
+    Saved s = make_saved();
+    save_checkpoint(dir / "ckpt.bin", s.config, s.vocab, s.model, *s.opt, s.state);
+    const std::string good = read_file(dir / "ckpt.bin");
+    std::mt19937 gen(3);
+    for (int trial = 0; trial < 40; trial++) {
+        std::string bad = good;
+        // Past the magic: the length, the payload or the CRC itself.
+        const size_t at = 8 + gen() % (good.size() - 8);
+        bad[at] = static_cast<char>(bad[at] ^ (1 << (gen() % 8)));
+        CAPTURE(at);
+        write_file(dir / "flipped.bin", bad);
+        check_load_says_damaged(dir / "flipped.bin");
+    }
+    write_file(dir / "longer.bin", good + "x");
+    check_load_says_damaged(dir / "longer.bin");
+    write_file(dir / "shorter.bin", good.substr(0, good.size() - 1));
+    check_load_says_damaged(dir / "shorter.bin");
+}
+
+TEST_CASE("train: NaN in weights or moments is refused at save and, with a valid CRC, at load") {
+    TempDir dir;
+    Saved s = make_saved();
+    const std::string path = dir / "ckpt.bin";
+    save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
+    const std::string good = read_file(path);
+    std::vector<Parameter*> params = gpt_parameters(s.model);
+    params[1]->value.data[3] = NAN;
+    CHECK_THROWS_WITH_AS(save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state),
+                         doctest::Contains(params[1]->name.c_str()), Error);
+    params[1]->value.data[3] = 0.5f;
+    s.opt->v[2].data[0] = INFINITY;
+    CHECK_THROWS_AS(save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state), Error);
+    CHECK(read_file(path) == good);
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+
+    // A NaN written into the payload with a matching CRC (as a buggy writer would) is still refused.
+    const std::string payload = good.substr(16, good.size() - 20);
+    const float nan = NAN;
+    std::string poked = payload;
+    std::memcpy(&poked[payload.size() - 4], &nan, 4);  // the last float of the last moment
+    write_file(dir / "nan.bin", wrap_checkpoint_payload(poked));
+    check_load_says_damaged(dir / "nan.bin");
+    write_file(dir / "rewrapped.bin", wrap_checkpoint_payload(payload));
+    CHECK(load_checkpoint(dir / "rewrapped.bin").state.step == 41);
+}
+
+TEST_CASE("train: a folder where the checkpoint should be is named as a folder") {
+    TempDir dir;
+    fs::create_directories(dir / "ckpt.bin");
+    CHECK_THROWS_WITH_AS(load_checkpoint(dir / "ckpt.bin"), doctest::Contains("is a directory"), Error);
 }
 
 TEST_CASE("train: a failed save leaves the previous checkpoint untouched") {

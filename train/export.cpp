@@ -1,7 +1,10 @@
 #include "train/export.h"
 
-#include <filesystem>
+#include <sys/stat.h>
+
 #include <fstream>
+
+#include "train/safe_file.h"
 
 namespace cg {
 
@@ -14,9 +17,24 @@ std::string json_string(const std::string& s) {
     }
     return out + "\"";
 }
+// An existing file may be replaced only if it is a regular file that starts
+// as safetensors do: an 8-byte header length, then the JSON header's '{'.
+void check_export_target(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return;  // a new file
+    if (!S_ISREG(st.st_mode))
+        fail("export", "'" + path + "' exists and is not a regular file; give a new file name with --to");
+    std::ifstream in(path, std::ios::binary);
+    char head[9] = {};
+    in.read(head, 9);
+    if (!in || head[8] != '{')
+        fail("export", "'" + path + "' exists and is not a safetensors file (a checkpoint, log or data?); "
+                       "export replaces only an earlier export: give a new file name with --to");
+}
 }  // namespace
 
 void export_safetensors(GPT& model, const std::string& path) {
+    check_export_target(path);
     const GPTConfig& c = model.config;
     auto b = [](bool v) { return std::string(v ? "true" : "false"); };
     const std::pair<std::string, std::string> metadata[] = {
@@ -41,20 +59,12 @@ void export_safetensors(GPT& model, const std::string& path) {
     header += "}";
     while (header.size() % 8 != 0) header += ' ';  // keeps the data 8-byte aligned
 
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) fail("export", "cannot write '" + tmp + "'");
-        const uint64_t n = header.size();
-        out.write(reinterpret_cast<const char*>(&n), 8);  // little-endian on every machine we build for
-        out.write(header.data(), static_cast<std::streamsize>(n));
-        for (Parameter* p : params)
-            out.write(reinterpret_cast<const char*>(p->value.data), p->value.numel() * 4);
-        if (!out) fail("export", "writing '" + tmp + "' failed (disk full?)");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail("export", "cannot move '" + tmp + "' to '" + path + "': " + ec.message());
+    const uint64_t n = header.size();
+    std::string bytes(reinterpret_cast<const char*>(&n), 8);  // little-endian on every machine we build for
+    bytes += header;
+    for (Parameter* p : params)
+        bytes.append(reinterpret_cast<const char*>(p->value.data), static_cast<size_t>(p->value.numel()) * 4);
+    write_file_atomically(path, bytes, "export");
 }
 
 }  // namespace cg

@@ -11,7 +11,9 @@
 namespace cg {
 
 // Writes every parameter (lm_head is tied to wte and not written) with the
-// model config as string metadata. Written to a temporary file, then renamed.
+// model config as string metadata. Written to a temporary file, fsynced, then
+// renamed. Refuses (before writing) a path that exists and is not an earlier
+// safetensors export: a checkpoint, a log, data, a folder or a device.
 void export_safetensors(GPT& model, const std::string& path);
 
 }  // namespace cg
