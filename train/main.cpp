@@ -124,6 +124,7 @@ int cmd_sample(int argc, char** argv) {
         "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     s.start = start_text(start);
+    if (s.num_samples < 1) fail("sample", "num_samples must be at least 1");
     use_threads(threads, "sample");
     Checkpoint c = load_from(out_dir);
     // Each sample streams as it is drawn (sample i with seed + i); Ctrl-C ends
@@ -293,7 +294,7 @@ int main(int argc, char** argv) {
         if (command == "export") return cmd_export(argc, argv);
         if (command == "plot") return cmd_plot(argc, argv);
         if (command == "bench") return cmd_bench(argc, argv);
-        std::cerr << "causalgrad: unknown command '" << command << "'\n" << kUsage;
+        std::cerr << "causalgrad: unknown command '" << command << "'; `causalgrad --help` lists the commands\n";
         return 2;
     } catch (const cxxopts::exceptions::exception& e) {
         std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";

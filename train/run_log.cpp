@@ -90,22 +90,30 @@ void RunLog::eval(int64_t step, float train_loss, float val_loss) {
     out.flush();
 }
 
-RunLog open_run_log(const std::string& path, int64_t resume_step) {
-    RunLog log;
-    std::string text = std::string(kLogHeader) + "\n";
+RunLogStart plan_run_log(const std::string& path, int64_t resume_step) {
+    RunLogStart start;
+    start.path = path;
+    start.text = std::string(kLogHeader) + "\n";
     if (resume_step >= 0 && ::access(path.c_str(), F_OK) == 0) {
         const LogFile old = parse_run_log(read_regular_file(path, "log"), path);
-        if (old.torn_last_line) log.warning = "dropped a cut-short last line of '" + path + "'";
+        if (old.torn_last_line) start.warning = "dropped a cut-short last line of '" + path + "'";
         for (const LogRow& row : old.rows) {
             // Training row s is the step from state s to s + 1; evaluation row s is state s.
             if (row.is_eval ? row.step > resume_step : row.step >= resume_step) continue;
-            text += row.line + "\n";
-            if (row.is_eval && row.step == resume_step) log.has_eval_at_start = true;
+            start.text += row.line + "\n";
+            if (row.is_eval && row.step == resume_step) start.has_eval_at_start = true;
         }
     }
-    write_file_atomically(path, text, "log");
-    log.out.open(path, std::ios::app);
-    if (!log.out) fail("log", "cannot append to '" + path + "'");
+    return start;
+}
+
+RunLog open_run_log(const RunLogStart& start) {
+    write_file_atomically(start.path, start.text, "log");
+    RunLog log;
+    log.has_eval_at_start = start.has_eval_at_start;
+    log.warning = start.warning;
+    log.out.open(start.path, std::ios::app);
+    if (!log.out) fail("log", "cannot append to '" + start.path + "'");
     return log;
 }
 

@@ -40,9 +40,19 @@ struct RunLog {
     void eval(int64_t step, float train_loss, float val_loss);
 };
 
+// What the log of a starting run begins with, read and checked before anything is written.
+struct RunLogStart {
+    std::string path, text;
+    bool has_eval_at_start = false;
+    std::string warning;
+};
+
 // From scratch (resume_step < 0): a log with only the header. On resume: the
 // training rows of steps before resume_step and the evaluations up to it,
 // which are exactly the rows of the state the checkpoint holds.
-RunLog open_run_log(const std::string& path, int64_t resume_step);
+RunLogStart plan_run_log(const std::string& path, int64_t resume_step);
+
+// Writes the planned start over the log (temp file and rename), then opens it for appending.
+RunLog open_run_log(const RunLogStart& start);
 
 }  // namespace cg

@@ -83,7 +83,7 @@ void check_writable_dir(const std::string& dir, const char* op) {
     fs::path p = dir;
     struct stat st;
     while (!stat_path(p.string(), st)) {
-        if (errno != ENOENT) fail(op, "cannot use " + quoted(p.string()) + " (" + std::strerror(errno) + ")");
+        if (errno != ENOENT && errno != ENOTDIR) fail(op, "cannot use " + quoted(p.string()) + " (" + std::strerror(errno) + ")");
         const fs::path parent = p.parent_path();
         if (parent.empty() || parent == p) {
             p = ".";

@@ -128,6 +128,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     check_splits(data, config.data_dir, config.model.block_size);
     check_fits_in_memory(training_bytes(config.model, config.batch_size), "train");
     check_writable_dir(config.out_dir, "train");
+    const RunLogStart log_start = plan_run_log(config.out_dir + "/log.csv", resume ? ckpt.state.step : -1);
     const int threads = set_num_threads(config.threads);
     if (resume) {
         model = std::move(ckpt.model);
@@ -145,7 +146,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     // ---- the run owns out_dir from here on ----
     std::filesystem::create_directories(config.out_dir);
     const RunLock lock = lock_out_dir(config.out_dir);
-    RunLog csv = open_run_log(config.out_dir + "/log.csv", resume ? state.step : -1);
+    RunLog csv = open_run_log(log_start);
     if (!csv.warning.empty()) log << "warning: " << csv.warning << "\n";
     const StopSignals stop_signals;
     const int64_t first_step = state.step;
