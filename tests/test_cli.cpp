@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -70,10 +71,16 @@ Started start_cli(const fs::path& cwd, const std::vector<std::string>& args, con
     s.out_file = (scratch / ("stdout" + std::to_string(slot))).string();
     s.err_file = (scratch / ("stderr" + std::to_string(slot))).string();
     s.stdout_path = stdout_path;
+    // No stale output of an earlier process may be mistaken for this one's.
+    fs::remove(s.out_file);
+    fs::remove(s.err_file);
     s.pid = fork();
     REQUIRE(s.pid >= 0);
     if (s.pid == 0) {
         if (chdir(cwd.c_str()) != 0) _exit(120);
+        // One thread: the rows fail before any heavy work, and start faster without a thread pool.
+        setenv("OMP_NUM_THREADS", "1", 1);
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
         const int out = open(stdout_path.empty() ? s.out_file.c_str() : stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         const int err = open(s.err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (out < 0 || err < 0) _exit(121);
@@ -471,6 +478,60 @@ TEST_CASE("cli: sample takes its prompt from a file or with escapes, and streams
     const Outcome lines = run_cli(fx.root, {"sample", "--out_dir=run", "--max_new_tokens=0", "--start=a b\\nc"}, fx.scratch);
     CHECK(lines.status == 0);
     CHECK(lines.out == "a b\nc\n");
+}
+
+}  // namespace
+}  // namespace cg
+
+namespace cg {
+namespace {
+
+// Waits (up to 10 s) until `path` holds at least `bytes` bytes.
+bool wait_for_bytes(const fs::path& path, size_t bytes) {
+    for (int i = 0; i < 1000; i++) {
+        std::error_code ec;
+        if (fs::exists(path, ec) && fs::file_size(path, ec) >= bytes) return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+TEST_CASE("cli: SIGINT and SIGTERM end training after the step, with a checkpoint and the resume command") {
+    Fixture& fx = fixture();
+    for (const auto& [signal, status] : {std::pair<int, int>{SIGINT, 130}, {SIGTERM, 143}}) {
+        CAPTURE(signal);
+        const std::string dir = "signal" + std::to_string(signal);
+        const Started s = start_cli(fx.root, words(std::string("train ") + kTiny + "--out_dir=" + dir +
+                                                   " --max_iters=1000000 --eval_interval=100000"),
+                                    fx.scratch);
+        REQUIRE(wait_for_bytes(fx.root / dir / "log.csv", 300));  // a few steps logged
+        kill(s.pid, signal);
+        const Outcome o = finish_cli(s);
+        CHECK(o.status == status);
+        CHECK(contains(o.out, "saved checkpoint to " + dir + "/ckpt.bin; continue with: causalgrad train --out_dir=" +
+                                  dir + " --init_from=resume"));
+        const Checkpoint c = load_checkpoint((fx.root / dir / "ckpt.bin").string());
+        CHECK(contains(o.out, "after step " + std::to_string(c.state.step - 1) + ":"));
+        CHECK(c.state.step > 5);
+        // The resume continues from that step.
+        const Outcome resumed = run_cli(fx.root, words(std::string("train ") + kTiny + "--out_dir=" + dir +
+                                                       " --init_from=resume --max_iters=" +
+                                                       std::to_string(c.state.step + 3)),
+                                        fx.scratch);
+        CHECK(resumed.status == 0);
+        CHECK(contains(resumed.out, "resuming at step " + std::to_string(c.state.step)));
+    }
+}
+
+TEST_CASE("cli: Ctrl-C during sample keeps the text printed so far") {
+    Fixture& fx = fixture();
+    const Started s = start_cli(fx.root, words("sample --out_dir=run --max_new_tokens=100000000"), fx.scratch);
+    REQUIRE(wait_for_bytes(s.out_file, 50));  // streamed while it runs
+    kill(s.pid, SIGINT);
+    const Outcome o = finish_cli(s);
+    CHECK(o.status == 130);
+    CHECK(o.out.size() >= 50);
+    CHECK(contains(o.err, "stopped by a signal"));
 }
 
 }  // namespace
