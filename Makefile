@@ -93,7 +93,9 @@ fuzz: deps
 		status=$$?; \
 		grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz_$$t.log; \
 		if [ $$status -ne 0 ]; then tail -n 40 build-fuzz/fuzz_$$t.log; echo "fuzz_$$t failed (exit $$status)"; exit 1; fi; \
-	done of tiny Shakespeare (the train defaults), then a sample.
+	done
+
+# The main job: nanoGPT's CPU run of tiny Shakespeare (the train defaults), then a sample.
 #   make train MIXER=pair_max     a replacement mixer (or a comma list, one per block)
 MIXER ?= attn
 comma := ,

@@ -243,6 +243,8 @@ const std::vector<CliCase> kCases = {
     {"train --n_layer=abc --out_dir=fresh", 2, "--n_layer: 'abc' is not a valid value"},
     {"train --n_layer=2.5 --out_dir=fresh", 2, "--n_layer: '2.5'"},
     {"train --learning_rate=fast --out_dir=fresh", 2, "--learning_rate: 'fast'"},
+    {"train --learning_rate=1e-3x --out_dir=fresh", 2, "--learning_rate: '1e-3x' is not a valid value"},
+    {"train --max_iters 10k --out_dir=fresh", 2, "--max_iters: '10k' is not a valid value"},
     {"train --batch_size=99999999999999999999 --out_dir=fresh", 2, "--batch_size"},
     {"train --seed=-1 --out_dir=fresh", 2, "--seed"},
     {"train --bias=maybe --out_dir=fresh", 2, "--bias takes true or false"},

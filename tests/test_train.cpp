@@ -30,6 +30,7 @@
 #include "train/dataset.h"
 #include "train/options.h"
 #include "train/plot.h"
+#include "train/run_log.h"
 #include "train/train.h"
 
 namespace cg {
@@ -753,6 +754,81 @@ TEST_CASE("train: config files are read as options, and the command line wins") 
     write_file(dir / "nested.py", "config = other.py\n");
     CHECK_THROWS_AS(read_config_file(dir / "nested.py"), Error);
     CHECK_THROWS_AS(read_config_file(dir / "missing.py"), Error);
+}
+
+// ---- log.csv ------------------------------------------------------------------------------
+
+TEST_CASE("train: parse_run_log reads rows and names the file and line of a malformed one") {
+    const std::string header = std::string(kLogHeader) + "\n";
+    const LogFile ok = parse_run_log(header + "0,2.5,2.4,,,,\n0,2.6,,0.001,1.5,3.10,12000\n5,2.1,,0.001,1.2,3.00,125\n", "a.csv");
+    REQUIRE(ok.rows.size() == 3);
+    CHECK(ok.rows[0].is_eval);
+    CHECK_FALSE(ok.rows[1].is_eval);
+    CHECK(ok.rows[2].step == 5);
+    CHECK_FALSE(ok.torn_last_line);
+    // A last line without its newline is a write cut short: left out, and said so.
+    const LogFile torn = parse_run_log(header + "0,2.5,2.4,,,,\n5,2.", "a.csv");
+    CHECK(torn.rows.size() == 1);
+    CHECK(torn.torn_last_line);
+    for (const auto& [text, where] : std::vector<std::pair<std::string, std::string>>{
+             {"step,loss\n", "'b.csv' line 1"},
+             {header + "0,2.5,2.4,,,,\n1,2\n", "'b.csv' line 3"},
+             {header + "x,2.5,,,,,\n", "'b.csv' line 2: step 'x'"},
+             {header + "-1,2.5,,,,,\n", "'b.csv' line 2"},
+             {header + "1,,,,,,\n", "'b.csv' line 2: train_loss"},
+             {header + "1,2.5,abc,,,,\n", "'b.csv' line 2: cell 3 'abc'"},
+             {header + "1,2.5,,,,,,\n", "has 8 cells"}}) {
+        CAPTURE(text);
+        CHECK_THROWS_WITH_AS(parse_run_log(text, "b.csv"), doctest::Contains(where.c_str()), Error);
+    }
+}
+
+TEST_CASE("train: on resume the log keeps the training rows before the step and the evaluations up to it") {
+    TempDir dir;
+    const std::string path = dir / "log.csv";
+    write_file(path, std::string(kLogHeader) + "\n0,3,3,,,,\n0,3,,1,1,1,1\n5,2,,1,1,1,1\n10,2,2,,,,\n10,2,,1,1,1,1\n"
+                                               "15,1,,1,1,1,1\n20,1,1,,,,\n20,1,,1,1,1,1\n25,1");
+    const std::string old = read_file(path);
+    const RunLogStart at10 = plan_run_log(path, 10);
+    CHECK(read_file(path) == old);  // planning writes nothing
+    CHECK(at10.text == std::string(kLogHeader) + "\n0,3,3,,,,\n0,3,,1,1,1,1\n5,2,,1,1,1,1\n10,2,2,,,,\n");
+    CHECK(at10.has_eval_at_start);
+    CHECK_FALSE(at10.warning.empty());  // the torn "25,1"
+    CHECK_FALSE(plan_run_log(path, 15).has_eval_at_start);
+    CHECK(plan_run_log(path, -1).text == std::string(kLogHeader) + "\n");  // from scratch
+    {
+        RunLog log = open_run_log(at10);
+        log.step(10, 1.5f, 0.001f, 0.5f, 2.0, 100.0);
+    }
+    CHECK(read_file(path) == at10.text + "10,1.5,,0.001,0.5,2.00,100\n");
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+}
+
+// ---- option parsing -----------------------------------------------------------------------
+
+TEST_CASE("train: parse_strict reads boolean spellings and refuses stray arguments and bad values by name") {
+    auto parse = [](const std::vector<std::string>& args) {
+        TrainConfig c;
+        cxxopts::Options o("causalgrad train", "");
+        add_train_options(o, c);
+        parse_strict(o, args);
+        return c;
+    };
+    CHECK_FALSE(parse({"--bias", "false", "--decay_lr", "False"}).model.bias);
+    CHECK_FALSE(parse({"--decay_lr", "False"}).decay_lr);
+    CHECK(parse({"--bias=True"}).model.bias);
+    CHECK(parse({"--bias", "--n_layer=3"}).model.bias);
+    CHECK(parse({"--bias", "--n_layer=3"}).model.n_layer == 3);
+    CHECK_THROWS_WITH_AS(parse({"--bias=yes please"}), doctest::Contains("--bias takes true or false"), Error);
+    CHECK_THROWS_WITH_AS(parse({"stray"}), doctest::Contains("unexpected argument 'stray'"), Error);
+    CHECK_THROWS_WITH_AS(parse({"--bias", "false", "stray"}), doctest::Contains("'stray'"), Error);
+    CHECK_THROWS_WITH_AS(parse({"--n_embd=12", "--n_layer=x"}), doctest::Contains("--n_layer: 'x'"), Error);
+    CHECK_THROWS_WITH_AS(parse({"--learning_rate=1e-3x"}), doctest::Contains("--learning_rate"), Error);
+}
+
+TEST_CASE("train: a config key given twice is an error naming both lines") {
+    CHECK_THROWS_WITH_AS(read_config_text("n_layer = 2\n# note\nn_layer = 3\n", "x.conf"),
+                         doctest::Contains("x.conf:3: n_layer is already set on line 1"), Error);
 }
 
 }  // namespace

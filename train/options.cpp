@@ -112,14 +112,23 @@ std::vector<std::string> read_config_file(const std::string& path) {
 
 namespace {
 
-// Long names of the options that take true/false.
-std::set<std::string> boolean_options(const cxxopts::Options& options) {
-    std::set<std::string> names;
+// The whole text is one number (strtod's syntax: 12, -3, 1e-3, 0x10, inf, nan).
+bool is_whole_number_text(const std::string& s) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    std::strtod(s.c_str(), &end);
+    return end == s.c_str() + s.size();
+}
+
+// Long names of the options that take true/false, and of those whose default
+// is a number (cxxopts reads "1e-3x" as 1e-3; we refuse it).
+void classify_options(const cxxopts::Options& options, std::set<std::string>& booleans, std::set<std::string>& numbers) {
     for (const std::string& group : options.groups())
         for (const cxxopts::HelpOptionDetails& o : options.group_help(group).options)
-            if (o.is_boolean)
-                for (const std::string& l : o.l) names.insert(l);
-    return names;
+            for (const std::string& l : o.l) {
+                if (o.is_boolean) booleans.insert(l);
+                else if (o.has_default && is_whole_number_text(o.default_value)) numbers.insert(l);
+            }
 }
 
 std::string lower(std::string s) {
@@ -141,7 +150,8 @@ cxxopts::ParseResult parse_args(cxxopts::Options& options, std::vector<std::stri
 }  // namespace
 
 cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<std::string>& args) {
-    const std::set<std::string> booleans = boolean_options(options);
+    std::set<std::string> booleans, numbers;
+    classify_options(options, booleans, numbers);
     std::vector<std::string> fixed;
     for (size_t i = 0; i < args.size(); i++) {
         const std::string& a = args[i];
@@ -151,6 +161,15 @@ cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<s
         }
         const size_t eq = a.find('=');
         const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+        if (numbers.count(name)) {
+            const bool inline_value = eq != std::string::npos;
+            if (inline_value || i + 1 < args.size()) {
+                const std::string value = inline_value ? a.substr(eq + 1) : args[i + 1];
+                if (!is_whole_number_text(value)) fail("options", "--" + name + ": '" + value + "' is not a valid value: a number is expected");
+            }
+            fixed.push_back(a);
+            continue;
+        }
         if (!booleans.count(name)) {
             fixed.push_back(a);
             continue;

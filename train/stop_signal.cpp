@@ -29,7 +29,12 @@ StopSignals::StopSignals() {
     struct sigaction action = {};
     action.sa_handler = on_signal;
     sigemptyset(&action.sa_mask);
-    for (int i = 0; i < 3; i++) sigaction(kSignals[i], &action, &g_previous[i]);
+    for (int i = 0; i < 3; i++) {
+        sigaction(kSignals[i], nullptr, &g_previous[i]);
+        // A signal ignored from the start stays ignored: `nohup` (SIGHUP) and
+        // background jobs of scripts (SIGINT) ask for exactly that.
+        if (g_previous[i].sa_handler != SIG_IGN) sigaction(kSignals[i], &action, nullptr);
+    }
 }
 
 StopSignals::~StopSignals() {

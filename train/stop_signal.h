@@ -6,7 +6,8 @@
 namespace cg {
 
 // Installs the handlers (until the StopSignals goes out of scope, when the
-// previous ones come back). Clears any earlier request.
+// previous ones come back), except for signals the process was started
+// ignoring (nohup, background jobs). Clears any earlier request.
 struct StopSignals {
     StopSignals();
     ~StopSignals();
