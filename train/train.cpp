@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -146,6 +148,10 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     // ---- the run owns out_dir from here on ----
     std::filesystem::create_directories(config.out_dir);
     const RunLock lock = lock_out_dir(config.out_dir);
+    // --overwrite replaces the earlier run as a whole: its checkpoint must not
+    // outlive its log, or a later resume would pair it with this run's rows.
+    if (!resume && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
+        fail("train", "cannot remove the earlier '" + ckpt_path + "' (" + std::strerror(errno) + ")");
     RunLog csv = open_run_log(log_start);
     if (!csv.warning.empty()) log << "warning: " << csv.warning << "\n";
     const StopSignals stop_signals;
