@@ -88,7 +88,7 @@ fuzz: deps
 	@for t in $(FUZZ_TARGETS); do \
 		echo "==> fuzz_$$t for $(FUZZ_SECONDS) s"; \
 		mkdir -p build-fuzz/corpus-$$t && \
-		$(SANITIZERS) ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		$(SANITIZERS) ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/fuzz_$$t- \
 			-print_final_stats=1 build-fuzz/corpus-$$t tests/fuzz/corpus/$$t > build-fuzz/fuzz_$$t.log 2>&1; \
 		status=$$?; \
 		grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz_$$t.log; \
