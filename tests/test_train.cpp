@@ -541,12 +541,21 @@ TEST_CASE("train: a flipped bit anywhere in a checkpoint, or bytes appended, is 
     check_load_fails(dir / "shorter.bin", "damaged");
 }
 
-TEST_CASE("train: NaN in weights or moments is refused at save and, with a valid CRC, at load") {
+// make_saved()'s state written to dir/ckpt.bin, and the bytes written.
+struct SavedFile {
     TempDir dir;
     Saved s = make_saved();
-    const std::string path = dir / "ckpt.bin";
-    save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
-    const std::string good = read_file(path);
+    std::string path = dir / "ckpt.bin";
+    std::string good;
+    SavedFile() {
+        save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
+        good = read_file(path);
+    }
+};
+
+TEST_CASE("train: NaN in weights or moments is refused at save and, with a valid CRC, at load") {
+    SavedFile f;
+    auto& [dir, s, path, good] = f;
     std::vector<Parameter*> params = gpt_parameters(s.model);
     params[1]->value.data[3] = NAN;
     CHECK_THROWS_WITH_AS(save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state),
@@ -575,11 +584,8 @@ TEST_CASE("train: a folder where the checkpoint should be is named as a folder")
 }
 
 TEST_CASE("train: a failed save leaves the previous checkpoint untouched") {
-    TempDir dir;
-    Saved s = make_saved();
-    const std::string path = dir / "ckpt.bin";
-    save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
-    const std::string good = read_file(path);
+    SavedFile f;
+    auto& [dir, s, path, good] = f;
 
     // The temporary file cannot be created (a folder is in its place): the
     // save throws and the good checkpoint stays as it was.
