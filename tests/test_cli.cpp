@@ -457,9 +457,10 @@ TEST_CASE("cli: a second run into a locked out_dir refuses, naming the holder's 
 
 TEST_CASE("cli: --bias false, --bias=False and --bias True are read as booleans") {
     Fixture& fx = fixture();
-    for (const auto& [flag, want] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& flag_want : std::vector<std::pair<std::string, std::string>>{
              {"--bias false", "bias = false"}, {"--bias=False", "bias = false"}, {"--bias True", "bias = true"},
              {"--bias", "bias = true"}, {"--bias=TRUE", "bias = true"}}) {
+        const std::string &flag = flag_want.first, &want = flag_want.second;  // (CAPTURE cannot take a binding)
         CAPTURE(flag);
         const Outcome o = run_cli(fx.root, words("train --max_iters=0 --out_dir=b " + std::string(kTiny) + flag), fx.scratch);
         CHECK(o.status == 0);
@@ -500,7 +501,8 @@ bool wait_for_bytes(const fs::path& path, size_t bytes) {
 
 TEST_CASE("cli: SIGINT and SIGTERM end training after the step, with a checkpoint and the resume command") {
     Fixture& fx = fixture();
-    for (const auto& [signal, status] : {std::pair<int, int>{SIGINT, 130}, {SIGTERM, 143}}) {
+    for (const auto& signal_status : {std::pair<int, int>{SIGINT, 130}, {SIGTERM, 143}}) {
+        const int signal = signal_status.first, status = signal_status.second;
         CAPTURE(signal);
         const std::string dir = "signal" + std::to_string(signal);
         const Started s = start_cli(fx.root, words(std::string("train ") + kTiny + "--out_dir=" + dir +

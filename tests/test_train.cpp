@@ -766,7 +766,7 @@ TEST_CASE("train: parse_run_log reads rows and names the file and line of a malf
     const LogFile torn = parse_run_log(header + "0,2.5,2.4,,,,\n5,2.", "a.csv");
     CHECK(torn.rows.size() == 1);
     CHECK(torn.torn_last_line);
-    for (const auto& [text, where] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& text_where : std::vector<std::pair<std::string, std::string>>{
              {"step,loss\n", "'b.csv' line 1"},
              {header + "0,2.5,2.4,,,,\n1,2\n", "'b.csv' line 3"},
              {header + "x,2.5,,,,,\n", "'b.csv' line 2: step 'x'"},
@@ -774,6 +774,7 @@ TEST_CASE("train: parse_run_log reads rows and names the file and line of a malf
              {header + "1,,,,,,\n", "'b.csv' line 2: train_loss"},
              {header + "1,2.5,abc,,,,\n", "'b.csv' line 2: cell 3 'abc'"},
              {header + "1,2.5,,,,,,\n", "has 8 cells"}}) {
+        const std::string &text = text_where.first, &where = text_where.second;
         CAPTURE(text);
         CHECK_THROWS_WITH_AS(parse_run_log(text, "b.csv"), doctest::Contains(where.c_str()), Error);
     }
