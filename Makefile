@@ -19,7 +19,7 @@ NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,nativ
 # Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
 SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build test ctest test-sanitize test-clang train data bench clean
+.PHONY: help deps build test ctest test-sanitize test-clang test-kill fuzz train data bench clean
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
@@ -27,11 +27,13 @@ help:
 	@echo "make ctest          build, then run the suite through CTest"
 	@echo "make test-sanitize  build build-asan/ (Debug, ASan + UBSan) and run the tests there"
 	@echo "make test-clang     build build-clang/ with clang++ and -Werror, and run the tests there"
+	@echo "make test-kill      kill -9 a tiny training run 20 times at random moments; check checkpoint and log"
+	@echo "make fuzz           build build-fuzz/ (clang, libFuzzer) and fuzz each reader FUZZ_SECONDS (60) seconds"
 	@echo "make train          prepare the data, train the CPU config (MIXER=attn), print a sample"
 	@echo "make data           fetch tiny Shakespeare and write data/shakespeare_char/"
 	@echo "make bench          time training steps, long contexts and generation on this machine"
 	@echo "make deps           install missing system packages (scripts/install-deps.sh)"
-	@echo "make clean          remove build/, build-asan/ and build-clang/"
+	@echo "make clean          remove build/, build-asan/, build-clang/ and build-fuzz/"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -70,6 +72,30 @@ test-clang: deps
 	@echo "==> running $(strip build-clang/causalgrad_tests $(ARGS))"
 	@./build-clang/causalgrad_tests $(ARGS)
 
+# 20 kill -9s across training and resumes (tests/kill_test.sh); about 20 s.
+test-kill: build
+	@echo "==> kill test (tests/kill_test.sh)"
+	@bash tests/kill_test.sh build/causalgrad 20
+
+# The checkpoint, config and log.csv readers under libFuzzer, ASan and UBSan,
+# each for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := checkpoint config log
+fuzz: deps
+	@echo "==> configuring build-fuzz/ ($(CLANGXX), libFuzzer, ASan + UBSan, portable)"
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=$(CLANGXX) \
+		-DCAUSALGRAD_FUZZ=ON -DCAUSALGRAD_NATIVE=OFF
+	@cmake --build build-fuzz -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		echo "==> fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		mkdir -p build-fuzz/corpus-$$t && \
+		$(SANITIZERS) ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/fuzz_$$t- \
+			-print_final_stats=1 build-fuzz/corpus-$$t tests/fuzz/corpus/$$t > build-fuzz/fuzz_$$t.log 2>&1; \
+		status=$$?; \
+		grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz_$$t.log; \
+		if [ $$status -ne 0 ]; then tail -n 40 build-fuzz/fuzz_$$t.log; echo "fuzz_$$t failed (exit $$status)"; exit 1; fi; \
+	done
+
 # The main job: nanoGPT's CPU run of tiny Shakespeare (the train defaults), then a sample.
 #   make train MIXER=pair_max     a replacement mixer (or a comma list, one per block)
 MIXER ?= attn
@@ -107,5 +133,5 @@ data: build
 	@bash data/prepare.sh build/causalgrad
 
 clean:
-	@echo "==> removing build/ build-asan/ build-clang/"
-	@rm -rf build build-asan build-clang
+	@echo "==> removing build/ build-asan/ build-clang/ build-fuzz/"
+	@rm -rf build build-asan build-clang build-fuzz

@@ -7,26 +7,18 @@
 #include <set>
 
 #include "train/dataset.h"
+#include "train/safe_file.h"
 
 namespace cg {
 
 namespace {
 void write_tokens(const std::string& path, const std::vector<uint16_t>& tokens) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(tokens.data()),
-                  static_cast<std::streamsize>(tokens.size() * sizeof(uint16_t)));
-        if (!out) fail("prepare", "cannot write '" + tmp + "'");
-    }
-    std::filesystem::rename(tmp, path);
+    write_file_atomically(path, std::string(reinterpret_cast<const char*>(tokens.data()), tokens.size() * 2), "prepare");
 }
 }  // namespace
 
 PrepareSummary prepare_text(const std::string& input_path, const std::string& out_dir) {
-    std::ifstream in(input_path, std::ios::binary);
-    if (!in) fail("prepare", "cannot read '" + input_path + "'");
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = read_regular_file(input_path, "prepare");
     const std::vector<uint32_t> chars = utf8_to_code_points(text);
     if (chars.size() < 2) fail("prepare", "'" + input_path + "' has fewer than 2 characters");
 
@@ -43,6 +35,7 @@ PrepareSummary prepare_text(const std::string& input_path, const std::string& ou
     val.reserve(chars.size() - n_train);
     for (size_t i = 0; i < chars.size(); i++) (i < n_train ? train : val).push_back(index[chars[i]]);
 
+    check_writable_dir(out_dir, "prepare");
     std::filesystem::create_directories(out_dir);
     write_tokens(out_dir + "/train.bin", train);
     write_tokens(out_dir + "/val.bin", val);

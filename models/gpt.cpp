@@ -25,6 +25,10 @@ void validate_config(const GPTConfig& c) {
     need(c.block_size >= 1, "block_size must be at least 1");
     need(c.vocab_size >= 1, "vocab_size must be at least 1");
     need(c.dropout >= 0.0f && c.dropout < 1.0f, "dropout must be in [0, 1)");
+    // Far past any model this code can train; keeps size arithmetic and the list below small.
+    const int64_t most = int64_t{1} << 20;
+    need(c.n_layer <= most && c.n_head <= most && c.n_embd <= most && c.block_size <= most && c.vocab_size <= most,
+         "n_layer, n_head, n_embd, block_size and vocab_size must be at most 1048576");
     std::vector<std::string> mixers = block_mixers(c);
     need(static_cast<int64_t>(mixers.size()) == c.n_layer,
          "mixer lists " + std::to_string(mixers.size()) + " entries for n_layer " +

@@ -8,7 +8,9 @@
 # OpenMP runtime as our kernels, so the two never run competing thread pools.
 set -euo pipefail
 
-packages=(cmake g++ make libopenblas-openmp-dev doctest-dev libcxxopts-dev curl ca-certificates)
+# clang, libomp-dev and libclang-rt-dev: the libFuzzer targets (make fuzz) and make test-clang.
+packages=(cmake g++ make libopenblas-openmp-dev doctest-dev libcxxopts-dev curl ca-certificates
+          clang libomp-dev libclang-rt-dev)
 
 check_only=0
 case "${1:-}" in

@@ -29,7 +29,8 @@ inline float fast_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     const float er = p * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    // A NaN n would make the conversion to int undefined: use 0 (er is NaN anyway).
+    const int32_t bits = (static_cast<int32_t>(n == n ? n : 0.0f) + 127) << 23;
     float scale;
     std::memcpy(&scale, &bits, sizeof(scale));
     return er * scale;

@@ -26,9 +26,11 @@
 #include "data/prepare.h"
 #include "nn/adamw.h"
 #include "train/checkpoint.h"
+#include "train/crc32.h"
 #include "train/dataset.h"
 #include "train/options.h"
 #include "train/plot.h"
+#include "train/run_log.h"
 #include "train/train.h"
 
 namespace cg {
@@ -498,13 +500,14 @@ TEST_CASE("train: save_checkpoint then load_checkpoint restores everything exact
     CHECK(std::memcmp(opt.m[0].data, s.opt->m[0].data, want[0]->value.numel() * 4) == 0);
 }
 
-// Loading `path` throws cg::Error whose message names the path.
-void check_load_fails(const std::string& path) {
+// Loading `path` throws cg::Error whose message names the path (and holds `part`).
+void check_load_fails(const std::string& path, const std::string& part = "") {
     try {
         load_checkpoint(path);
         FAIL("load_checkpoint accepted '" << path << "'");
     } catch (const Error& e) {
         CHECK(contains(e.what(), path));
+        CHECK(contains(e.what(), part));
     }
 }
 
@@ -526,20 +529,87 @@ TEST_CASE("train: damaged, foreign and missing checkpoints throw and name the fi
     write_file(dir / "foreign.bin", foreign);
     check_load_fails(dir / "foreign.bin");
     std::string other_version = good;
-    other_version[7] = '2';  // "CGCKPT02"
-    write_file(dir / "v2.bin", other_version);
-    check_load_fails(dir / "v2.bin");
+    other_version[7] = '1';  // "CGCKPT01", the format before checksums
+    write_file(dir / "v1.bin", other_version);
+    check_load_fails(dir / "v1.bin");
     write_file(dir / "text.bin", "step,train_loss\n0,1.0\n");
     check_load_fails(dir / "text.bin");
     check_load_fails(dir / "missing.bin");
 }
 
-TEST_CASE("train: a failed save leaves the previous checkpoint untouched") {
+TEST_CASE("train: crc32 gives the standard check value") {
+    CHECK(crc32("123456789", 9) == 0xCBF43926u);
+    CHECK(crc32("", 0) == 0u);
+    // Continuing over pieces equals one pass over the whole.
+    CHECK(crc32("6789", 4, crc32("12345", 5)) == 0xCBF43926u);
+}
+
+TEST_CASE("train: a flipped bit anywhere in a checkpoint, or bytes appended, is reported as damage") {
     TempDir dir;
     Saved s = make_saved();
-    const std::string path = dir / "ckpt.bin";
-    save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
-    const std::string good = read_file(path);
+    save_checkpoint(dir / "ckpt.bin", s.config, s.vocab, s.model, *s.opt, s.state);
+    const std::string good = read_file(dir / "ckpt.bin");
+    std::mt19937 gen(3);
+    for (int trial = 0; trial < 40; trial++) {
+        std::string bad = good;
+        // Past the magic: the length, the payload or the CRC itself.
+        const size_t at = 8 + gen() % (good.size() - 8);
+        bad[at] = static_cast<char>(bad[at] ^ (1 << (gen() % 8)));
+        CAPTURE(at);
+        write_file(dir / "flipped.bin", bad);
+        check_load_fails(dir / "flipped.bin", "damaged");
+    }
+    write_file(dir / "longer.bin", good + "x");
+    check_load_fails(dir / "longer.bin", "damaged");
+    write_file(dir / "shorter.bin", good.substr(0, good.size() - 1));
+    check_load_fails(dir / "shorter.bin", "damaged");
+}
+
+// make_saved()'s state written to dir/ckpt.bin, and the bytes written.
+struct SavedFile {
+    TempDir dir;
+    Saved s = make_saved();
+    std::string path = dir / "ckpt.bin";
+    std::string good;
+    SavedFile() {
+        save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state);
+        good = read_file(path);
+    }
+};
+
+TEST_CASE("train: NaN in weights or moments is refused at save and, with a valid CRC, at load") {
+    SavedFile f;
+    auto& [dir, s, path, good] = f;
+    std::vector<Parameter*> params = gpt_parameters(s.model);
+    params[1]->value.data[3] = NAN;
+    CHECK_THROWS_WITH_AS(save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state),
+                         doctest::Contains(params[1]->name.c_str()), Error);
+    params[1]->value.data[3] = 0.5f;
+    s.opt->v[2].data[0] = INFINITY;
+    CHECK_THROWS_AS(save_checkpoint(path, s.config, s.vocab, s.model, *s.opt, s.state), Error);
+    CHECK(read_file(path) == good);
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+
+    // A NaN written into the payload with a matching CRC (as a buggy writer would) is still refused.
+    const std::string payload = good.substr(16, good.size() - 20);
+    const float nan = NAN;
+    std::string poked = payload;
+    std::memcpy(&poked[payload.size() - 4], &nan, 4);  // the last float of the last moment
+    write_file(dir / "nan.bin", wrap_checkpoint_payload(poked));
+    check_load_fails(dir / "nan.bin", "damaged");
+    write_file(dir / "rewrapped.bin", wrap_checkpoint_payload(payload));
+    CHECK(load_checkpoint(dir / "rewrapped.bin").state.step == 41);
+}
+
+TEST_CASE("train: a folder where the checkpoint should be is named as a folder") {
+    TempDir dir;
+    fs::create_directories(dir / "ckpt.bin");
+    CHECK_THROWS_WITH_AS(load_checkpoint(dir / "ckpt.bin"), doctest::Contains("is a directory"), Error);
+}
+
+TEST_CASE("train: a failed save leaves the previous checkpoint untouched") {
+    SavedFile f;
+    auto& [dir, s, path, good] = f;
 
     // The temporary file cannot be created (a folder is in its place): the
     // save throws and the good checkpoint stays as it was.
@@ -704,6 +774,82 @@ TEST_CASE("train: config files are read as options, and the command line wins") 
     write_file(dir / "nested.py", "config = other.py\n");
     CHECK_THROWS_AS(read_config_file(dir / "nested.py"), Error);
     CHECK_THROWS_AS(read_config_file(dir / "missing.py"), Error);
+}
+
+// ---- log.csv ------------------------------------------------------------------------------
+
+TEST_CASE("train: parse_run_log reads rows and names the file and line of a malformed one") {
+    const std::string header = std::string(kLogHeader) + "\n";
+    const LogFile ok = parse_run_log(header + "0,2.5,2.4,,,,\n0,2.6,,0.001,1.5,3.10,12000\n5,2.1,,0.001,1.2,3.00,125\n", "a.csv");
+    REQUIRE(ok.rows.size() == 3);
+    CHECK(ok.rows[0].is_eval);
+    CHECK_FALSE(ok.rows[1].is_eval);
+    CHECK(ok.rows[2].step == 5);
+    CHECK_FALSE(ok.torn_last_line);
+    // A last line without its newline is a write cut short: left out, and said so.
+    const LogFile torn = parse_run_log(header + "0,2.5,2.4,,,,\n5,2.", "a.csv");
+    CHECK(torn.rows.size() == 1);
+    CHECK(torn.torn_last_line);
+    for (const auto& text_where : std::vector<std::pair<std::string, std::string>>{
+             {"step,loss\n", "'b.csv' line 1"},
+             {header + "0,2.5,2.4,,,,\n1,2\n", "'b.csv' line 3"},
+             {header + "x,2.5,,,,,\n", "'b.csv' line 2: step 'x'"},
+             {header + "-1,2.5,,,,,\n", "'b.csv' line 2"},
+             {header + "1,,,,,,\n", "'b.csv' line 2: train_loss"},
+             {header + "1,2.5,abc,,,,\n", "'b.csv' line 2: cell 3 'abc'"},
+             {header + "1,2.5,,,,,,\n", "has 8 cells"}}) {
+        const std::string &text = text_where.first, &where = text_where.second;
+        CAPTURE(text);
+        CHECK_THROWS_WITH_AS(parse_run_log(text, "b.csv"), doctest::Contains(where.c_str()), Error);
+    }
+}
+
+TEST_CASE("train: on resume the log keeps the training rows before the step and the evaluations up to it") {
+    TempDir dir;
+    const std::string path = dir / "log.csv";
+    write_file(path, std::string(kLogHeader) + "\n0,3,3,,,,\n0,3,,1,1,1,1\n5,2,,1,1,1,1\n10,2,2,,,,\n10,2,,1,1,1,1\n"
+                                               "15,1,,1,1,1,1\n20,1,1,,,,\n20,1,,1,1,1,1\n25,1");
+    const std::string old = read_file(path);
+    const RunLogStart at10 = plan_run_log(path, 10);
+    CHECK(read_file(path) == old);  // planning writes nothing
+    CHECK(at10.text == std::string(kLogHeader) + "\n0,3,3,,,,\n0,3,,1,1,1,1\n5,2,,1,1,1,1\n10,2,2,,,,\n");
+    CHECK(at10.has_eval_at_start);
+    CHECK_FALSE(at10.warning.empty());  // the torn "25,1"
+    CHECK_FALSE(plan_run_log(path, 15).has_eval_at_start);
+    CHECK(plan_run_log(path, -1).text == std::string(kLogHeader) + "\n");  // from scratch
+    {
+        RunLog log = open_run_log(at10);
+        log.step(10, 1.5f, 0.001f, 0.5f, 2.0, 100.0);
+    }
+    CHECK(read_file(path) == at10.text + "10,1.5,,0.001,0.5,2.00,100\n");
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+}
+
+// ---- option parsing -----------------------------------------------------------------------
+
+TEST_CASE("train: parse_strict reads boolean spellings and refuses stray arguments and bad values by name") {
+    auto parse = [](const std::vector<std::string>& args) {
+        TrainConfig c;
+        cxxopts::Options o("causalgrad train", "");
+        add_train_options(o, c);
+        parse_strict(o, args);
+        return c;
+    };
+    CHECK_FALSE(parse({"--bias", "false", "--decay_lr", "False"}).model.bias);
+    CHECK_FALSE(parse({"--decay_lr", "False"}).decay_lr);
+    CHECK(parse({"--bias=True"}).model.bias);
+    CHECK(parse({"--bias", "--n_layer=3"}).model.bias);
+    CHECK(parse({"--bias", "--n_layer=3"}).model.n_layer == 3);
+    CHECK_THROWS_WITH_AS(parse({"--bias=yes please"}), doctest::Contains("--bias takes true or false"), Error);
+    CHECK_THROWS_WITH_AS(parse({"stray"}), doctest::Contains("unexpected argument 'stray'"), Error);
+    CHECK_THROWS_WITH_AS(parse({"--bias", "false", "stray"}), doctest::Contains("'stray'"), Error);
+    CHECK_THROWS_WITH_AS(parse({"--n_embd=12", "--n_layer=x"}), doctest::Contains("--n_layer: 'x'"), Error);
+    CHECK_THROWS_WITH_AS(parse({"--learning_rate=1e-3x"}), doctest::Contains("--learning_rate"), Error);
+}
+
+TEST_CASE("train: a config key given twice is an error naming both lines") {
+    CHECK_THROWS_WITH_AS(read_config_text("n_layer = 2\n# note\nn_layer = 3\n", "x.conf"),
+                         doctest::Contains("x.conf:3: n_layer is already set on line 1"), Error);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Checkpoints: everything a run needs to continue exactly where it stopped.
 //
-// ckpt.bin layout (little-endian): magic "CGCKPT01", the settings as key=value
-// text, the vocabulary, the step, best val loss, both random streams, then
-// each parameter (name, shape, floats) and the AdamW moments. It is written to
-// a temporary file and renamed over the old one, so a crash or a full disk
-// never leaves a half-written checkpoint in place of a good one.
+// ckpt.bin layout (little-endian): magic "CGCKPT02", the payload's length
+// (u64), the payload, and the CRC-32 of the payload (u32). The payload: the
+// settings as key=value text, the vocabulary, the step, best val loss, both
+// random streams, then each parameter (name, shape, floats) and the AdamW
+// moments. It is written to a temporary file, fsynced and renamed over the old
+// one, so a crash or a full disk never leaves a half-written checkpoint in
+// place of a good one; every load checks the length, the CRC and that every
+// number is finite.
 #pragma once
 
 #include <string>
@@ -23,6 +26,7 @@ struct RunState {
     Rng dropout_rng;
 };
 
+// Throws, leaving `path` untouched, if any weight, moment or loss is not finite.
 void save_checkpoint(const std::string& path, const TrainConfig& config, const Vocab& vocab,
                      GPT& model, const AdamW& opt, const RunState& state);
 // The random streams of a run that starts at step 0.
@@ -39,8 +43,14 @@ struct Checkpoint {
     std::vector<Tensor> adam_m, adam_v;
     int64_t adam_step = 0;
 };
-// Throws with the path and what is wrong (missing, not a checkpoint, truncated).
+// Throws with the path and what is wrong (missing, not a checkpoint, damaged).
 Checkpoint load_checkpoint(const std::string& path);
+// The same from the file's bytes (`path` only names it in messages).
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path);
+// The bytes save_checkpoint writes, and the way to wrap a payload in them.
+std::string checkpoint_bytes(const TrainConfig& config, const Vocab& vocab, GPT& model,
+                             const AdamW& opt, const RunState& state);
+std::string wrap_checkpoint_payload(const std::string& payload);
 // Moves the saved AdamW moments into an optimizer made for ckpt.model.
 void restore_optimizer(Checkpoint& ckpt, AdamW& opt);
 

@@ -1,7 +1,13 @@
 #include "train/dataset.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "train/safe_file.h"
 
 namespace cg {
 
@@ -55,23 +61,30 @@ std::string code_point_to_utf8(uint32_t cp) {
 // vocab.txt: a header line, the size, then one code point (decimal) per line,
 // so newlines and spaces in the vocabulary stay unambiguous.
 void write_vocab(const std::string& path, const Vocab& vocab) {
-    std::ofstream out(path);
-    out << "causalgrad-vocab 1\n" << vocab.size() << "\n";
-    for (uint32_t cp : vocab) out << cp << "\n";
-    if (!out) fail("vocab", "cannot write '" + path + "'");
+    std::string text = "causalgrad-vocab 1\n" + std::to_string(vocab.size()) + "\n";
+    for (uint32_t cp : vocab) text += std::to_string(cp) + "\n";
+    write_file_atomically(path, text, "vocab");
 }
 
 Vocab read_vocab(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) fail("vocab", "cannot read '" + path + "'");
+    std::istringstream in(read_regular_file(path, "vocab"));
     std::string magic, version;
-    size_t n = 0;
+    int64_t n = -1;
     in >> magic >> version >> n;
     if (magic != "causalgrad-vocab" || version != "1")
         fail("vocab", "'" + path + "' is not a causalgrad vocabulary file (version 1)");
-    Vocab v(n);
-    for (size_t i = 0; i < n; i++)
-        if (!(in >> v[i])) fail("vocab", "'" + path + "' ends after " + std::to_string(i) + " of " + std::to_string(n) + " entries");
+    if (n < 1 || n > 65536) fail("vocab", "'" + path + "' gives " + std::to_string(n) + " entries; expected 1 to 65536");
+    Vocab v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); i++) {
+        int64_t cp = -1;
+        if (!(in >> cp)) fail("vocab", "'" + path + "' ends after " + std::to_string(i) + " of " + std::to_string(n) + " entries");
+        if (cp < 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (i > 0 && cp <= v[i - 1]))
+            fail("vocab", "'" + path + "' entry " + std::to_string(i + 1) +
+                              " is not a code point above the previous one; prepare the data again");
+        v[i] = static_cast<uint32_t>(cp);
+    }
+    std::string extra;
+    if (in >> extra) fail("vocab", "'" + path + "' holds more than its " + std::to_string(n) + " entries");
     return v;
 }
 
@@ -91,9 +104,11 @@ std::vector<int> encode(const Vocab& vocab, const std::string& text) {
         int id = -1;
         for (size_t i = 0; i < vocab.size(); i++)
             if (vocab[i] == cp) id = static_cast<int>(i);
-        if (id < 0)
-            fail("encode", "character '" + code_point_to_utf8(cp) + "' (U+" + std::to_string(cp) +
-                               ") is not in the vocabulary");
+        if (id < 0) {
+            char hex[16];
+            std::snprintf(hex, sizeof(hex), "U+%04X", cp);
+            fail("encode", "character '" + code_point_to_utf8(cp) + "' (" + hex + ") is not in the vocabulary");
+        }
         out.push_back(id);
     }
     return out;
@@ -101,13 +116,10 @@ std::vector<int> encode(const Vocab& vocab, const std::string& text) {
 
 namespace {
 std::vector<uint16_t> read_tokens(const std::string& path, size_t vocab_size) {
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) fail("data", "cannot read '" + path + "'");
-    const auto bytes = static_cast<size_t>(in.tellg());
-    if (bytes % 2 != 0) fail("data", "'" + path + "' has an odd size; expected uint16 tokens");
-    std::vector<uint16_t> tokens(bytes / 2);
-    in.seekg(0);
-    in.read(reinterpret_cast<char*>(tokens.data()), static_cast<std::streamsize>(bytes));
+    const std::string bytes = read_regular_file(path, "data");
+    if (bytes.size() % 2 != 0) fail("data", "'" + path + "' has an odd size; expected uint16 tokens");
+    std::vector<uint16_t> tokens(bytes.size() / 2);
+    std::memcpy(tokens.data(), bytes.data(), bytes.size());
     for (size_t i = 0; i < tokens.size(); i++)
         if (tokens[i] >= vocab_size)
             fail("data", "'" + path + "' holds token " + std::to_string(tokens[i]) + " at " +
@@ -118,8 +130,7 @@ std::vector<uint16_t> read_tokens(const std::string& path, size_t vocab_size) {
 
 Dataset load_dataset(const std::string& dir) {
     for (const char* f : {"train.bin", "val.bin", "vocab.txt"}) {
-        std::ifstream probe(dir + "/" + f);
-        if (!probe)
+        if (::access((dir + "/" + f).c_str(), F_OK) != 0)
             fail("data", "'" + dir + "/" + f + "' is missing; run `make data` (tiny Shakespeare) or "
                          "`causalgrad prepare --input=FILE --out_dir=" + dir + "`");
     }

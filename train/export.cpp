@@ -1,6 +1,11 @@
 #include "train/export.h"
 
+#include <sys/stat.h>
+
+#include <fstream>
+
 #include "train/options.h"
+#include "train/safe_file.h"
 
 namespace cg {
 
@@ -29,7 +34,25 @@ Metadata export_metadata(const GPTConfig& config, const Vocab& vocab) {
     return meta;
 }
 
+namespace {
+// An existing file may be replaced only if it is a regular file that starts
+// as safetensors do: an 8-byte header length, then the JSON header's '{'.
+void check_export_target(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return;  // a new file
+    if (!S_ISREG(st.st_mode))
+        fail("export", "'" + path + "' exists and is not a regular file; give a new file name with --to");
+    std::ifstream in(path, std::ios::binary);
+    char head[9] = {};
+    in.read(head, 9);
+    if (!in || head[8] != '{')
+        fail("export", "'" + path + "' exists and is not a safetensors file (a checkpoint, log or data?); "
+                       "export replaces only an earlier export: give a new file name with --to");
+}
+}  // namespace
+
 void export_safetensors(GPT& model, const Vocab& vocab, const std::string& path) {
+    check_export_target(path);
     const GPTConfig& c = model.config;
     if (static_cast<int64_t>(vocab.size()) != c.vocab_size)
         fail("export", "the vocabulary has " + std::to_string(vocab.size()) + " entries for vocab_size " +

@@ -21,7 +21,9 @@ Metadata export_metadata(const GPTConfig& config, const Vocab& vocab);
 // Writes every parameter, lm_head.weight (a copy of the tied wte) and, in each
 // attention block, the causal-mask buffer attn.bias (1, 1, block_size,
 // block_size) that nanoGPT registers on PyTorch < 2.0. Written to a temporary
-// file, then renamed.
+// file, fsynced, then renamed. Refuses (before writing) a path that exists and
+// is not an earlier safetensors export: a checkpoint, a log, data, a folder or
+// a device.
 void export_safetensors(GPT& model, const Vocab& vocab, const std::string& path);
 
 }  // namespace cg

@@ -1,9 +1,12 @@
 // causalgrad: the command line. Each subcommand parses its options (cxxopts),
-// calls the library, and turns any error into one line on stderr and exit 1.
+// calls the library, and turns any error into one line on stderr: exit 1 for
+// a failure, 2 for a bad option, 128 + signal when a signal stopped the work.
 #include <cxxopts.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <optional>
 #include <sstream>
 
@@ -17,7 +20,9 @@
 #include "train/import.h"
 #include "train/options.h"
 #include "train/plot.h"
+#include "train/resources.h"
 #include "train/sample.h"
+#include "train/stop_signal.h"
 #include "train/train.h"
 
 namespace {
@@ -36,17 +41,42 @@ constexpr const char* kUsage =
     "  bench     time training steps (or generation) of a configuration on this machine\n"
     "  plot      draw the loss curves of one or more runs (their log.csv) into an SVG\n";
 
-// Parses argv[2..]; returns false after printing --help.
-bool parse(cxxopts::Options& options, int argc, char** argv, bool with_config = false) {
+// A bad option: reported with exit status 2, like cxxopts' own errors.
+struct OptionError : Error {
+    using Error::Error;
+};
+
+// Parses argv[2..] strictly (see parse_strict); returns false after printing --help.
+bool parse(cxxopts::Options& options, int argc, char** argv, bool with_config = false,
+           cxxopts::ParseResult* result = nullptr) {
     options.add_options()("h,help", "show this help");
     if (with_config) options.add_options()("config", "read key = value settings from FILE first (the command line wins)",
                                            cxxopts::value<std::string>());
-    cxxopts::ParseResult r = with_config ? parse_with_config(options, argc, argv, 2) : options.parse(argc - 1, argv + 1);
+    cxxopts::ParseResult r;
+    try {
+        r = with_config ? parse_with_config(options, argc, argv, 2)
+                        : parse_strict(options, std::vector<std::string>(argv + 2, argv + argc));
+    } catch (const Error& e) {
+        throw OptionError(e.what());
+    }
     if (r.count("help")) {
         std::cout << options.help();
         return false;
     }
+    if (result) *result = r;
     return true;
+}
+
+// Sets the thread count after checking it is sane for this machine.
+int use_threads(int threads, const char* op) {
+    check_thread_count(threads, op);
+    return set_num_threads(threads);
+}
+
+// Standard output that could not be written (a closed pipe, a full disk) is an error, not a silent loss.
+void check_stdout(const char* op) {
+    std::cout.flush();
+    if (!std::cout) fail(op, "cannot write to standard output");
 }
 
 int cmd_prepare(int argc, char** argv) {
@@ -67,9 +97,13 @@ int cmd_train(int argc, char** argv) {
     cxxopts::Options o("causalgrad train", "Train a GPT on character tokens. Defaults: nanoGPT's CPU run of "
                                            "shakespeare_char (about 0.8M parameters with attention).");
     add_train_options(o, config);
-    if (!parse(o, argc, argv, true)) return 0;
-    train(config, std::cout);
-    return 0;
+    cxxopts::ParseResult r;
+    if (!parse(o, argc, argv, true, &r)) return 0;
+    for (const char* key : kCheckpointOwnedKeys)
+        if (r.count(key)) config.model_keys_given.push_back(key);
+    const TrainReport report = train(config, std::cout);
+    check_stdout("train");
+    return report.stopped_by_signal ? exit_status_for_signal(report.stopped_by_signal) : 0;
 }
 
 Checkpoint load_from(const std::string& out_dir) { return load_checkpoint(out_dir + "/ckpt.bin"); }
@@ -77,11 +111,13 @@ Checkpoint load_from(const std::string& out_dir) { return load_checkpoint(out_di
 int cmd_sample(int argc, char** argv) {
     std::string out_dir = "out";
     SampleOptions s;
+    std::string start = "\\n";
     int threads = 0;
     cxxopts::Options o("causalgrad sample", "Generate text from out_dir/ckpt.bin, one token at a time through the "
                                             "key/value cache and the mixers' running state.");
     o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
-        "start", "text to continue", cxxopts::value(s.start)->default_value("\n"))(
+        "start", "text to continue, with \\n \\t \\\\ escapes, or FILE:path to read it from a file",
+        cxxopts::value(start)->default_value(start))(
         "num_samples", "samples to draw", cxxopts::value(s.num_samples)->default_value("1"))(
         "max_new_tokens", "tokens per sample", cxxopts::value(s.max_new_tokens)->default_value("500"))(
         "temperature", "< 1 sharper, > 1 more random, 0 greedy", cxxopts::value(s.temperature)->default_value("0.8"))(
@@ -89,10 +125,29 @@ int cmd_sample(int argc, char** argv) {
         "seed", "random seed", cxxopts::value(s.seed)->default_value("1337"))(
         "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
-    set_num_threads(threads);
+    s.start = start_text(start);
+    if (s.num_samples < 1) fail("sample", "num_samples must be at least 1");
+    use_threads(threads, "sample");
     Checkpoint c = load_from(out_dir);
-    std::vector<std::string> texts = generate(c.model, c.vocab, s);
-    for (size_t i = 0; i < texts.size(); i++) std::cout << texts[i] << "\n" << (i + 1 < texts.size() ? "---------------\n" : "");
+    // Each sample streams as it is drawn (sample i with seed + i); Ctrl-C ends
+    // the current one, keeping what was printed.
+    const StopSignals stop_signals;
+    const uint64_t seed = s.seed;
+    const int64_t samples = s.num_samples;
+    s.num_samples = 1;
+    for (int64_t i = 0; i < samples && !stop_requested(); i++) {
+        s.seed = seed + static_cast<uint64_t>(i);
+        generate(c.model, c.vocab, s, [](const std::string& piece) {
+            std::cout << piece << std::flush;
+            return std::cout && !stop_requested();
+        });
+        std::cout << "\n" << (i + 1 < samples ? "---------------\n" : "");
+        check_stdout("sample");
+    }
+    if (const int signal = stop_requested()) {
+        std::cerr << "causalgrad sample: stopped by a signal; the text above is what was generated\n";
+        return exit_status_for_signal(signal);
+    }
     return 0;
 }
 
@@ -109,15 +164,21 @@ int cmd_eval(int argc, char** argv) {
         "batch_size", "sequences per batch (default: the checkpoint's)", cxxopts::value(batch_size)->default_value("0"))(
         "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
-    set_num_threads(threads);
+    use_threads(threads, "eval");
     Checkpoint c = load_from(out_dir);
     Dataset data = load_dataset(data_dir.empty() ? c.config.data_dir : data_dir);
     if (data.vocab != c.vocab) fail("eval", "the data's vocabulary differs from the checkpoint's");
     const int64_t B = batch_size > 0 ? batch_size : c.config.batch_size, T = c.config.model.block_size;
     if (eval_iters < 1) fail("eval", "eval_iters must be at least 1");
+    if (batch_size < 0) fail("eval", "batch_size must be 0 (the checkpoint's) or positive");
+    if (static_cast<int64_t>(data.val.size()) <= T)
+        fail("eval", "the val split holds " + std::to_string(data.val.size()) + " tokens, too few for block_size " +
+                         std::to_string(T));
+    check_fits_in_memory(training_bytes(c.config.model, B), "eval");
     const uint64_t seed = 0xE7A1ull;
     const float full = estimate_loss(c.model, data.val, B, T, eval_iters, seed);
     const float step = estimate_loss_token_by_token(c.model, data.val, B, T, eval_iters, seed);
+    if (!std::isfinite(full) || !std::isfinite(step)) fail("eval", "the loss is not finite; the checkpoint is unusable");
     std::cout << "val loss (full sequences): " << full << "\n";
     std::cout << "val loss (token by token): " << step << "\n";
     return 0;
@@ -202,10 +263,17 @@ int cmd_bench(int argc, char** argv) {
         fail("bench", "need steps >= 1, warmup >= 0, batch_size >= 1, new_tokens >= 1");
     b.contexts.clear();
     std::stringstream ss(contexts);
-    for (std::string item; std::getline(ss, item, ',');) b.contexts.push_back(std::stoll(item));
+    for (std::string item; std::getline(ss, item, ',');) {
+        char* end = nullptr;
+        const long long n = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || end != item.c_str() + item.size() || n < 1 || n > (1 << 20))
+            fail("bench", "--contexts takes lengths from 1 to 1048576 separated by commas, got '" + contexts + "'");
+        b.contexts.push_back(n);
+    }
     if (b.contexts.empty()) fail("bench", "--contexts needs at least one length");
     validate_config(b.model);
-    const int n_threads = set_num_threads(threads);
+    check_fits_in_memory(training_bytes(b.model, b.batch_size), "bench");
+    const int n_threads = use_threads(threads, "bench");
     const double peak = measure_sgemm_gflops();
     GPT probe = make_gpt(b.model, 1);
     std::cout << "causalgrad bench (" << what << ")\n"
@@ -272,6 +340,7 @@ int main(int argc, char** argv) {
         return argc < 2 ? 1 : 0;
     }
     const std::string command = argv[1];
+    const std::string report_hint = " (this is a bug in causalgrad; please report it with the command line that caused it)";
     try {
         if (command == "prepare") return cmd_prepare(argc, argv);
         if (command == "train") return cmd_train(argc, argv);
@@ -281,13 +350,29 @@ int main(int argc, char** argv) {
         if (command == "import") return cmd_import(argc, argv);
         if (command == "plot") return cmd_plot(argc, argv);
         if (command == "bench") return cmd_bench(argc, argv);
-        std::cerr << "causalgrad: unknown command '" << command << "'\n" << kUsage;
+        std::cerr << "causalgrad: unknown command '" << command << "'; `causalgrad --help` lists the commands\n";
         return 2;
     } catch (const cxxopts::exceptions::exception& e) {
         std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
         return 2;
-    } catch (const std::exception& e) {
+    } catch (const OptionError& e) {
+        std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
+        return 2;
+    } catch (const Error& e) {
         std::cerr << "causalgrad " << command << ": " << e.what() << "\n";
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "causalgrad " << command << ": out of memory; try a smaller model, batch or context\n";
+        return 1;
+    } catch (const std::filesystem::filesystem_error& e) {
+        std::cerr << "causalgrad " << command << ": file system error on '" << e.path1().string()
+                  << "': " << e.code().message() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "causalgrad " << command << ": unexpected error: " << e.what() << report_hint << "\n";
+        return 1;
+    } catch (...) {
+        std::cerr << "causalgrad " << command << ": unexpected error" << report_hint << "\n";
         return 1;
     }
 }

@@ -1,11 +1,14 @@
 #include "train/options.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "tensor/tensor.h"
+#include "train/safe_file.h"
 
 namespace cg {
 
@@ -50,8 +53,13 @@ void add_train_options(cxxopts::Options& o, TrainConfig& c) {
         ("always_save_checkpoint", "save at every evaluation, not only when val improves",
          cxxopts::value(c.always_save_checkpoint)->default_value("false"))
         ("seed", "random seed (initialisation, batches, dropout)", cxxopts::value(c.seed)->default_value("1337"))
-        ("threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(c.threads)->default_value("0"));
+        ("threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(c.threads)->default_value("0"))
+        ("overwrite", "train from scratch even if out_dir holds a checkpoint, replacing it and log.csv",
+         cxxopts::value(c.overwrite)->default_value("false"));
 }
+
+const char* const kCheckpointOwnedKeys[10] = {"n_layer", "n_head", "n_embd", "block_size", "dropout",
+                                              "bias", "mixer", "activation", "mixer_vproj", "seed"};
 
 namespace {
 std::string trim(const std::string& s) {
@@ -60,10 +68,10 @@ std::string trim(const std::string& s) {
 }
 }  // namespace
 
-std::vector<std::string> read_config_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) fail("config", "cannot read config file '" + path + "'");
+std::vector<std::string> read_config_text(const std::string& text, const std::string& path) {
     std::vector<std::string> args;
+    std::map<std::string, int> line_of_key;
+    std::istringstream in(text);
     std::string line;
     for (int number = 1; std::getline(in, line); number++) {
         const std::string where = path + ":" + std::to_string(number);
@@ -83,31 +91,148 @@ std::vector<std::string> read_config_file(const std::string& path) {
         size_t eq = line.find('=');
         if (eq == std::string::npos) fail("config", where + ": expected 'key = value', got '" + line + "'");
         std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+        if (key.empty()) fail("config", where + ": the line has no key before '='");
         if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') && value.back() == value.front())
             value = value.substr(1, value.size() - 2);
-        if (value == "True") value = "true";
+        if (value == "True") value = "true";  // Python's spelling
         if (value == "False") value = "false";
         if (key == "config") fail("config", where + ": a config file cannot include another");
+        const auto [seen, fresh] = line_of_key.emplace(key, number);
+        if (!fresh)
+            fail("config", where + ": " + key + " is already set on line " + std::to_string(seen->second) +
+                               "; keep one of the two");
         args.push_back("--" + key + "=" + value);
     }
     return args;
 }
 
+std::vector<std::string> read_config_file(const std::string& path) {
+    return read_config_text(read_regular_file(path, "config"), path);
+}
+
+namespace {
+
+// The whole text is one number (strtod's syntax: 12, -3, 1e-3, 0x10, inf, nan).
+bool is_whole_number_text(const std::string& s) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    std::strtod(s.c_str(), &end);
+    return end == s.c_str() + s.size();
+}
+
+// Long names of the options that take true/false, and of those whose default
+// is a number (cxxopts reads "1e-3x" as 1e-3; we refuse it).
+void classify_options(const cxxopts::Options& options, std::set<std::string>& booleans, std::set<std::string>& numbers) {
+    for (const std::string& group : options.groups())
+        for (const cxxopts::HelpOptionDetails& o : options.group_help(group).options)
+            for (const std::string& l : o.l) {
+                if (o.is_boolean) booleans.insert(l);
+                else if (o.has_default && is_whole_number_text(o.default_value)) numbers.insert(l);
+            }
+}
+
+std::string lower(std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+}
+
+bool is_boolean_word(const std::string& s) {
+    const std::string l = lower(s);
+    return l == "true" || l == "false" || l == "yes" || l == "no" || l == "1" || l == "0";
+}
+
+cxxopts::ParseResult parse_args(cxxopts::Options& options, std::vector<std::string> args) {
+    std::vector<char*> ptrs{const_cast<char*>("causalgrad")};
+    for (std::string& s : args) ptrs.push_back(s.data());
+    return options.parse(static_cast<int>(ptrs.size()), ptrs.data());
+}
+
+}  // namespace
+
+cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<std::string>& args) {
+    std::set<std::string> booleans, numbers;
+    classify_options(options, booleans, numbers);
+    std::vector<std::string> fixed;
+    for (size_t i = 0; i < args.size(); i++) {
+        const std::string& a = args[i];
+        if (a.rfind("--", 0) != 0 || a.size() == 2) {
+            fixed.push_back(a);
+            continue;
+        }
+        const size_t eq = a.find('=');
+        const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+        if (numbers.count(name)) {
+            const bool inline_value = eq != std::string::npos;
+            if (inline_value || i + 1 < args.size()) {
+                const std::string value = inline_value ? a.substr(eq + 1) : args[i + 1];
+                if (!is_whole_number_text(value)) fail("options", "--" + name + ": '" + value + "' is not a valid value: a number is expected");
+            }
+            fixed.push_back(a);
+            continue;
+        }
+        if (!booleans.count(name)) {
+            fixed.push_back(a);
+            continue;
+        }
+        if (eq != std::string::npos) {
+            const std::string value = a.substr(eq + 1);
+            if (!is_boolean_word(value))
+                fail("options", "--" + name + " takes true or false, got '" + value + "'");
+            fixed.push_back("--" + name + "=" + lower(value));
+        } else if (i + 1 < args.size() && is_boolean_word(args[i + 1])) {
+            fixed.push_back("--" + name + "=" + lower(args[++i]));  // --bias false
+        } else {
+            fixed.push_back(a);  // --bias alone means true
+        }
+    }
+    cxxopts::ParseResult result;
+    try {
+        result = parse_args(options, fixed);
+    } catch (const cxxopts::exceptions::incorrect_argument_type&) {
+        // cxxopts names the value, not the option: find the argument that fails alone.
+        for (const std::string& a : fixed) {
+            try {
+                parse_args(options, {a});
+            } catch (const cxxopts::exceptions::incorrect_argument_type&) {
+                const size_t eq = a.find('=');
+                if (eq != std::string::npos)
+                    fail("options", a.substr(0, eq) + ": '" + a.substr(eq + 1) +
+                                        "' is not a valid value");
+                fail("options", a + ": its value is not valid");
+            } catch (const std::exception&) {
+            }
+        }
+        throw;
+    }
+    if (!result.unmatched().empty())
+        fail("options", "unexpected argument '" + result.unmatched().front() +
+                            "'; options are written --name=value");
+    return result;
+}
+
 cxxopts::ParseResult parse_with_config(cxxopts::Options& options, int argc, char** argv, int first) {
     std::vector<std::string> args;
     std::string config_path;
+    int configs = 0;
     for (int i = first; i < argc; i++) {
         std::string a = argv[i];
-        if (a.rfind("--config=", 0) == 0) config_path = a.substr(9);
-        else if (a == "--config" && i + 1 < argc) config_path = argv[++i];
-        else args.push_back(a);
+        if (a.rfind("--config=", 0) == 0) {
+            config_path = a.substr(9);
+            configs++;
+        } else if (a == "--config") {
+            if (i + 1 >= argc) fail("options", "--config needs a file: --config=FILE");
+            config_path = argv[++i];
+            configs++;
+        } else {
+            args.push_back(a);
+        }
     }
+    if (configs > 1) fail("options", "--config is given " + std::to_string(configs) + " times; give one file");
+    if (configs == 1 && config_path.empty()) fail("options", "--config is empty; give a file: --config=FILE");
     std::vector<std::string> merged;
-    if (!config_path.empty()) merged = read_config_file(config_path);
+    if (configs == 1) merged = read_config_file(config_path);
     merged.insert(merged.end(), args.begin(), args.end());  // the command line wins
-    std::vector<char*> ptrs{argv[0]};
-    for (std::string& s : merged) ptrs.push_back(s.data());
-    return options.parse(static_cast<int>(ptrs.size()), ptrs.data());
+    return parse_strict(options, merged);
 }
 
 std::vector<std::pair<std::string, std::string>> config_pairs(const TrainConfig& c) {
@@ -147,9 +272,7 @@ void apply_config_pairs(TrainConfig& c, const std::vector<std::pair<std::string,
     o.add_options()("vocab_size", "", cxxopts::value(vocab));
     std::vector<std::string> args;
     for (const auto& [k, v] : pairs) args.push_back("--" + k + "=" + v);
-    std::vector<char*> ptrs{const_cast<char*>("causalgrad")};
-    for (std::string& s : args) ptrs.push_back(s.data());
-    o.parse(static_cast<int>(ptrs.size()), ptrs.data());
+    parse_strict(o, args);
     c.model.vocab_size = vocab;
 }
 

@@ -35,15 +35,29 @@ struct TrainConfig {
     bool always_save_checkpoint = false;
     uint64_t seed = 1337;
     int threads = 0;  // 0: OpenMP's default (all cores)
+    bool overwrite = false;  // a run from scratch may replace out_dir's checkpoint and log
+    // Model settings (and seed) set by the command line or config file, not by
+    // default: on resume each must agree with the checkpoint.
+    std::vector<std::string> model_keys_given;
 };
+
+// The settings a resumed run takes from its checkpoint.
+extern const char* const kCheckpointOwnedKeys[10];
 
 // Options of the model (n_layer, mixer, ...) and of training (learning_rate, ...).
 void add_model_options(cxxopts::Options& options, GPTConfig& model);
 void add_train_options(cxxopts::Options& options, TrainConfig& config);
 
 // Reads `key = value` lines (nanoGPT config files: '#' comments, quoted
-// strings, True/False) as "--key=value" arguments.
+// strings, True/False) as "--key=value" arguments. A key given twice throws.
+std::vector<std::string> read_config_text(const std::string& text, const std::string& path);
 std::vector<std::string> read_config_file(const std::string& path);
+
+// Parses `args` (no program name) into `options`, strictly: boolean options
+// take --flag, --flag=false, --flag false, and True/False in any case; an
+// argument that is not an option, or a value that does not parse, throws
+// naming the option. Throws cg::Error.
+cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<std::string>& args);
 
 // Parses argv[first..] into `options` with --config=FILE read first, so the
 // command line overrides the file. Unknown options and bad values throw.

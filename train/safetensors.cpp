@@ -10,6 +10,7 @@
 
 #include "tensor/tensor.h"
 #include "train/json.h"
+#include "train/safe_file.h"
 
 namespace cg {
 
@@ -192,23 +193,15 @@ void write_safetensors(const std::string& path, const Metadata& metadata, const 
     header += "}";
     while (header.size() % 8 != 0) header += ' ';  // keeps the data 8-byte aligned
 
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) fail("safetensors", "cannot write '" + tmp + "'; check that the folder exists");
-        const uint64_t n = header.size();
-        out.write(reinterpret_cast<const char*>(&n), 8);  // little-endian on every machine we build for
-        out.write(header.data(), static_cast<std::streamsize>(n));
-        for (const TensorToWrite& t : tensors) {
-            int64_t numel = 1;
-            for (int64_t d : t.shape) numel *= d;
-            out.write(reinterpret_cast<const char*>(t.data), static_cast<std::streamsize>(numel * 4));
-        }
-        if (!out) fail("safetensors", "writing '" + tmp + "' failed (disk full?)");
+    const uint64_t n = header.size();
+    std::string bytes(reinterpret_cast<const char*>(&n), 8);  // little-endian on every machine we build for
+    bytes += header;
+    for (const TensorToWrite& t : tensors) {
+        int64_t numel = 1;
+        for (int64_t d : t.shape) numel *= d;
+        bytes.append(reinterpret_cast<const char*>(t.data), static_cast<size_t>(numel) * 4);
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail("safetensors", "cannot move '" + tmp + "' to '" + path + "': " + ec.message());
+    write_file_atomically(path, bytes, "safetensors");
 }
 
 }  // namespace cg

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tensor/kernels.h"
+#include "train/safe_file.h"
 
 namespace cg {
 
@@ -32,7 +33,27 @@ int sample_token(const float* logits, int64_t V, float temperature, int64_t top_
     return 0;
 }
 
-std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& o) {
+std::string start_text(const std::string& option) {
+    if (option.rfind("FILE:", 0) == 0) return read_regular_file(option.substr(5), "sample");
+    std::string text;
+    for (size_t i = 0; i < option.size(); i++) {
+        if (option[i] != '\\') {
+            text += option[i];
+            continue;
+        }
+        const char next = i + 1 < option.size() ? option[++i] : '\0';
+        if (next == 'n') text += '\n';
+        else if (next == 't') text += '\t';
+        else if (next == 'r') text += '\r';
+        else if (next == '\\') text += '\\';
+        else
+            fail("sample", std::string("--start has an unknown escape '\\") + (next ? std::string(1, next) : "") +
+                               "'; use \\n, \\t, \\r or \\\\, or --start=FILE:prompt.txt");
+    }
+    return text;
+}
+
+std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& o, const TextSink& sink) {
     const GPTConfig& c = model.config;
     if (!config_is_causal(c))
         fail("sample", "mixer '" + c.mixer + "' averages over the whole sequence, future tokens "
@@ -60,13 +81,15 @@ std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const Sa
     // A context longer than block_size keeps its last block_size tokens.
     const size_t keep = static_cast<size_t>(c.block_size);
     Tensor logits = prime(prompt.size() > keep ? prompt.size() - keep : 0);
+    const bool more = !sink || sink(decode(vocab, prompt));
     ThreadGovernor governor = make_thread_governor();  // one token of a small model may be faster on one thread
-    for (int64_t i = 0; i < o.max_new_tokens; i++) {
+    for (int64_t i = 0; i < o.max_new_tokens && more; i++) {
         GovernedRepeat timed(governor);
         for (int64_t n = 0; n < N; n++) {
             column[n] = sample_token(logits.data + n * V, V, o.temperature, o.top_k, rng);  // (N, V)
             seqs[n].push_back(column[n]);
         }
+        if (sink && !sink(decode(vocab, {column[0]}))) break;
         if (i + 1 == o.max_new_tokens) break;
         if (state.pos < c.block_size) {
             logits = gpt_step(model, state, column.data());

@@ -3,6 +3,7 @@
 // with its key/value cache) instead of a forward over the whole context.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,19 @@ struct SampleOptions {
     uint64_t seed = 1337;
 };
 
-// Returns num_samples texts: the start text followed by the generated tokens.
-// Refuses models whose mixers see future tokens.
-std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& options);
+// Receives the text of sample 0 as it grows: the start text, then each new
+// token's characters. Returning false stops the generation there.
+using TextSink = std::function<bool(const std::string& piece)>;
+
+// Returns num_samples texts: the start text followed by the generated tokens
+// (fewer when `sink` stopped it). Refuses models whose mixers see future tokens.
+std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& options,
+                                  const TextSink& sink = nullptr);
+
+// The --start option as text: "FILE:path" reads the file; otherwise the
+// escapes \n, \t, \r and \\ become a line break, tab, carriage return and a
+// backslash. Throws on an unknown escape or an unreadable file.
+std::string start_text(const std::string& option);
 
 // Picks a token from logits (V): temperature, top-k, then a draw from rng.
 int sample_token(const float* logits, int64_t V, float temperature, int64_t top_k, Rng& rng);

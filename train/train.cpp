@@ -1,6 +1,11 @@
 #include "train/train.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +18,11 @@
 #include "nn/adamw.h"
 #include "tensor/kernels.h"
 #include "train/checkpoint.h"
+#include "train/resources.h"
+#include "train/run_lock.h"
+#include "train/run_log.h"
+#include "train/safe_file.h"
+#include "train/stop_signal.h"
 #include "train/dataset.h"
 #include "train/evaluate.h"
 #include "train/runtime_setup.h"
@@ -42,13 +52,40 @@ void check_train_config(const TrainConfig& c) {
     };
     need(c.init_from == "scratch" || c.init_from == "resume",
          "init_from must be 'scratch' or 'resume', got '" + c.init_from + "'");
+    need(!(c.overwrite && c.init_from == "resume"), "--overwrite is for runs from scratch; drop it to resume");
     need(c.batch_size >= 1, "batch_size must be at least 1");
     need(c.max_iters >= 0, "max_iters must be 0 or more");
     need(c.eval_interval >= 1 && c.eval_iters >= 1 && c.log_interval >= 1,
          "eval_interval, eval_iters and log_interval must be at least 1");
+    need(c.warmup_iters >= 0 && c.lr_decay_iters >= 0, "warmup_iters and lr_decay_iters must be 0 or more");
+    for (float v : {c.learning_rate, c.min_lr, c.weight_decay, c.beta1, c.beta2, c.grad_clip, c.model.dropout})
+        need(std::isfinite(v), "learning_rate, min_lr, weight_decay, beta1, beta2, grad_clip and dropout must be finite");
     need(c.learning_rate > 0.0f && c.min_lr >= 0.0f, "learning_rate must be positive and min_lr not negative");
+    need(c.weight_decay >= 0.0f && c.grad_clip >= 0.0f, "weight_decay and grad_clip must not be negative");
     need(c.beta1 >= 0.0f && c.beta1 < 1.0f && c.beta2 >= 0.0f && c.beta2 < 1.0f, "beta1 and beta2 must be in [0, 1)");
+    check_thread_count(c.threads, "config");
     validate_config(c.model);  // before loading data, so a typo fails at once
+}
+
+// Both splits must hold more than one window of block_size + 1 tokens.
+void check_splits(const Dataset& data, const std::string& dir, int64_t T) {
+    for (const auto& [name, tokens] : {std::pair<const char*, const std::vector<uint16_t>*>{"train.bin", &data.train},
+                                       {"val.bin", &data.val}})
+        if (static_cast<int64_t>(tokens->size()) <= T)
+            fail("data", "'" + dir + "/" + name + "' holds " + std::to_string(tokens->size()) +
+                             " tokens, too few for block_size " + std::to_string(T) +
+                             "; lower --block_size or prepare a longer text");
+}
+
+// On resume the model comes from the checkpoint: a model setting given now must agree with it.
+void check_resume_settings(const TrainConfig& given, const TrainConfig& saved) {
+    const auto now = config_pairs(given), then = config_pairs(saved);
+    for (const std::string& key : given.model_keys_given)
+        for (size_t i = 0; i < now.size(); i++)
+            if (now[i].first == key && now[i].second != then[i].second)
+                fail("train", "on resume the model comes from the checkpoint, where " + key + " is " + then[i].second +
+                                  ", not " + now[i].second + "; drop --" + key +
+                                  ", or train from scratch into another out_dir");
 }
 
 std::string fmt(const char* format, double v) {
@@ -56,37 +93,6 @@ std::string fmt(const char* format, double v) {
     std::snprintf(buf, sizeof(buf), format, v);
     return buf;
 }
-
-// log.csv: one row per logged step or evaluation; empty cells where a value
-// does not apply. On resume, rows past the checkpoint's step are dropped.
-struct CsvLog {
-    std::ofstream out;
-
-    CsvLog(const std::string& path, int64_t resume_step) {
-        std::vector<std::string> kept;
-        if (resume_step >= 0) {
-            std::ifstream in(path);
-            for (std::string line; std::getline(in, line);) {
-                if (kept.empty()) { kept.push_back(line); continue; }
-                if (std::stoll(line.substr(0, line.find(','))) <= resume_step) kept.push_back(line);
-            }
-        }
-        out.open(path, std::ios::trunc);
-        if (!out) fail("train", "cannot write '" + path + "'");
-        if (kept.empty()) kept.push_back("step,train_loss,val_loss,lr,grad_norm,ms_per_step,tokens_per_s");
-        for (const std::string& l : kept) out << l << "\n";
-        out.flush();
-    }
-    void step(int64_t step, float loss, float lr, float norm, double ms, double tok_s) {
-        out << step << "," << loss << ",," << lr << "," << norm << "," << fmt("%.2f", ms) << ","
-            << fmt("%.0f", tok_s) << "\n";
-        out.flush();
-    }
-    void eval(int64_t step, float train_loss, float val_loss) {
-        out << step << "," << train_loss << "," << val_loss << ",,,,\n";
-        out.flush();
-    }
-};
 
 }  // namespace
 
@@ -97,8 +103,8 @@ std::string with_commas(int64_t n) {
 }
 
 TrainReport train(TrainConfig config, std::ostream& log) {
+    // ---- everything is checked before anything is written ----
     check_train_config(config);
-    const int threads = set_num_threads(config.threads);
     const std::string ckpt_path = config.out_dir + "/ckpt.bin";
     Dataset data = load_dataset(config.data_dir);
 
@@ -109,16 +115,28 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     const bool resume = config.init_from == "resume";
     if (resume) {
         ckpt = load_checkpoint(ckpt_path);
+        check_resume_settings(config, ckpt.config);
         // The architecture and seed come from the checkpoint; the schedule,
         // logging and paths from the command line (so a run can be extended).
         config.model = ckpt.config.model;
         config.seed = ckpt.config.seed;
-        model = std::move(ckpt.model);
-        state = ckpt.state;
         if (data.vocab != ckpt.vocab)
             fail("train", "the vocabulary of '" + config.data_dir + "' differs from the checkpoint's");
     } else {
+        if (!config.overwrite && ::access(ckpt_path.c_str(), F_OK) == 0)
+            fail("train", "'" + ckpt_path + "' holds an earlier run; continue it with --init_from=resume, "
+                          "or replace it with --overwrite");
         config.model.vocab_size = static_cast<int64_t>(data.vocab.size());
+    }
+    check_splits(data, config.data_dir, config.model.block_size);
+    check_fits_in_memory(training_bytes(config.model, config.batch_size), "train");
+    check_writable_dir(config.out_dir, "train");
+    const RunLogStart log_start = plan_run_log(config.out_dir + "/log.csv", resume ? ckpt.state.step : -1);
+    const int threads = set_num_threads(config.threads);
+    if (resume) {
+        model = std::move(ckpt.model);
+        state = ckpt.state;
+    } else {
         model = make_gpt(config.model, config.seed);
         state = fresh_run_state(config.seed);
     }
@@ -127,8 +145,23 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     if (resume) restore_optimizer(ckpt, opt);
     ckpt = Checkpoint{};
 
+    // ---- the run owns out_dir from here on ----
     std::filesystem::create_directories(config.out_dir);
-    CsvLog csv(config.out_dir + "/log.csv", resume ? state.step : -1);
+    const RunLock lock = lock_out_dir(config.out_dir);
+    // --overwrite replaces the earlier run as a whole: its checkpoint must not
+    // outlive its log, or a later resume would pair it with this run's rows.
+    if (!resume && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
+        fail("train", "cannot remove the earlier '" + ckpt_path + "' (" + std::strerror(errno) + ")");
+    RunLog csv = open_run_log(log_start);
+    if (!csv.warning.empty()) log << "warning: " << csv.warning << "\n";
+    const StopSignals stop_signals;
+    const int64_t first_step = state.step;
+    auto stopped_at = [&](int64_t step, const std::string& what) {
+        return what + " at step " + std::to_string(step) + "; stopped. " +
+               (::access(ckpt_path.c_str(), F_OK) == 0 ? "'" + ckpt_path + "' is untouched"
+                                                         : std::string("no checkpoint was saved")) +
+               "; lower --learning_rate or --weight_decay, or set --grad_clip";
+    };
 
     const GPTConfig& mc = model.config;
     const int64_t B = config.batch_size, T = mc.block_size;
@@ -156,9 +189,12 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         const bool last = step >= config.max_iters;
         // Evaluate (and checkpoint) the state after `step` updates; the state a
         // resumed run starts from was evaluated before it was saved.
-        if ((step % config.eval_interval == 0 || last) && !(resume && step == state.step && step > 0)) {
+        if ((step % config.eval_interval == 0 || last) && !(step == first_step && csv.has_eval_at_start)) {
             const float train_loss = estimate_loss(model, data.train, B, T, config.eval_iters, kEvalSeed);
             const float val_loss = estimate_loss(model, data.val, B, T, config.eval_iters, kEvalSeed + 1);
+            if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
+                fail("train", stopped_at(step, "the evaluated loss became " + fmt("%g", train_loss) + " (train), " +
+                                                   fmt("%g", val_loss) + " (val)"));
             log << "step " << step << ": train loss " << fmt("%.4f", train_loss) << ", val loss "
                 << fmt("%.4f", val_loss) << "\n";
             csv.eval(step, train_loss, val_loss);
@@ -186,18 +222,19 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         Var logits = gpt_forward(model, batch.x, true, state.dropout_rng);  // (B, T, V)
         Var loss = cross_entropy(logits, batch.y);
         backward(loss);
+        const float loss_value = loss.value.item();
         const float norm = clip_grad_norm(params, config.grad_clip);
+        // Before the update, so the weights in memory stay those of the last finite step.
+        if (!std::isfinite(loss_value) || !std::isfinite(norm))
+            fail("train", stopped_at(step, "the loss became " + fmt("%g", loss_value) + " and the gradient norm " +
+                                               fmt("%g", norm)));
         adamw_step(opt, lr);
         zero_grad(params);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         governor_end(governor, ms);
 
-        const float loss_value = loss.value.item();
         report.step_losses.push_back(loss_value);
         if (static_cast<int64_t>(report.step_losses.size()) > kWarmupSteps) step_ms.push_back(ms);
-        if (!std::isfinite(loss_value))
-            fail("train", "loss became " + std::to_string(loss_value) + " at step " + std::to_string(step) +
-                              "; lower --learning_rate or check the data");
         if (step % config.log_interval == 0) {
             const double tok_s = static_cast<double>(B * T) / (ms / 1000.0);
             log << "step " << std::setw(5) << step << "/" << config.max_iters << " | loss "
@@ -206,6 +243,22 @@ TrainReport train(TrainConfig config, std::ostream& log) {
                 << " tok/s\n";
             log.flush();
             csv.step(step, loss_value, lr, norm, ms, tok_s);
+        }
+        if (const int signal = stop_requested()) {
+            // The step is done: save it, so the run continues from here.
+            state.step = step + 1;
+            report.final_step = state.step;
+            report.stopped_by_signal = signal;
+            const char* name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+            try {
+                save_checkpoint(ckpt_path, config, data.vocab, model, opt, state);
+                log << "stopped by " << name << " after step " << step << ": saved checkpoint to " << ckpt_path
+                    << "; continue with: causalgrad train --out_dir=" << config.out_dir << " --init_from=resume\n";
+            } catch (const Error& e) {
+                log << "stopped by " << name << " after step " << step << ", without saving: " << e.what() << "\n";
+            }
+            log.flush();
+            return report;
         }
     }
     if (!step_ms.empty()) {

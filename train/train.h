@@ -21,12 +21,18 @@ struct TrainReport {
     float best_val_loss = 0.0f;
     double median_ms = 0.0;          // per step, warm-up steps left out
     int64_t final_step = 0;
+    int stopped_by_signal = 0;       // SIGINT/SIGTERM/SIGHUP ended the run early (after saving)
 };
 
 // 1003854 -> "1,003,854", for the counts people read.
 std::string with_commas(int64_t n);
 
 // Runs (or, with init_from=resume, continues) a training run; progress goes to `log`.
+// Everything is checked (settings, data, checkpoint, out_dir, memory) before
+// anything is written; out_dir is locked for the whole run. A non-finite loss
+// or gradient norm stops the run with an error, the last checkpoint untouched.
+// A stop signal (see stop_signal.h) ends it after the current step, with a
+// checkpoint of that step.
 TrainReport train(TrainConfig config, std::ostream& log);
 
 }  // namespace cg

@@ -1,0 +1,542 @@
+// The causalgrad command line against bad inputs and faults, one table row
+// each: the command must fail with the expected exit status and one line on
+// stderr that names the problem (no bare library text such as "stoll" or
+// "filesystem error"), and leave every file of the fixture byte-identical.
+//
+// The fixture (data, a trained run, damaged copies of its checkpoint, bad
+// config files) is made once, in a temp folder, by the binary itself; each
+// row runs build/causalgrad with that folder as its working directory.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "train/checkpoint.h"
+#include "train/run_lock.h"
+
+namespace cg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void spit(const fs::path& path, const std::string& bytes) {
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    REQUIRE(out);
+}
+
+std::vector<std::string> words(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+}
+
+struct Outcome {
+    int status = -1;
+    std::string out, err;
+};
+
+// A started build/causalgrad process, its output going to files in `scratch`.
+struct Started {
+    pid_t pid = -1;
+    std::string out_file, err_file, stdout_path;
+};
+
+// Starts build/causalgrad with `args` in folder `cwd`; stdout goes to `stdout_path` if given.
+// `slot` keeps the output files of processes running side by side apart.
+Started start_cli(const fs::path& cwd, const std::vector<std::string>& args, const fs::path& scratch,
+                  const std::string& stdout_path = "", int slot = 0) {
+    Started s;
+    s.out_file = (scratch / ("stdout" + std::to_string(slot))).string();
+    s.err_file = (scratch / ("stderr" + std::to_string(slot))).string();
+    s.stdout_path = stdout_path;
+    // No stale output of an earlier process may be mistaken for this one's.
+    fs::remove(s.out_file);
+    fs::remove(s.err_file);
+    s.pid = fork();
+    REQUIRE(s.pid >= 0);
+    if (s.pid == 0) {
+        if (chdir(cwd.c_str()) != 0) _exit(120);
+        // One thread: the rows fail before any heavy work, and start faster without a thread pool.
+        setenv("OMP_NUM_THREADS", "1", 1);
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        const int out = open(stdout_path.empty() ? s.out_file.c_str() : stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int err = open(s.err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out < 0 || err < 0) _exit(121);
+        dup2(out, 1);
+        dup2(err, 2);
+        std::vector<char*> argv{const_cast<char*>(CAUSALGRAD_BINARY)};
+        for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(CAUSALGRAD_BINARY, argv.data());
+        _exit(122);
+    }
+    return s;
+}
+
+Outcome finish_cli(const Started& s) {
+    int wstatus = 0;
+    REQUIRE(waitpid(s.pid, &wstatus, 0) == s.pid);
+    Outcome o;
+    o.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    o.out = s.stdout_path.empty() ? slurp(s.out_file) : "";
+    o.err = slurp(s.err_file);
+    return o;
+}
+
+Outcome run_cli(const fs::path& cwd, const std::vector<std::string>& args, const fs::path& scratch,
+                const std::string& stdout_path = "") {
+    return finish_cli(start_cli(cwd, args, scratch, stdout_path));
+}
+
+// Every file and folder under `root`: relative path -> "dir" or the file's bytes.
+std::map<std::string, std::string> snapshot(const fs::path& root) {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+        const std::string rel = fs::relative(e.path(), root).string();
+        files[rel] = e.is_directory() ? std::string("<dir>") : "file:" + slurp(e.path());
+    }
+    return files;
+}
+
+const char* const kTiny =
+    "--data_dir=data --n_layer=2 --n_head=2 --n_embd=16 --block_size=16 --batch_size=4 "
+    "--eval_iters=2 --eval_interval=5 --log_interval=5 --threads=1 ";
+
+std::string pattern_text() {
+    const char* sentences[] = {"the cat sat on the mat.\n", "a dog ran to the log.\n", "my hen hid in a pen.\n",
+                               "so the fox got a box.\n"};
+    std::string text;
+    for (int i = 0; text.size() < 3000; i++) text += sentences[i % 4];
+    return text;
+}
+
+// The folder every row runs in, made once.
+struct Fixture {
+    fs::path root, scratch;
+    Fixture() {
+        std::random_device rd;
+        const fs::path base = fs::temp_directory_path() / ("causalgrad-cli-" + std::to_string(rd()) + std::to_string(rd()));
+        root = base / "work";
+        scratch = base / "scratch";
+        fs::create_directories(root);
+        fs::create_directories(scratch);
+        auto must = [&](const std::string& args) {
+            const Outcome o = run_cli(root, words(args), scratch);
+            INFO(args << "\n" << o.err);
+            REQUIRE(o.status == 0);
+        };
+        spit(root / "input.txt", pattern_text());
+        must("prepare --input=input.txt --out_dir=data");
+        spit(root / "other.txt", "xyzzy plugh " + pattern_text());
+        must("prepare --input=other.txt --out_dir=data_other");
+        spit(root / "short.txt", "the cat sat on the mat. the dog ran to the log.\n");
+        must("prepare --input=short.txt --out_dir=data_short");
+        must(std::string("train ") + kTiny + "--out_dir=run --max_iters=10 --always_save_checkpoint");
+        spit(root / "bad_utf8.txt", "caf\xC3");
+        spit(root / "one_char.txt", "a");
+        spit(root / "plain", "a regular file, not a folder\n");
+        spit(root / "prompt.txt", "the cat\n");
+        fs::create_directories(root / "a_folder");
+
+        // Broken data folders, each a copy of data/ with one fault.
+        for (const char* d : {"data_odd", "data_tok", "data_vocab", "data_dirbin"})
+            fs::copy(root / "data", root / d);
+        spit(root / "data_odd/train.bin", slurp(root / "data/train.bin") + "x");
+        spit(root / "data_tok/val.bin", std::string("\xff\xff", 2) + slurp(root / "data/val.bin"));
+        spit(root / "data_vocab/vocab.txt", "causalgrad-vocab 1\n5\n97\n98\n");
+        fs::remove(root / "data_dirbin/train.bin");
+        fs::create_directories(root / "data_dirbin/train.bin");
+
+        // Damaged checkpoints, each in its own out_dir.
+        const std::string good = slurp(root / "run/ckpt.bin");
+        std::string flipped = good;
+        flipped[good.size() / 2] ^= 0x10;
+        spit(root / "flipped/ckpt.bin", flipped);
+        spit(root / "truncated/ckpt.bin", good.substr(0, good.size() - 100));
+        std::string v1 = good;
+        v1[7] = '1';
+        spit(root / "v1/ckpt.bin", v1);
+        std::string payload = good.substr(16, good.size() - 20);
+        const float nan = NAN;
+        std::memcpy(&payload[payload.size() - 4], &nan, 4);
+        spit(root / "nan/ckpt.bin", wrap_checkpoint_payload(payload));
+        fs::create_directories(root / "dirckpt/ckpt.bin");
+        spit(root / "badlog/ckpt.bin", good);
+        spit(root / "badlog/log.csv", slurp(root / "run/log.csv") + "5,oops,,,,,\n");
+        spit(root / "lockrun/ckpt.bin", good);
+        spit(root / "nanrun/ckpt.bin", good);
+        spit(root / "nanrun/log.csv", slurp(root / "run/log.csv"));
+        spit(root / "empty_run/.keep", "");
+
+        // Config files with one fault each.
+        spit(root / "conf/dup.conf", "n_layer = 2\nbatch_size = 4\nn_layer = 3\n");
+        spit(root / "conf/unknown.conf", "n_layers = 2\n");
+        spit(root / "conf/noeq.conf", "n_layer 2\n");
+        spit(root / "conf/badval.conf", "n_layer = two\n");
+        spit(root / "conf/nested.conf", "config = other.conf\n");
+        spit(root / "conf/nokey.conf", " = 3\n");
+        spit(root / "conf/mixer.conf", "mixer = 'pair_max'\n");
+        spit(root / "conf/badbool.conf", "bias = Maybe\n");
+    }
+    ~Fixture() {
+        std::error_code ec;
+        fs::remove_all(root.parent_path(), ec);
+    }
+};
+
+struct CliCase {
+    std::string args;
+    int status;
+    std::string message;                  // a part of the one-line error
+    std::vector<std::string> may_change;  // files a run that started may append to
+    std::string stdout_to;
+    CliCase(const char* a, int s, const char* m, std::vector<std::string> changing = {}, const char* out = "")
+        : args(a), status(s), message(m), may_change(std::move(changing)), stdout_to(out) {}
+};
+
+// Library text that must never reach the user as it is.
+const char* const kBareLibraryText[] = {"stoll", "stod", "stoi", "std::", "bad_alloc", "basic_string",
+                                        "max_size()", "filesystem error", "failed to parse", "terminate called",
+                                        "vector::", "Aborted"};
+
+// clang-format off
+const std::vector<CliCase> kCases = {
+    // ---- the command itself ----
+    {"frobnicate", 2, "unknown command 'frobnicate'"},
+    {"Train", 2, "unknown command 'Train'"},
+
+    // ---- prepare ----
+    {"prepare --input=missing.txt --out_dir=fresh", 1, "does not exist"},
+    {"prepare --input=a_folder --out_dir=fresh", 1, "is a directory"},
+    {"prepare --input=bad_utf8.txt --out_dir=fresh", 1, "invalid UTF-8"},
+    {"prepare --input=one_char.txt --out_dir=fresh", 1, "fewer than 2 characters"},
+    {"prepare --input=input.txt --out_dir=plain/sub", 1, "is not a folder"},
+    {"prepare --input=input.txt --out_dir=plain", 1, "is not a folder"},
+    {"prepare --input=input.txt --out_dir=fresh stray", 2, "unexpected argument 'stray'"},
+    {"prepare --inptu=input.txt", 2, "inptu"},
+    {"prepare --input=", 1, "path is empty"},
+
+    // ---- train: option syntax ----
+    {"train --n_layers=3 --out_dir=fresh", 2, "n_layers"},
+    {"train --n_layer=abc --out_dir=fresh", 2, "--n_layer: 'abc' is not a valid value"},
+    {"train --n_layer=2.5 --out_dir=fresh", 2, "--n_layer: '2.5'"},
+    {"train --learning_rate=fast --out_dir=fresh", 2, "--learning_rate: 'fast'"},
+    {"train --learning_rate=1e-3x --out_dir=fresh", 2, "--learning_rate: '1e-3x' is not a valid value"},
+    {"train --max_iters 10k --out_dir=fresh", 2, "--max_iters: '10k' is not a valid value"},
+    {"train --batch_size=99999999999999999999 --out_dir=fresh", 2, "--batch_size"},
+    {"train --seed=-1 --out_dir=fresh", 2, "--seed"},
+    {"train --bias=maybe --out_dir=fresh", 2, "--bias takes true or false"},
+    {"train --decay_lr=2 --out_dir=fresh", 2, "--decay_lr takes true or false"},
+    {"train --out_dir=fresh stray", 2, "unexpected argument 'stray'"},
+    {"train --out_dir=fresh --bias false extra", 2, "unexpected argument 'extra'"},
+    {"train --out_dir", 2, "out_dir"},
+
+    // ---- train: values ----
+    {"train --n_layer=0 --out_dir=fresh", 1, "n_layer must be at least 1"},
+    {"train --n_layer=1000000 --out_dir=fresh", 1, "GiB"},
+    {"train --n_embd=100000 --n_layer=50 --out_dir=fresh", 1, "GiB"},
+    {"train --n_embd=10 --n_head=3 --out_dir=fresh", 1, "multiple of n_head"},
+    {"train --block_size=0 --out_dir=fresh", 1, "block_size must be at least 1"},
+    {"train --block_size=5000 --out_dir=fresh", 1, "too few for block_size 5000"},
+    {"train --batch_size=0 --out_dir=fresh", 1, "batch_size"},
+    {"train --max_iters=-1 --out_dir=fresh", 1, "max_iters"},
+    {"train --learning_rate=nan --out_dir=fresh", 2, "--learning_rate: 'nan'"},
+    {"train --learning_rate=-1 --out_dir=fresh", 1, "learning_rate must be positive"},
+    {"train --weight_decay=-1 --out_dir=fresh", 1, "weight_decay"},
+    {"train --weight_decay=inf --out_dir=fresh", 2, "--weight_decay: 'inf'"},
+    {"train --beta1=1 --out_dir=fresh", 1, "beta1"},
+    {"train --dropout=1 --out_dir=fresh", 1, "dropout"},
+    {"train --grad_clip=-1 --out_dir=fresh", 1, "grad_clip"},
+    {"train --eval_interval=0 --out_dir=fresh", 1, "eval_interval"},
+    {"train --warmup_iters=-5 --out_dir=fresh", 1, "warmup_iters"},
+    {"train --threads=-1 --out_dir=fresh", 1, "threads"},
+    {"train --threads=100000 --out_dir=fresh", 1, "threads"},
+    {"train --mixer=nonsense --out_dir=fresh", 1, "nonsense"},
+    {"train --mixer=attn,attn,attn --out_dir=fresh", 1, "mixer lists 3 entries"},
+    {"train --mixer=attn,,attn,attn --out_dir=fresh", 1, "mixer"},
+    {"train --activation=attn --out_dir=fresh", 1, "activation"},
+    {"train --init_from=nowhere --out_dir=fresh", 1, "init_from"},
+
+    // ---- train: data ----
+    {"train --data_dir=missing --out_dir=fresh", 1, "is missing"},
+    {"train --data_dir=plain --out_dir=fresh", 1, "is missing"},
+    {"train --data_dir=data_odd --out_dir=fresh", 1, "odd size"},
+    {"train --data_dir=data_tok --out_dir=fresh", 1, "outside the vocabulary"},
+    {"train --data_dir=data_vocab --out_dir=fresh", 1, "ends after"},
+    {"train --data_dir=data_dirbin --out_dir=fresh", 1, "is a directory"},
+    {"train --data_dir=data_short --out_dir=fresh", 1, "too few for block_size 64"},
+
+    // ---- train: config files ----
+    {"train --config=conf/missing.conf --out_dir=fresh", 2, "does not exist"},
+    {"train --config=conf --out_dir=fresh", 2, "is a directory"},
+    {"train --config= --out_dir=fresh", 2, "--config is empty"},
+    {"train --config=conf/mixer.conf --config=conf/mixer.conf --out_dir=fresh", 2, "--config is given 2 times"},
+    {"train --config=conf/dup.conf --out_dir=fresh", 2, "conf/dup.conf:3: n_layer is already set on line 1"},
+    {"train --config=conf/unknown.conf --out_dir=fresh", 2, "n_layers"},
+    {"train --config=conf/noeq.conf --out_dir=fresh", 2, "conf/noeq.conf:1"},
+    {"train --config=conf/badval.conf --out_dir=fresh", 2, "--n_layer: 'two'"},
+    {"train --config=conf/nested.conf --out_dir=fresh", 2, "cannot include another"},
+    {"train --config=conf/nokey.conf --out_dir=fresh", 2, "no key"},
+    {"train --config=conf/badbool.conf --out_dir=fresh", 2, "--bias takes true or false"},
+
+    // ---- train: out_dir, checkpoints, logs ----
+    {"train --out_dir=run", 1, "holds an earlier run; continue it with --init_from=resume"},
+    {"train --out_dir=run --max_iters=5", 1, "or replace it with --overwrite"},
+    {"train --out_dir=run --init_from=resume --overwrite", 1, "--overwrite is for runs from scratch"},
+    {"train --out_dir=empty_run --init_from=resume", 1, "no checkpoint at 'empty_run/ckpt.bin'"},
+    {"train --out_dir=run --init_from=resume --n_layer=3", 1, "n_layer is 2, not 3"},
+    {"train --out_dir=run --init_from=resume --config=conf/mixer.conf --data_dir=data", 1, "mixer is attn, not pair_max"},
+    {"train --out_dir=run --init_from=resume --data_dir=data_other", 1, "vocabulary"},
+    {"train --out_dir=flipped --init_from=resume", 1, "damaged (its CRC-32 does not match"},
+    {"train --out_dir=truncated --init_from=resume", 1, "damaged"},
+    {"train --out_dir=nan --init_from=resume", 1, "NaN or infinity"},
+    {"train --out_dir=v1 --init_from=resume", 1, "another format version"},
+    {"train --out_dir=dirckpt --init_from=resume", 1, "is a directory"},
+    {"train --out_dir=badlog --init_from=resume --max_iters=20", 1, "'badlog/log.csv' line 7: train_loss 'oops' is not a number"},
+    {"train --out_dir=plain", 1, "is not a folder"},
+    {"train --out_dir=plain/run", 1, "is not a folder"},
+    {"train --out_dir=", 1, "output folder is empty"},
+    {"train --out_dir=nanrun --init_from=resume --max_iters=500 --eval_interval=1000 --weight_decay=1000000",
+     1, "the loss became", {"nanrun/log.csv", "nanrun/train.lock"}},
+
+    // ---- sample ----
+    {"sample --out_dir=missing", 1, "no checkpoint at 'missing/ckpt.bin'"},
+    {"sample --out_dir=flipped", 1, "damaged"},
+    {"sample --out_dir=dirckpt", 1, "is a directory"},
+    {"sample --out_dir=run --start=\xC3\xA9", 1, "(U+00E9) is not in the vocabulary"},
+    {"sample --out_dir=run --start=\\q", 1, "unknown escape '\\q'"},
+    {"sample --out_dir=run --start=FILE:missing.txt", 1, "does not exist"},
+    {"sample --out_dir=run --start=FILE:a_folder", 1, "is a directory"},
+    {"sample --out_dir=run --start=", 1, "the start text is empty"},
+    {"sample --out_dir=run --num_samples=0", 1, "num_samples"},
+    {"sample --out_dir=run --temperature=-1", 1, "temperature"},
+    {"sample --out_dir=run --top_k=-1", 1, "top_k"},
+    {"sample --out_dir=run --max_new_tokens=abc", 2, "--max_new_tokens: 'abc'"},
+    {"sample --out_dir=run --threads=100000", 1, "threads"},
+    {"sample --out_dir=run stray", 2, "unexpected argument 'stray'"},
+    {"sample --out_dir=run --max_new_tokens=5", 1, "cannot write to standard output", {}, "/dev/full"},
+
+    // ---- eval ----
+    {"eval --out_dir=missing", 1, "no checkpoint at"},
+    {"eval --out_dir=truncated", 1, "damaged"},
+    {"eval --out_dir=run --eval_iters=0", 1, "eval_iters"},
+    {"eval --out_dir=run --batch_size=-1", 1, "batch_size"},
+    {"eval --out_dir=run --data_dir=missing", 1, "is missing"},
+    {"eval --out_dir=run --data_dir=data_other", 1, "vocabulary differs"},
+    {"eval --out_dir=run --threads=-3", 1, "threads"},
+    {"eval --out_dir=run --eval_iters=x", 2, "--eval_iters: 'x'"},
+    {"eval --out_dir=run stray", 2, "unexpected argument 'stray'"},
+
+    // ---- export ----
+    {"export --out_dir=run --to=run/ckpt.bin", 1, "is not a safetensors file"},
+    {"export --out_dir=run --to=run/log.csv", 1, "is not a safetensors file"},
+    {"export --out_dir=run --to=data/train.bin", 1, "is not a safetensors file"},
+    {"export --out_dir=run --to=input.txt", 1, "is not a safetensors file"},
+    {"export --out_dir=run --to=/dev/full", 1, "is not a regular file"},
+    {"export --out_dir=run --to=a_folder", 1, "is not a regular file"},
+    {"export --out_dir=run --to=plain/model.safetensors", 1, "cannot write"},
+    {"export --out_dir=missing --to=new.safetensors", 1, "no checkpoint at"},
+    {"export --out_dir=nan --to=new.safetensors", 1, "NaN or infinity"},
+    {"export --out_dir=run stray", 2, "unexpected argument 'stray'"},
+
+    // ---- plot ----
+    {"plot --to=new.svg", 1, "give at least one run"},
+    {"plot missing --to=new.svg", 1, "missing"},
+
+    // ---- bench ----
+    {"bench --what=nope", 1, "--what must be train or generate"},
+    {"bench --steps=0", 1, "steps"},
+    {"bench --contexts=abc --what=generate", 1, "--contexts takes lengths"},
+    {"bench --contexts=1,,2 --what=generate", 1, "--contexts takes lengths"},
+    {"bench --n_layer=1000000", 1, "GiB"},
+    {"bench --threads=-1", 1, "threads"},
+    {"bench --n_head=3", 1, "multiple of n_head"},
+    {"bench stray", 2, "unexpected argument 'stray'"},
+};
+// clang-format on
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The one fixture of this file, made on first use.
+Fixture& fixture() {
+    static Fixture fx;
+    return fx;
+}
+
+std::vector<std::string> case_args(const CliCase& c) {
+    std::vector<std::string> args = words(c.args);
+    // A train row gets the tiny model unless it names its own data or config.
+    if (args[0] == "train" && !contains(c.args, "--data_dir") && !contains(c.args, "--config"))
+        for (const std::string& w : words(kTiny)) args.insert(args.begin() + 1, w);
+    return args;
+}
+
+void check_outcome(const CliCase& c, const std::vector<std::string>& args, const Outcome& o) {
+    CAPTURE(c.args);
+    CAPTURE(o.err);
+    CHECK(o.status == c.status);
+    CHECK(contains(o.err, c.message));
+    CHECK(contains(o.err, "causalgrad " + args[0] + ": ") == (args[0] != "frobnicate" && args[0] != "Train"));
+    CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+    CHECK((!o.err.empty() && o.err.back() == '\n'));
+    for (const char* bare : kBareLibraryText) {
+        CAPTURE(bare);
+        CHECK_FALSE(contains(o.err, bare));
+    }
+}
+
+TEST_CASE("cli: every bad input or fault gives its exit status and one plain line, and changes no file") {
+    REQUIRE(kCases.size() >= 80);
+    Fixture& fx = fixture();
+    // Rows that must not write run a few at a time (process start-up dominates);
+    // a change of any file is then pinned on the rows of that batch.
+    constexpr size_t kSideBySide = 4;
+    std::vector<const CliCase*> quiet, writing;
+    for (const CliCase& c : kCases) (c.may_change.empty() ? quiet : writing).push_back(&c);
+    for (size_t first = 0; first < quiet.size(); first += kSideBySide) {
+        const size_t end = std::min(quiet.size(), first + kSideBySide);
+        const auto before = snapshot(fx.root);
+        std::vector<Started> running;
+        for (size_t i = first; i < end; i++)
+            running.push_back(start_cli(fx.root, case_args(*quiet[i]), fx.scratch, quiet[i]->stdout_to, static_cast<int>(i - first)));
+        std::string batch;
+        for (size_t i = first; i < end; i++) {
+            check_outcome(*quiet[i], case_args(*quiet[i]), finish_cli(running[i - first]));
+            batch += quiet[i]->args + "; ";
+        }
+        CAPTURE(batch);
+        CHECK(snapshot(fx.root) == before);
+    }
+    // A run that starts and then fails may append to its log; nothing else may change.
+    for (const CliCase* c : writing) {
+        const auto before = snapshot(fx.root);
+        check_outcome(*c, case_args(*c), run_cli(fx.root, case_args(*c), fx.scratch, c->stdout_to));
+        auto after = snapshot(fx.root);
+        for (const std::string& path : c->may_change) {
+            if (before.count(path)) after[path] = before.at(path);
+            else after.erase(path);
+        }
+        CAPTURE(c->args);
+        CHECK(after == before);
+    }
+}
+
+TEST_CASE("cli: a second run into a locked out_dir refuses, naming the holder's PID") {
+    Fixture& fx = fixture();
+    const RunLock held = lock_out_dir((fx.root / "lockrun").string());
+    const auto before = snapshot(fx.root);
+    std::vector<std::string> args = words(std::string("train ") + kTiny + "--out_dir=lockrun --init_from=resume --max_iters=20");
+    const Outcome o = run_cli(fx.root, args, fx.scratch);
+    CAPTURE(o.err);
+    CHECK(o.status == 1);
+    CHECK(contains(o.err, "in use by another run (pid " + std::to_string(getpid()) + ")"));
+    CHECK(snapshot(fx.root) == before);
+}
+
+TEST_CASE("cli: --bias false, --bias=False and --bias True are read as booleans") {
+    Fixture& fx = fixture();
+    for (const auto& flag_want : std::vector<std::pair<std::string, std::string>>{
+             {"--bias false", "bias = false"}, {"--bias=False", "bias = false"}, {"--bias True", "bias = true"},
+             {"--bias", "bias = true"}, {"--bias=TRUE", "bias = true"}}) {
+        const std::string &flag = flag_want.first, &want = flag_want.second;  // (CAPTURE cannot take a binding)
+        CAPTURE(flag);
+        const Outcome o = run_cli(fx.root, words("train --max_iters=0 --out_dir=b " + std::string(kTiny) + flag), fx.scratch);
+        CHECK(o.status == 0);
+        CHECK(contains(o.out, "  " + want + "\n"));
+        fs::remove_all(fx.root / "b");
+    }
+}
+
+TEST_CASE("cli: sample takes its prompt from a file or with escapes, and streams it first") {
+    Fixture& fx = fixture();
+    const Outcome from_file = run_cli(fx.root, words("sample --out_dir=run --max_new_tokens=4 --start=FILE:prompt.txt"), fx.scratch);
+    CHECK(from_file.status == 0);
+    CHECK(from_file.out.rfind("the cat\n", 0) == 0);
+    CHECK(from_file.out.size() == std::string("the cat\n").size() + 4 + 1);  // 4 one-byte characters and a newline
+    const Outcome escaped = run_cli(fx.root, {"sample", "--out_dir=run", "--max_new_tokens=0", "--start=a\\tb\\nc\\\\"}, fx.scratch);
+    CHECK(escaped.status == 1);  // the vocabulary has no tab
+    CHECK(contains(escaped.err, "(U+0009)"));
+    const Outcome lines = run_cli(fx.root, {"sample", "--out_dir=run", "--max_new_tokens=0", "--start=a b\\nc"}, fx.scratch);
+    CHECK(lines.status == 0);
+    CHECK(lines.out == "a b\nc\n");
+}
+
+}  // namespace
+}  // namespace cg
+
+namespace cg {
+namespace {
+
+// Waits (up to 10 s) until `path` holds at least `bytes` bytes.
+bool wait_for_bytes(const fs::path& path, size_t bytes) {
+    for (int i = 0; i < 1000; i++) {
+        std::error_code ec;
+        if (fs::exists(path, ec) && fs::file_size(path, ec) >= bytes) return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+TEST_CASE("cli: SIGINT and SIGTERM end training after the step, with a checkpoint and the resume command") {
+    Fixture& fx = fixture();
+    for (const auto& signal_status : {std::pair<int, int>{SIGINT, 130}, {SIGTERM, 143}}) {
+        const int signal = signal_status.first, status = signal_status.second;
+        CAPTURE(signal);
+        const std::string dir = "signal" + std::to_string(signal);
+        const Started s = start_cli(fx.root, words(std::string("train ") + kTiny + "--out_dir=" + dir +
+                                                   " --max_iters=1000000 --eval_interval=100000"),
+                                    fx.scratch);
+        REQUIRE(wait_for_bytes(fx.root / dir / "log.csv", 300));  // a few steps logged
+        kill(s.pid, signal);
+        const Outcome o = finish_cli(s);
+        CHECK(o.status == status);
+        CHECK(contains(o.out, "saved checkpoint to " + dir + "/ckpt.bin; continue with: causalgrad train --out_dir=" +
+                                  dir + " --init_from=resume"));
+        const Checkpoint c = load_checkpoint((fx.root / dir / "ckpt.bin").string());
+        CHECK(contains(o.out, "after step " + std::to_string(c.state.step - 1) + ":"));
+        CHECK(c.state.step > 5);
+        // The resume continues from that step.
+        const Outcome resumed = run_cli(fx.root, words(std::string("train ") + kTiny + "--out_dir=" + dir +
+                                                       " --init_from=resume --max_iters=" +
+                                                       std::to_string(c.state.step + 3)),
+                                        fx.scratch);
+        CHECK(resumed.status == 0);
+        CHECK(contains(resumed.out, "resuming at step " + std::to_string(c.state.step)));
+    }
+}
+
+TEST_CASE("cli: Ctrl-C during sample keeps the text printed so far") {
+    Fixture& fx = fixture();
+    const Started s = start_cli(fx.root, words("sample --out_dir=run --max_new_tokens=100000000"), fx.scratch);
+    REQUIRE(wait_for_bytes(s.out_file, 50));  // streamed while it runs
+    kill(s.pid, SIGINT);
+    const Outcome o = finish_cli(s);
+    CHECK(o.status == 130);
+    CHECK(o.out.size() >= 50);
+    CHECK(contains(o.err, "stopped by a signal"));
+}
+
+}  // namespace
+}  // namespace cg

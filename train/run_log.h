@@ -1,0 +1,58 @@
+// log.csv of a run: a header, then one row per logged training step and one
+// per evaluation (empty cells where a value does not apply):
+//   step,train_loss,val_loss,lr,grad_norm,ms_per_step,tokens_per_s
+// The file is only ever appended to. Starting a run writes a fresh file (or,
+// on resume, the rows up to the checkpoint) to log.csv.tmp and renames it over
+// log.csv, so a kill at any moment leaves either the old log or the new one.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace cg {
+
+extern const char* const kLogHeader;
+
+struct LogRow {
+    int64_t step = 0;
+    bool is_eval = false;  // an evaluation row (val_loss set) or a training step row
+    std::string line;      // the row as written, without the newline
+};
+
+struct LogFile {
+    std::vector<LogRow> rows;
+    bool torn_last_line = false;  // the last line had no newline (a write cut short): left out
+};
+
+// Parses log.csv text. Throws naming `path` and the line for a wrong header,
+// a wrong number of cells, a step that is not a whole number, or a cell that
+// is not a number.
+LogFile parse_run_log(const std::string& text, const std::string& path);
+
+struct RunLog {
+    std::ofstream out;
+    bool has_eval_at_start = false;  // the kept rows already hold the evaluation of the first step
+    std::string warning;             // set when a torn last line was dropped
+
+    void step(int64_t step, float loss, float lr, float norm, double ms, double tok_s);
+    void eval(int64_t step, float train_loss, float val_loss);
+};
+
+// What the log of a starting run begins with, read and checked before anything is written.
+struct RunLogStart {
+    std::string path, text;
+    bool has_eval_at_start = false;
+    std::string warning;
+};
+
+// From scratch (resume_step < 0): a log with only the header. On resume: the
+// training rows of steps before resume_step and the evaluations up to it,
+// which are exactly the rows of the state the checkpoint holds.
+RunLogStart plan_run_log(const std::string& path, int64_t resume_step);
+
+// Writes the planned start over the log (temp file and rename), then opens it for appending.
+RunLog open_run_log(const RunLogStart& start);
+
+}  // namespace cg

@@ -1,0 +1,27 @@
+// Ctrl-C and friends during long work (training, sampling): the first SIGINT,
+// SIGTERM or SIGHUP only raises a flag, which the loop checks between steps so
+// it can finish the step and save; a second SIGINT ends the process at once.
+#pragma once
+
+namespace cg {
+
+// Installs the handlers (until the StopSignals goes out of scope, when the
+// previous ones come back), except for signals the process was started
+// ignoring (nohup, background jobs). Clears any earlier request.
+struct StopSignals {
+    StopSignals();
+    ~StopSignals();
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+};
+
+// The signal that asked to stop (SIGINT, SIGTERM, SIGHUP), or 0.
+int stop_requested();
+
+// What a process ended by `signal` should exit with: 128 + signal (130 for SIGINT, 143 for SIGTERM).
+int exit_status_for_signal(int signal);
+
+// Makes stop_requested() return `signal`, as a handler would (for tests).
+void request_stop(int signal);
+
+}  // namespace cg
