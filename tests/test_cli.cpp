@@ -361,6 +361,15 @@ const std::vector<CliCase> kCases = {
     {"export --out_dir=nan --to=new.safetensors", 1, "NaN or infinity"},
     {"export --out_dir=run stray", 2, "unexpected argument 'stray'"},
 
+    // ---- import ----
+    {"import --out_dir=fresh", 1, "give the file to read with --from"},
+    {"import --from=input.txt --out_dir=fresh", 1, "not safetensors"},
+    {"import --from=missing.safetensors --out_dir=fresh", 1, "missing.safetensors"},
+    {"import --from=a_folder --out_dir=fresh", 1, "a_folder"},
+    {"import --from=input.txt --out_dir=run", 1, "holds an earlier run"},
+    {"import --from=input.txt --out_dir=plain", 1, "is not a folder"},
+    {"import --from=input.txt stray", 2, "unexpected argument 'stray'"},
+
     // ---- plot ----
     {"plot --to=new.svg", 1, "give at least one run"},
     {"plot missing --to=new.svg", 1, "missing"},

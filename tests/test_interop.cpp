@@ -331,7 +331,7 @@ TEST_CASE("interop: malformed safetensors files give one-line errors naming the 
              for (StoredTensor& t : f.tensors)
                  if (t.name == "transformer.h.1.attn.bias") t.values[1] = 1.0f;  // row 0 sees position 1
          }), "is not the causal mask"},
-        {"missing file", (dir.path.parent_path() / "nope.safetensors").string(), "cannot open"},
+        {"missing file", (dir.path.parent_path() / "nope.safetensors").string(), "does not exist"},
     };
     for (const Case& k : cases) {
         CAPTURE(k.what);
