@@ -19,11 +19,13 @@ NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,nativ
 # Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
 SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build test ctest test-sanitize test-clang test-kill fuzz train data bench clean
+.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-kill fuzz train data bench clean
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
-	@echo "make test           build, then run build/causalgrad_tests (ARGS='...' for doctest options)"
+	@echo "make test           build, then run build/causalgrad_tests (ARGS='...' for doctest options), and the MPI test if build-mpi/ exists"
+	@echo "make build-mpi      install Open MPI, build build-mpi/ with -DCAUSALGRAD_MPI=ON (mpirun -np N causalgrad train)"
+	@echo "make test-mpi       build build-mpi/, check 2 processes against 1 (tests/mpi_test.sh)"
 	@echo "make ctest          build, then run the suite through CTest"
 	@echo "make test-sanitize  build build-asan/ (Debug, ASan + UBSan) and run the tests there"
 	@echo "make test-clang     build build-clang/ with clang++ and -Werror, and run the tests there"
@@ -33,7 +35,7 @@ help:
 	@echo "make data           fetch tiny Shakespeare and write data/shakespeare_char/"
 	@echo "make bench          time training steps, long contexts and generation on this machine"
 	@echo "make deps           install missing system packages (scripts/install-deps.sh)"
-	@echo "make clean          remove build/, build-asan/, build-clang/ and build-fuzz/"
+	@echo "make clean          remove build/, build-asan/, build-clang/, build-fuzz/ and build-mpi/"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -49,6 +51,19 @@ test: build
 	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
 	@t0=$$(date +%s%N); ./build/causalgrad_tests $(ARGS); status=$$?; \
 		echo "==> test suite: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"; exit $$status
+	@if [ -x build-mpi/causalgrad ] && command -v mpirun >/dev/null; then bash tests/mpi_test.sh build-mpi/causalgrad; \
+		else echo "==> MPI tests skipped (no build-mpi/; make test-mpi builds it and runs them)"; fi
+
+# The MPI build lives in its own dir, so the default build never needs MPI.
+build-mpi: deps
+	@bash scripts/install-deps.sh --mpi
+	@echo "==> configuring build-mpi/ (Release, $(NATIVE), MPI)"
+	@cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DCAUSALGRAD_MPI=ON $(CMAKE_FLAGS)
+	@echo "==> building build-mpi/ ($(JOBS) jobs)"
+	@cmake --build build-mpi -j$(JOBS) --target causalgrad
+
+test-mpi: build-mpi
+	@bash tests/mpi_test.sh build-mpi/causalgrad
 
 # `cd build && ctest` rather than `ctest --test-dir build`, which needs CMake 3.20.
 ctest: build
@@ -133,5 +148,5 @@ data: build
 	@bash data/prepare.sh build/causalgrad
 
 clean:
-	@echo "==> removing build/ build-asan/ build-clang/ build-fuzz/"
-	@rm -rf build build-asan build-clang build-fuzz
+	@echo "==> removing build/ build-asan/ build-clang/ build-fuzz/ build-mpi/"
+	@rm -rf build build-asan build-clang build-fuzz build-mpi

@@ -3,6 +3,7 @@
 #
 #   scripts/install-deps.sh           install what is missing (apt-get, Debian/Ubuntu)
 #   scripts/install-deps.sh --check   only report; exit 1 if anything is missing
+#   scripts/install-deps.sh --mpi     also Open MPI, for the MPI build (make build-mpi)
 #
 # libopenblas-openmp-dev is the OpenMP build of OpenBLAS: its threads come from the same
 # OpenMP runtime as our kernels, so the two never run competing thread pools.
@@ -16,12 +17,13 @@ check_only=0
 case "${1:-}" in
     "") ;;
     --check) check_only=1 ;;
+    --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     -h | --help)
-        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "install-deps: unknown argument '$1' (use --check or --help)" >&2
+        echo "install-deps: unknown argument '$1' (use --check, --mpi or --help)" >&2
         exit 2
         ;;
 esac

@@ -20,6 +20,7 @@
 #include "train/import.h"
 #include "train/options.h"
 #include "train/plot.h"
+#include "train/process_group.h"
 #include "train/resources.h"
 #include "train/run_lock.h"
 #include "train/safe_file.h"
@@ -103,7 +104,18 @@ int cmd_train(int argc, char** argv) {
     if (!parse(o, argc, argv, true, &r)) return 0;
     for (const char* key : kCheckpointOwnedKeys)
         if (r.count(key)) config.model_keys_given.push_back(key);
-    const TrainReport report = train(config, std::cout);
+    // Under mpirun: rank 0 prints; an error on any rank ends them all, not only itself.
+    const ProcessGroup group = join_process_group(&argc, &argv);
+    std::ostream unused(nullptr);  // the other ranks' progress: no buffer, so never written
+    TrainReport report;
+    try {
+        report = train(config, group.rank == 0 ? static_cast<std::ostream&>(std::cout) : unused);
+    } catch (const std::exception& e) {
+        if (group.size == 1) throw;
+        std::cerr << "causalgrad train (rank " << group.rank << " of " << group.size << "): " << e.what() << "\n";
+        abort_process_group(1);
+    }
+    leave_process_group();
     check_stdout("train");
     return report.stopped_by_signal ? exit_status_for_signal(report.stopped_by_signal) : 0;
 }

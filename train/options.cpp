@@ -36,7 +36,8 @@ void add_train_options(cxxopts::Options& o, TrainConfig& c) {
         ("data_dir", "folder with train.bin, val.bin, vocab.txt", cxxopts::value(c.data_dir)->default_value(c.data_dir))
         ("out_dir", "folder for ckpt.bin and log.csv", cxxopts::value(c.out_dir)->default_value(c.out_dir))
         ("init_from", "scratch, or resume from out_dir/ckpt.bin", cxxopts::value(c.init_from)->default_value(c.init_from))
-        ("batch_size", "sequences per step", cxxopts::value(c.batch_size)->default_value("12"))
+        ("batch_size", "sequences per micro-batch (per process under mpirun)", cxxopts::value(c.batch_size)->default_value("12"))
+        ("grad_accum", "micro-batches per step, gradients summed", cxxopts::value(c.grad_accum)->default_value("1"))
         ("max_iters", "training steps", cxxopts::value(c.max_iters)->default_value("2000"))
         ("learning_rate", "peak learning rate", cxxopts::value(c.learning_rate)->default_value("1e-3"))
         ("decay_lr", "warmup then cosine decay (else constant)", cxxopts::value(c.decay_lr)->default_value("true"))
@@ -253,7 +254,8 @@ std::vector<std::pair<std::string, std::string>> config_pairs(const TrainConfig&
         {"bias", b(m.bias)}, {"mixer", m.mixer}, {"activation", m.activation},
         {"mixer_vproj", b(m.mixer_vproj)},
         {"data_dir", c.data_dir}, {"out_dir", c.out_dir}, {"init_from", c.init_from},
-        {"batch_size", std::to_string(c.batch_size)}, {"max_iters", std::to_string(c.max_iters)},
+        {"batch_size", std::to_string(c.batch_size)},
+        {"grad_accum", std::to_string(c.grad_accum)}, {"max_iters", std::to_string(c.max_iters)},
         {"learning_rate", f(c.learning_rate)}, {"decay_lr", b(c.decay_lr)},
         {"warmup_iters", std::to_string(c.warmup_iters)},
         {"lr_decay_iters", std::to_string(c.lr_decay_iters)}, {"min_lr", f(c.min_lr)},

@@ -18,7 +18,8 @@ struct TrainConfig {
     std::string data_dir = "data/shakespeare_char";
     std::string out_dir = "out";
     std::string init_from = "scratch";  // or "resume" from out_dir/ckpt.bin
-    int64_t batch_size = 12;
+    int64_t batch_size = 12;  // sequences per micro-batch, per process
+    int grad_accum = 1;       // micro-batches per step (train/distributed.h)
     int64_t max_iters = 2000;
     float learning_rate = 1e-3f;
     bool decay_lr = true;

@@ -24,6 +24,7 @@
 #include "train/safe_file.h"
 #include "train/stop_signal.h"
 #include "train/dataset.h"
+#include "train/distributed.h"
 #include "train/evaluate.h"
 #include "train/runtime_setup.h"
 #include "train/sample.h"
@@ -54,6 +55,7 @@ void check_train_config(const TrainConfig& c) {
          "init_from must be 'scratch' or 'resume', got '" + c.init_from + "'");
     need(!(c.overwrite && c.init_from == "resume"), "--overwrite is for runs from scratch; drop it to resume");
     need(c.batch_size >= 1, "batch_size must be at least 1");
+    need(c.grad_accum >= 1, "grad_accum must be at least 1");
     need(c.max_iters >= 0, "max_iters must be 0 or more");
     need(c.eval_interval >= 1 && c.eval_iters >= 1 && c.log_interval >= 1,
          "eval_interval, eval_iters and log_interval must be at least 1");
@@ -113,6 +115,9 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     RunState state;
     Checkpoint ckpt;
     const bool resume = config.init_from == "resume";
+    // Every process loads the data and the checkpoint; rank 0 alone owns out_dir.
+    const ProcessGroup& group = process_group();
+    const bool lead = group.rank == 0;
     if (resume) {
         ckpt = load_checkpoint(ckpt_path);
         check_resume_settings(config, ckpt.config);
@@ -123,16 +128,19 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         if (data.vocab != ckpt.vocab)
             fail("train", "the vocabulary of '" + config.data_dir + "' differs from the checkpoint's");
     } else {
-        if (!config.overwrite && ::access(ckpt_path.c_str(), F_OK) == 0)
+        if (lead && !config.overwrite && ::access(ckpt_path.c_str(), F_OK) == 0)
             fail("train", "'" + ckpt_path + "' holds an earlier run; continue it with --init_from=resume, "
                           "or replace it with --overwrite");
         config.model.vocab_size = static_cast<int64_t>(data.vocab.size());
     }
     check_splits(data, config.data_dir, config.model.block_size);
     check_fits_in_memory(training_bytes(config.model, config.batch_size), "train");
-    check_writable_dir(config.out_dir, "train");
-    const RunLogStart log_start = plan_run_log(config.out_dir + "/log.csv", resume ? ckpt.state.step : -1);
-    const int threads = set_num_threads(config.threads);
+    RunLogStart log_start;
+    if (lead) {
+        check_writable_dir(config.out_dir, "train");
+        log_start = plan_run_log(config.out_dir + "/log.csv", resume ? ckpt.state.step : -1);
+    }
+    const int threads = set_num_threads(threads_per_process(config.threads, group));
     if (resume) {
         model = std::move(ckpt.model);
         state = ckpt.state;
@@ -144,15 +152,20 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     AdamW opt = make_adamw(params, AdamWConfig{config.beta1, config.beta2, 1e-8f, config.weight_decay});
     if (resume) restore_optimizer(ckpt, opt);
     ckpt = Checkpoint{};
+    GradientExchange exchange = make_gradient_exchange(params);
 
     // ---- the run owns out_dir from here on ----
-    std::filesystem::create_directories(config.out_dir);
-    const RunLock lock = lock_out_dir(config.out_dir);
-    // --overwrite replaces the earlier run as a whole: its checkpoint must not
-    // outlive its log, or a later resume would pair it with this run's rows.
-    if (!resume && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
-        fail("train", "cannot remove the earlier '" + ckpt_path + "' (" + std::strerror(errno) + ")");
-    RunLog csv = open_run_log(log_start);
+    RunLock lock;
+    RunLog csv;
+    if (lead) {
+        std::filesystem::create_directories(config.out_dir);
+        lock = lock_out_dir(config.out_dir);
+        // --overwrite replaces the earlier run as a whole: its checkpoint must not
+        // outlive its log, or a later resume would pair it with this run's rows.
+        if (!resume && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
+            fail("train", "cannot remove the earlier '" + ckpt_path + "' (" + std::strerror(errno) + ")");
+        csv = open_run_log(log_start);
+    }
     if (!csv.warning.empty()) log << "warning: " << csv.warning << "\n";
     const StopSignals stop_signals;
     const int64_t first_step = state.step;
@@ -165,6 +178,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
 
     const GPTConfig& mc = model.config;
     const int64_t B = config.batch_size, T = mc.block_size;
+    const int64_t tokens_per_step = group.size * config.grad_accum * B * T;
     log << "causalgrad train: " << (resume ? "resuming at step " + std::to_string(state.step) : std::string("from scratch"))
         << "\n";
     for (const auto& [k, v] : config_pairs(config)) log << "  " << k << " = " << v << "\n";
@@ -173,9 +187,13 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     log << "  threads: " << (config.threads > 0 ? std::to_string(threads) : "1 or " + std::to_string(threads) + ", chosen by measuring")
         << " (OpenBLAS " << blas_num_threads() << " inside each, core " << blas_core_name() << "; idle threads: "
         << omp_wait_setting() << ")\n";
+    log << "  processes: " << group.size << " x " << threads << " threads (" << group.local_size
+        << " on this machine; MPI: " << process_group_library() << "), all-reduce "
+        << with_commas(allreduce_bytes_per_step(exchange, group)) << " bytes per step\n";
     log << "  data: vocab " << data.vocab.size() << ", train " << with_commas(static_cast<int64_t>(data.train.size()))
         << " tokens, val " << with_commas(static_cast<int64_t>(data.val.size())) << " tokens\n";
-    log << "  tokens per step: " << with_commas(B * T) << "\n";
+    log << "  tokens per step: " << with_commas(tokens_per_step) << " (" << group.size << " processes x "
+        << config.grad_accum << " micro-batches x " << B << " x " << T << ")\n";
     if (!config_is_causal(mc))
         log << "warning: mixer '" << mc.mixer << "' averages over the whole sequence, so every "
             << "position sees future tokens: its losses are not honest next-token losses\n";
@@ -189,7 +207,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         const bool last = step >= config.max_iters;
         // Evaluate (and checkpoint) the state after `step` updates; the state a
         // resumed run starts from was evaluated before it was saved.
-        if ((step % config.eval_interval == 0 || last) && !(step == first_step && csv.has_eval_at_start)) {
+        if (lead && (step % config.eval_interval == 0 || last) && !(step == first_step && csv.has_eval_at_start)) {
             const float train_loss = estimate_loss(model, data.train, B, T, config.eval_iters, kEvalSeed);
             const float val_loss = estimate_loss(model, data.val, B, T, config.eval_iters, kEvalSeed + 1);
             if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
@@ -218,11 +236,9 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         governor_begin(governor);
         const auto t0 = std::chrono::steady_clock::now();
         const float lr = learning_rate_at(config, step);
-        Batch batch = get_batch(data.train, B, T, state.data_rng);
-        Var logits = gpt_forward(model, batch.x, true, state.dropout_rng);  // (B, T, V)
-        Var loss = cross_entropy(logits, batch.y);
-        backward(loss);
-        const float loss_value = loss.value.item();
+        const StepGradient gradient =
+            compute_step_gradient(model, data.train, B, config.grad_accum, state, exchange, group);
+        const float loss_value = gradient.loss;
         const float norm = clip_grad_norm(params, config.grad_clip);
         // Before the update, so the weights in memory stay those of the last finite step.
         if (!std::isfinite(loss_value) || !std::isfinite(norm))
@@ -236,7 +252,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         report.step_losses.push_back(loss_value);
         if (static_cast<int64_t>(report.step_losses.size()) > kWarmupSteps) step_ms.push_back(ms);
         if (step % config.log_interval == 0) {
-            const double tok_s = static_cast<double>(B * T) / (ms / 1000.0);
+            const double tok_s = static_cast<double>(tokens_per_step) / (ms / 1000.0);
             log << "step " << std::setw(5) << step << "/" << config.max_iters << " | loss "
                 << fmt("%.4f", loss_value) << " | lr " << fmt("%.2e", lr) << " | norm "
                 << fmt("%.4f", norm) << " | " << fmt("%.1f", ms) << " ms | " << fmt("%.0f", tok_s)
@@ -244,12 +260,13 @@ TrainReport train(TrainConfig config, std::ostream& log) {
             log.flush();
             csv.step(step, loss_value, lr, norm, ms, tok_s);
         }
-        if (const int signal = stop_requested()) {
+        if (const int signal = gradient.stop_signal) {
             // The step is done: save it, so the run continues from here.
             state.step = step + 1;
             report.final_step = state.step;
             report.stopped_by_signal = signal;
             const char* name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+            if (!lead) return report;
             try {
                 save_checkpoint(ckpt_path, config, data.vocab, model, opt, state);
                 log << "stopped by " << name << " after step " << step << ": saved checkpoint to " << ckpt_path
@@ -265,7 +282,11 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         std::sort(step_ms.begin(), step_ms.end());
         report.median_ms = step_ms[step_ms.size() / 2];
         log << "median " << fmt("%.1f", report.median_ms) << " ms/step over " << step_ms.size()
-            << " steps (" << fmt("%.0f", static_cast<double>(B * T) / (report.median_ms / 1000.0)) << " tok/s)\n";
+            << " steps (" << fmt("%.0f", static_cast<double>(tokens_per_step) / (report.median_ms / 1000.0)) << " tok/s)\n";
+        if (exchange.allreduces > 0)
+            log << "all-reduce: " << fmt("%.2f", exchange.allreduce_ms / static_cast<double>(exchange.allreduces))
+                << " ms per step on average (" << with_commas(allreduce_bytes_per_step(exchange, group))
+                << " bytes)\n";
     }
     return report;
 }
