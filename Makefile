@@ -51,7 +51,8 @@ test: build
 	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
 	@t0=$$(date +%s%N); ./build/causalgrad_tests $(ARGS); status=$$?; \
 		echo "==> test suite: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"; exit $$status
-	@if [ -x build-mpi/causalgrad ] && command -v mpirun >/dev/null; then bash tests/mpi_test.sh build-mpi/causalgrad; \
+	@if [ -x build-mpi/causalgrad ] && command -v mpirun >/dev/null; then \
+		cmake --build build-mpi -j$(JOBS) --target causalgrad && bash tests/mpi_test.sh build-mpi/causalgrad; \
 		else echo "==> MPI tests skipped (no build-mpi/; make test-mpi builds it and runs them)"; fi
 
 # The MPI build lives in its own dir, so the default build never needs MPI.

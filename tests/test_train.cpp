@@ -393,17 +393,19 @@ TEST_CASE("train: batch 8 and batch 4 with grad_accum=2 train on the same rows t
         // Each step draws batch_size x grad_accum window offsets from the data stream.
         CHECK(load_checkpoint(dir / name + "/ckpt.bin").state.data_rng.counter ==
               static_cast<uint64_t>(20 * batch_size * grad_accum));
-        return report.step_losses;
+        return report;
     };
-    const std::vector<float> whole = run(8, 1, "whole"), accumulated = run(4, 2, "accum"), half = run(4, 1, "half");
-    REQUIRE(whole.size() == 20);
-    REQUIRE(accumulated.size() == 20);
-    for (size_t i = 0; i < whole.size(); i++) {
+    const TrainReport whole = run(8, 1, "whole"), accumulated = run(4, 2, "accum"), half = run(4, 1, "half");
+    REQUIRE(whole.step_losses.size() == 20);
+    REQUIRE(accumulated.step_losses.size() == 20);
+    for (size_t i = 0; i < whole.step_losses.size(); i++) {
         CAPTURE(i);
-        CHECK(std::fabs(accumulated[i] - whole[i]) <= 1e-5f * std::fabs(whole[i]));
+        CHECK(std::fabs(accumulated.step_losses[i] - whole.step_losses[i]) <= 1e-5f * std::fabs(whole.step_losses[i]));
     }
+    // The evaluation reads the same rows too: eval_iters batches of 8, or twice as many of 4.
+    CHECK(std::fabs(accumulated.last_val_loss - whole.last_val_loss) <= 1e-5f * std::fabs(whole.last_val_loss));
     // Not vacuous: half the rows per step give other losses.
-    CHECK(std::fabs(half[0] - whole[0]) > 1e-4f);
+    CHECK(std::fabs(half.step_losses[0] - whole.step_losses[0]) > 1e-4f);
 }
 
 TEST_CASE("train: init_from=resume without a checkpoint names the missing file") {

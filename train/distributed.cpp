@@ -41,8 +41,7 @@ void sum_gradients(GradientExchange& ex, float scale, float& loss_sum, float& st
     flat[1] = stop;
     const auto t0 = std::chrono::steady_clock::now();
     sum_over_processes(ex.flat);
-    ex.allreduce_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    ex.allreduces++;
+    ex.allreduce_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     const float* from = ex.flat.data();
     for (const Parameter* p : ex.params) {
         const Tensor& g = p->grad();

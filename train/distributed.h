@@ -26,8 +26,7 @@ namespace cg {
 struct GradientExchange {
     std::vector<Parameter*> params;
     std::vector<float> flat;       // every grad, then the loss sum and the stop flag
-    double allreduce_ms = 0;       // total time in the all-reduce
-    int64_t allreduces = 0;
+    std::vector<double> allreduce_ms;  // each step's time in the all-reduce (waits for slower ranks included)
 };
 GradientExchange make_gradient_exchange(const std::vector<Parameter*>& params);
 // What one step sends through the all-reduce (0 for a single process).

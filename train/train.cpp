@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <numeric>
 #include <sstream>
 
 #include "nn/adamw.h"
@@ -140,7 +141,8 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         check_writable_dir(config.out_dir, "train");
         log_start = plan_run_log(config.out_dir + "/log.csv", resume ? ckpt.state.step : -1);
     }
-    const int threads = set_num_threads(threads_per_process(config.threads, group));
+    const int thread_request = threads_per_process(config.threads, group);
+    const int threads = set_num_threads(thread_request);
     if (resume) {
         model = std::move(ckpt.model);
         state = ckpt.state;
@@ -179,12 +181,14 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     const GPTConfig& mc = model.config;
     const int64_t B = config.batch_size, T = mc.block_size;
     const int64_t tokens_per_step = group.size * config.grad_accum * B * T;
+    // eval_iters batches of the step's global rows, read B rows at a time (the same rows; see distributed.h).
+    const int64_t eval_batches = config.eval_iters * group.size * config.grad_accum;
     log << "causalgrad train: " << (resume ? "resuming at step " + std::to_string(state.step) : std::string("from scratch"))
         << "\n";
     for (const auto& [k, v] : config_pairs(config)) log << "  " << k << " = " << v << "\n";
     log << "  parameters: " << fmt("%.2fM", count_parameters(model, false) / 1e6) << " ("
         << with_commas(count_parameters(model, true)) << " without position embeddings)\n";
-    log << "  threads: " << (config.threads > 0 ? std::to_string(threads) : "1 or " + std::to_string(threads) + ", chosen by measuring")
+    log << "  threads: " << (thread_request > 0 ? std::to_string(threads) : "1 or " + std::to_string(threads) + ", chosen by measuring")
         << " (OpenBLAS " << blas_num_threads() << " inside each, core " << blas_core_name() << "; idle threads: "
         << omp_wait_setting() << ")\n";
     log << "  processes: " << group.size << " x " << threads << " threads (" << group.local_size
@@ -208,8 +212,8 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         // Evaluate (and checkpoint) the state after `step` updates; the state a
         // resumed run starts from was evaluated before it was saved.
         if (lead && (step % config.eval_interval == 0 || last) && !(step == first_step && csv.has_eval_at_start)) {
-            const float train_loss = estimate_loss(model, data.train, B, T, config.eval_iters, kEvalSeed);
-            const float val_loss = estimate_loss(model, data.val, B, T, config.eval_iters, kEvalSeed + 1);
+            const float train_loss = estimate_loss(model, data.train, B, T, eval_batches, kEvalSeed);
+            const float val_loss = estimate_loss(model, data.val, B, T, eval_batches, kEvalSeed + 1);
             if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
                 fail("train", stopped_at(step, "the evaluated loss became " + fmt("%g", train_loss) + " (train), " +
                                                    fmt("%g", val_loss) + " (val)"));
@@ -283,10 +287,14 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         report.median_ms = step_ms[step_ms.size() / 2];
         log << "median " << fmt("%.1f", report.median_ms) << " ms/step over " << step_ms.size()
             << " steps (" << fmt("%.0f", static_cast<double>(tokens_per_step) / (report.median_ms / 1000.0)) << " tok/s)\n";
-        if (exchange.allreduces > 0)
-            log << "all-reduce: " << fmt("%.2f", exchange.allreduce_ms / static_cast<double>(exchange.allreduces))
-                << " ms per step on average (" << with_commas(allreduce_bytes_per_step(exchange, group))
+        if (!exchange.allreduce_ms.empty()) {
+            std::vector<double>& ar = exchange.allreduce_ms;
+            std::sort(ar.begin(), ar.end());
+            log << "all-reduce: median " << fmt("%.2f", ar[ar.size() / 2]) << " ms per step, mean "
+                << fmt("%.2f", std::accumulate(ar.begin(), ar.end(), 0.0) / static_cast<double>(ar.size()))
+                << " ms with the waits for rank 0's evaluations (" << with_commas(allreduce_bytes_per_step(exchange, group))
                 << " bytes)\n";
+        }
     }
     return report;
 }
