@@ -196,8 +196,8 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         << with_commas(allreduce_bytes_per_step(exchange, group)) << " bytes per step\n";
     log << "  data: vocab " << data.vocab.size() << ", train " << with_commas(static_cast<int64_t>(data.train.size()))
         << " tokens, val " << with_commas(static_cast<int64_t>(data.val.size())) << " tokens\n";
-    log << "  tokens per step: " << with_commas(tokens_per_step) << " (" << group.size << " processes x "
-        << config.grad_accum << " micro-batches x " << B << " x " << T << ")\n";
+    log << "  tokens per step: " << with_commas(tokens_per_step) << " (processes x grad_accum x batch_size x block_size = "
+        << group.size << " x " << config.grad_accum << " x " << B << " x " << T << ")\n";
     if (!config_is_causal(mc))
         log << "warning: mixer '" << mc.mixer << "' averages over the whole sequence, so every "
             << "position sees future tokens: its losses are not honest next-token losses\n";
