@@ -3,7 +3,8 @@
 # give, step by step, the losses of one process with batch 8 and of one process
 # with batch 4 and --grad_accum=2 (the same rows, see train/distributed.h), to
 # 1e-5 relative; a run stopped at step 10 and resumed under mpirun must finish
-# as the uninterrupted run; an error on rank 0 alone must end both ranks.
+# as the uninterrupted run; an error on rank 0 alone must end both ranks; SIGTERM
+# to mpirun must stop both after the same step, saved, ready to resume.
 #
 #   tests/mpi_test.sh [BINARY]     (make test-mpi builds build-mpi/ and runs it)
 set -euo pipefail
@@ -62,3 +63,16 @@ status=0
 [ "$status" != 124 ] || fail "an error on rank 0 left the other rank waiting (timeout)"
 grep -q "causalgrad train (rank 0 of 2): .*not_a_dir" err.txt || fail "rank 0's error is not shown: $(head -c 600 err.txt)"
 echo "MPI test: an error on rank 0 ends both ranks with its message"
+
+# SIGTERM to mpirun reaches both ranks; they stop after the same step and rank 0 saves it.
+mpirun --allow-run-as-root --oversubscribe -np 2 "$bin" train "${tiny[@]}" --out_dir=stopped --batch_size=4 \
+    --max_iters=1000000 --eval_interval=100000 > stopped.txt 2>&1 &
+runner=$!
+for _ in $(seq 600); do grep -q "^step  *5/" stopped.txt && break; sleep 0.1; done
+kill -TERM "$runner"
+wait "$runner" || true
+grep -q "stopped by SIGTERM after step .*: saved checkpoint" stopped.txt || fail "SIGTERM under mpirun: $(tail -c 600 stopped.txt)"
+step=$(sed -n 's/^stopped by SIGTERM after step \([0-9]*\).*/\1/p' stopped.txt)
+"${mpi[@]}" "$bin" train "${tiny[@]}" --out_dir=stopped --batch_size=4 --max_iters=$((step + 3)) --init_from=resume > resumed.txt
+grep -q "resuming at step $((step + 1))" resumed.txt || fail "the resume after SIGTERM did not start at step $((step + 1))"
+echo "MPI test: SIGTERM to mpirun stopped both ranks after step $step, saved, and the run resumed from there"
