@@ -701,6 +701,11 @@ TEST_CASE("train: bad configs throw before training starts") {
         check_train_refuses(c, {"activation 'attn'"});
     }
     {
+        TrainConfig c = tiny_run(data, out, "attn");
+        c.grad_accum = 0;
+        check_train_refuses(c, {"grad_accum must be at least 1"});
+    }
+    {
         TrainConfig c = tiny_run(data, out, "scan_max+avg");
         check_train_refuses(c, {"scan_max+avg", "equal 'scan_max'"});
     }
