@@ -431,6 +431,15 @@ TEST_CASE("interop: without metadata, shapes give the config and the settings th
     CHECK_THROWS_WITH_AS(import_safetensors(attn, o), doctest::Contains("pass --n_head=N"), Error);
 }
 
+TEST_CASE("interop: metadata asking for far more weights than the file holds is refused before allocating") {
+    TempPath dir("x");
+    const std::string path = edited_export(dir, "huge.safetensors", [](SafetensorsFile& f) {
+        for (auto& [key, value] : f.metadata)
+            if (key == "n_layer") value = "100000";
+    });
+    CHECK_THROWS_WITH_AS(import_safetensors(path, ImportOptions{}), doctest::Contains("need far more weights"), Error);
+}
+
 // ---- fine-tuning an import ------------------------------------------------------------
 
 TEST_CASE("interop: train --init_from=resume continues from an imported checkpoint's weights") {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "train/resources.h"
+
 namespace cg {
 
 namespace {
@@ -139,7 +141,10 @@ const StoredTensor* tied_embedding(const SafetensorsFile& f, const ImportOptions
 }  // namespace
 
 ImportedModel import_safetensors(const std::string& path, const ImportOptions& o) {
-    const SafetensorsFile f = read_safetensors(path);
+    return import_model(read_safetensors(path), path, o);
+}
+
+ImportedModel import_model(const SafetensorsFile& f, const std::string& path, const ImportOptions& o) {
     ImportedModel out;
 
     Metadata settings = settings_from_shapes(f);
@@ -161,6 +166,15 @@ ImportedModel import_safetensors(const std::string& path, const ImportOptions& o
     } catch (const std::exception& e) {
         fail("import", "'" + path + "': bad setting (" + std::string(e.what()) + ")");
     }
+    // Every weight must come from the file: a config asking for far more than
+    // it holds (metadata saying n_layer 100000) is refused before allocating.
+    double stored = 0;
+    for (const StoredTensor& t : f.tensors) stored += static_cast<double>(t.values.size());
+    const double most_weights = training_bytes(out.config.model, 0) / 16;  // an upper bound on the parameters
+    if (most_weights > 2 * stored + 4096)
+        fail("import", "'" + path + "': its settings (n_layer " + std::to_string(out.config.model.n_layer) + ", n_embd " +
+                           std::to_string(out.config.model.n_embd) + ") need far more weights than the file's " +
+                           std::to_string(static_cast<int64_t>(stored)) + " values; check its metadata");
     out.model = make_gpt(out.config.model, out.config.seed);  // validates the config
     const GPTConfig& c = out.model.config;
     const std::string config_text = "mixer " + c.mixer + ", bias " + (c.bias ? "True" : "False") + ", mixer_vproj " +

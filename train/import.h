@@ -35,5 +35,7 @@ struct ImportedModel {
 
 // Throws "[import] ..." naming the tensor or setting at fault and the fix.
 ImportedModel import_safetensors(const std::string& path, const ImportOptions& options);
+// The same from a file already read; `path` names it in messages.
+ImportedModel import_model(const SafetensorsFile& file, const std::string& path, const ImportOptions& options);
 
 }  // namespace cg

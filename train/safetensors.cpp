@@ -90,8 +90,11 @@ struct Range {
 }  // namespace
 
 SafetensorsFile read_safetensors(const std::string& path) {
+    return parse_safetensors(read_regular_file(path, "safetensors"), path);  // a folder or a missing file: said plainly
+}
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {
     auto bad = [&path](const std::string& what) { fail("safetensors", "'" + path + "': " + what); };
-    const std::string bytes = read_regular_file(path, "safetensors");  // a folder or a missing file: said plainly
     if (bytes.size() < 8) bad("only " + std::to_string(bytes.size()) + " bytes; a safetensors file starts with an 8-byte header length");
     uint64_t n = 0;
     for (int k = 7; k >= 0; k--) n = (n << 8) | static_cast<unsigned char>(bytes[k]);

@@ -36,6 +36,8 @@ struct SafetensorsFile {
 
 // Throws "[safetensors] 'PATH': ..." naming the first problem found.
 SafetensorsFile read_safetensors(const std::string& path);
+// The same from the file's bytes (`path` only names it in messages).
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path);
 
 // A float32 tensor to write; `data` holds prod(shape) floats.
 struct TensorToWrite {
