@@ -84,6 +84,10 @@ int cmd_sample(int argc, char** argv) {
         "temperature", "< 1 sharper, > 1 more random, 0 greedy", cxxopts::value(s.temperature)->default_value("0.8"))(
         "top_k", "sample among the k most likely tokens (0: all)", cxxopts::value(s.top_k)->default_value("200"))(
         "seed", "random seed", cxxopts::value(s.seed)->default_value("1337"))(
+        "path", "step: token by token through the cache and running state; full: a forward over the context "
+                "for every token (nanoGPT's way)", cxxopts::value(s.path)->default_value(s.path))(
+        "allow_leak", "sample a model whose mixer sees future tokens (pair_max+gavg...) anyway",
+        cxxopts::value(s.allow_leak)->default_value("false"))(
         "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     set_num_threads(threads);
@@ -97,6 +101,7 @@ int cmd_eval(int argc, char** argv) {
     std::string out_dir = "out", data_dir;
     int64_t eval_iters = 20, batch_size = 0;
     int threads = 0;
+    bool token_by_token = true;
     cxxopts::Options o("causalgrad eval", "Val loss of out_dir/ckpt.bin computed two ways: on full sequences (teacher "
                                           "forcing) and token by token through the incremental path. A causal model "
                                           "gives the same number both ways; a leaking one does not.");
@@ -104,6 +109,8 @@ int cmd_eval(int argc, char** argv) {
         "data_dir", "token folder (default: the checkpoint's)", cxxopts::value(data_dir))(
         "eval_iters", "batches", cxxopts::value(eval_iters)->default_value("20"))(
         "batch_size", "sequences per batch (default: the checkpoint's)", cxxopts::value(batch_size)->default_value("0"))(
+        "token_by_token", "also the token-by-token loss (slow for big models; false: full sequences only)",
+        cxxopts::value(token_by_token)->default_value("true"))(
         "threads", "OpenMP threads (0: all cores)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     set_num_threads(threads);
@@ -113,10 +120,14 @@ int cmd_eval(int argc, char** argv) {
     const int64_t B = batch_size > 0 ? batch_size : c.config.batch_size, T = c.config.model.block_size;
     if (eval_iters < 1) fail("eval", "eval_iters must be at least 1");
     const uint64_t seed = 0xE7A1ull;
-    const float full = estimate_loss(c.model, data.val, B, T, eval_iters, seed);
-    const float step = estimate_loss_token_by_token(c.model, data.val, B, T, eval_iters, seed);
-    std::cout << "val loss (full sequences): " << full << "\n";
-    std::cout << "val loss (token by token): " << step << "\n";
+    std::cout << "parameters: " << count_parameters(c.model, false) << " (" << count_parameters(c.model, true)
+              << " without position embeddings)\n";
+    std::cout << "step: " << c.state.step << "\n";
+    std::cout << "val batches: " << eval_iters << " of " << B << " x " << T << " tokens\n";
+    std::cout << "val loss (full sequences): " << estimate_loss(c.model, data.val, B, T, eval_iters, seed) << "\n";
+    if (token_by_token)
+        std::cout << "val loss (token by token): "
+                  << estimate_loss_token_by_token(c.model, data.val, B, T, eval_iters, seed) << "\n";
     return 0;
 }
 

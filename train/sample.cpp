@@ -32,18 +32,30 @@ int sample_token(const float* logits, int64_t V, float temperature, int64_t top_
     return 0;
 }
 
-std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& o) {
+namespace {
+
+// nanoGPT's way: for every new token, a forward over the last block_size
+// tokens of each sequence (they all have the same length), keeping the
+// logits of the last position.
+void extend_full_sequence(GPT& model, std::vector<std::vector<int>>& seqs, const SampleOptions& o, Rng& rng) {
+    NoGrad no_grad;
+    Rng unused{0, 0};
+    const int64_t N = static_cast<int64_t>(seqs.size()), V = model.config.vocab_size;
+    for (int64_t i = 0; i < o.max_new_tokens; i++) {
+        const int64_t T = std::min<int64_t>(static_cast<int64_t>(seqs[0].size()), model.config.block_size);
+        std::vector<int> context;  // (N, T)
+        for (const std::vector<int>& s : seqs) context.insert(context.end(), s.end() - T, s.end());
+        Var logits = gpt_forward(model, make_ids({N, T}, std::move(context)), false, unused);  // (N, T, V)
+        for (int64_t n = 0; n < N; n++)
+            seqs[n].push_back(sample_token(logits.value.data + (n * T + T - 1) * V, V, o.temperature, o.top_k, rng));
+    }
+}
+
+// The incremental path: one gpt_step per token through the key/value cache
+// and the mixers' running state.
+void extend_step_by_step(const GPT& model, std::vector<std::vector<int>>& seqs, const SampleOptions& o, Rng& rng) {
     const GPTConfig& c = model.config;
-    if (!config_is_causal(c))
-        fail("sample", "mixer '" + c.mixer + "' averages over the whole sequence, future tokens "
-                       "included; such a model cannot generate text (train a causal mixer, e.g. pair_max+avg)");
-    if (o.num_samples < 1 || o.max_new_tokens < 0 || o.temperature < 0.0f || o.top_k < 0)
-        fail("sample", "need num_samples >= 1, max_new_tokens >= 0, temperature >= 0, top_k >= 0");
-    const std::vector<int> prompt = encode(vocab, o.start);
-    if (prompt.empty()) fail("sample", "the start text is empty; give at least one character, e.g. --start=$'\\n'");
-    const int64_t N = o.num_samples, V = c.vocab_size;
-    std::vector<std::vector<int>> seqs(static_cast<size_t>(N), prompt);
-    Rng rng{o.seed, 0};
+    const int64_t N = static_cast<int64_t>(seqs.size()), V = c.vocab_size;
     std::vector<int> column(static_cast<size_t>(N));
 
     // Feeds seqs[.][from..] into a fresh state; returns the logits of the last position.
@@ -59,7 +71,8 @@ std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const Sa
     };
     // A context longer than block_size keeps its last block_size tokens.
     const size_t keep = static_cast<size_t>(c.block_size);
-    Tensor logits = prime(prompt.size() > keep ? prompt.size() - keep : 0);
+    const size_t prompt = seqs[0].size();
+    Tensor logits = prime(prompt > keep ? prompt - keep : 0);
     for (int64_t i = 0; i < o.max_new_tokens; i++) {
         for (int64_t n = 0; n < N; n++) {
             column[n] = sample_token(logits.data + n * V, V, o.temperature, o.top_k, rng);  // (N, V)
@@ -74,6 +87,25 @@ std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const Sa
             logits = prime(seqs[0].size() - std::max<size_t>(1, keep / 2));
         }
     }
+}
+
+}  // namespace
+
+std::vector<std::string> generate(GPT& model, const Vocab& vocab, const SampleOptions& o) {
+    const GPTConfig& c = model.config;
+    if (!config_is_causal(c) && !o.allow_leak)
+        fail("sample", "mixer '" + c.mixer + "' averages over the whole sequence, future tokens "
+                       "included; such a model cannot generate text (train a causal mixer, e.g. pair_max+avg, "
+                       "or pass --allow_leak to see what it writes anyway)");
+    if (o.num_samples < 1 || o.max_new_tokens < 0 || o.temperature < 0.0f || o.top_k < 0)
+        fail("sample", "need num_samples >= 1, max_new_tokens >= 0, temperature >= 0, top_k >= 0");
+    if (o.path != "step" && o.path != "full") fail("sample", "path must be 'step' or 'full', got '" + o.path + "'");
+    const std::vector<int> prompt = encode(vocab, o.start);
+    if (prompt.empty()) fail("sample", "the start text is empty; give at least one character, e.g. --start=$'\\n'");
+    std::vector<std::vector<int>> seqs(static_cast<size_t>(o.num_samples), prompt);
+    Rng rng{o.seed, 0};
+    if (o.path == "full") extend_full_sequence(model, seqs, o, rng);
+    else extend_step_by_step(model, seqs, o, rng);
     std::vector<std::string> out;
     for (const auto& s : seqs) out.push_back(decode(vocab, s));
     return out;
