@@ -49,6 +49,7 @@ build: deps
 test: build
 	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
 	@./build/causalgrad_tests $(ARGS)
+	@bash study/test.sh build/causalgrad
 
 # `cd build && ctest` rather than `ctest --test-dir build`, which needs CMake 3.20.
 ctest: build
