@@ -6,6 +6,8 @@
 #   study/run.sh --quick         every run cut to a few steps, into study/runs-quick/
 #   study/run.sh --jobs=2        two runs at a time (each uses one thread)
 #   study/run.sh --grid=FILE --runs=DIR --data_dir=DIR   another grid (the tests use a tiny one)
+#   study/run.sh --finished      list the folders of the finished runs and stop:
+#                                git add $(study/run.sh --finished) commits them as they land
 #
 # A run's folder, study/runs/<part>/<name>/seed<k>/, ends up holding:
 #   log.csv      the training log (causalgrad train)
@@ -30,6 +32,7 @@ grid=study/grid.conf
 runs=study/runs
 data_dir=data/shakespeare_char
 quick=0
+list_finished=0
 jobs=1
 bin=${CAUSALGRAD:-build/causalgrad}
 
@@ -40,11 +43,12 @@ quick_eval_iters=2
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
+        --finished) list_finished=1 ;;
         --jobs=*) jobs=${arg#--jobs=} ;;
         --grid=*) grid=${arg#--grid=} ;;
         --runs=*) runs=${arg#--runs=} ;;
         --data_dir=*) data_dir=${arg#--data_dir=} ;;
-        -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "study/run.sh: unknown argument '$arg' (see study/run.sh --help)" >&2; exit 2 ;;
     esac
 done
@@ -202,6 +206,14 @@ worker() {
         ((took)) || return 0
     done
 }
+
+if ((list_finished)); then
+    while IFS=$'\t' read -r part name seed steps overrides; do
+        d=$runs/$part/$name/seed$seed
+        if run_is_finished "$d" "$overrides"; then echo "$d"; fi
+    done < <(list_runs)
+    exit 0
+fi
 
 echo "==> study: grid $grid -> $runs/ ($jobs at a time, binary $bin)"
 pids=()
