@@ -97,7 +97,10 @@ train_to() {
         --max_iters="$upto" --lr_decay_iters="$steps")
     local item
     for item in $overrides; do
-        [[ $item == run.* ]] || args+=("--$item")
+        [[ $item == run.* ]] && continue
+        # A quick run sets these itself (each option once on the command line).
+        ((quick)) && [[ $item =~ ^(eval_interval|eval_iters|log_interval)= ]] && continue
+        args+=("--$item")
     done
     if ((quick)); then
         args+=(--eval_interval=$((quick_steps / 2)) --eval_iters=1 --log_interval=1)
