@@ -147,7 +147,7 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
     const double s0 = options.log_steps ? std::floor(std::log10(std::max(1.0, min_step))) : 0.0;
     const double s1 = options.log_steps ? std::max(s0 + 1, std::ceil(std::log10(std::max(1.0, max_step))))
                                         : std::max(1.0, max_step);
-    const double W = 760, H = 460, left = 60, right = 180, top = 40, bottom = 50;
+    const double W = 820, H = 460, left = 60, right = 240, top = 40, bottom = 50;
     auto x = [&](double s) {
         const double v = options.log_steps ? std::log10(s) : s;
         return left + (W - left - right) * (v - s0) / (s1 - s0);
@@ -158,7 +158,7 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
     o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
     o << "<text x=\"" << left << "\" y=\"24\" font-size=\"15\">" << escape(options.title) << "</text>\n";
-    // Grid with tick labels: loss every dl, steps in fifths (or at each decade).
+    // Grid with tick labels: loss every dl.
     const int n_loss_ticks = static_cast<int>(std::lround((hi - lo) / dl));
     for (int i = 0; i <= n_loss_ticks; i++) {
         const double l = lo + dl * i;
@@ -168,9 +168,11 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
           << "\" stroke=\"#ddd\"/><text x=\"" << left - 8 << "\" y=\"" << num(y(l) + 4)
           << "\" text-anchor=\"end\">" << label << "</text>\n";
     }
-    const int n_step_ticks = options.log_steps ? static_cast<int>(s1 - s0) : 5;
+    // Steps: round numbers (at most 8), or each decade on the log axis.
+    const double ds = options.log_steps ? 1.0 : std::max(1.0, tick_spacing(std::max(1.0, max_step)));
+    const int n_step_ticks = static_cast<int>(std::floor((s1 - s0) / ds + 1e-9));
     for (int i = 0; i <= n_step_ticks; i++) {
-        const double s = options.log_steps ? std::pow(10.0, s0 + i) : max_step * i / 5;
+        const double s = options.log_steps ? std::pow(10.0, s0 + i) : ds * i;
         o << "<text x=\"" << num(x(s)) << "\" y=\"" << H - bottom + 18 << "\" text-anchor=\"middle\">"
           << static_cast<long long>(std::llround(s)) << "</text>\n";
     }
