@@ -3,7 +3,7 @@
 #   settings.tsv  part name seeds steps overrides ms_median
 #   runs.tsv      part name seed steps val_full val_token_by_token best_val params params_nopos tokens_per_step
 #   curves.tsv    part name seed step val      (the val rows of each finished run's log.csv)
-# -v mode=table -v part=P   the table of part P
+# -v mode=table -v part=P   the table of part P (-v machines=TEXT: where the runs ran)
 # -v mode=overtake          part 3: where attention overtakes, and equal wall-clock time
 # -v mode=larger            part 5: steps and training time
 # -v mode=verdicts          the verdict per claim
@@ -66,7 +66,7 @@ function mixers(key,    n, items, i, out) {
 function leaks(key) { return s_over[key] ~ /gavg/ }
 
 function table(p,    i, key, n, steps) {
-    print "| setting | mixer and overrides | parameters (without position emb.) | steps | tokens seen | seeds done | val loss, mean ± std | best val (mean) | ms/step | val token by token |"
+    printf "| setting | mixer and overrides | parameters (without position emb.) | steps | tokens seen | seeds done | val loss, mean ± std | best val (mean) | ms/step (%s) | val token by token |\n", machines == "" ? "machine not recorded" : machines
     print "|---|---|---|---|---|---|---|---|---|---|"
     for (i = 1; i <= n_settings; i++) {
         key = order[i]

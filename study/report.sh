@@ -66,7 +66,10 @@ while IFS=$'\t' read -r part name seeds steps overrides; do
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$seeds" "$steps" "$overrides" "$ms" >>"$tmp/settings.tsv"
 done <"$tmp/grid.tsv"
 
-report() { awk -v mode="$1" -v part="${2:-}" -f study/report.awk "$tmp/settings.tsv" "$tmp/runs.tsv" "$tmp/curves.tsv"; }
+machines=$(cat "$runs"/*/*/seed*/machine.txt 2>/dev/null | awk -F': ' '/^cpu:/ {c = $2} /^cores:/ {print c ", " $2 " cores"}' | sort -u | paste -sd ';' - | sed 's/;/; /g')
+report() {
+    awk -v mode="$1" -v part="${2:-}" -v machines="$machines" -f study/report.awk "$tmp/settings.tsv" "$tmp/runs.tsv" "$tmp/curves.tsv"
+}
 
 # The finished runs of a setting as a plot argument: LABEL=DIR,DIR,...
 plot_arg() {
@@ -115,7 +118,6 @@ commands() {
 
 # ---- the report -------------------------------------------------------------------------------
 
-machines=$(cat "$runs"/*/*/seed*/machine.txt 2>/dev/null | awk -F': ' '/^cpu:/ {c = $2} /^cores:/ {print c ", " $2 " cores"}' | sort -u | paste -sd ';' - | sed 's/;/; /g')
 {
 cat <<EOF
 # The study: attention against the paper's replacement mixers
