@@ -240,9 +240,17 @@ if [ -f "$samples" ]; then
     echo "Samples of the final \`pair_max+gavg\` model (\`causalgrad sample --allow_leak --path=step\` and \`--path=full\`,"
     echo "sampling seed 1337, temperature 0.8): the full-sequence path is the one the model was trained on, which leaks."
     echo
-    echo '```'
-    cat "$samples"
-    echo '```'
+    # Side by side: one column per "== path ==" section of samples.txt.
+    awk 'function esc(t) { gsub(/&/, "\\&amp;", t); gsub(/</, "\\&lt;", t); gsub(/>/, "\\&gt;", t); return t }
+        /^== .* ==$/ { n++; head[n] = substr($0, 4, length($0) - 6); next }
+        n { body[n] = body[n] esc($0) "\n" }
+        END {
+            printf "<table><tr>"
+            for (i = 1; i <= n; i++) printf "<th>%s</th>", esc(head[i])
+            printf "</tr><tr>\n"
+            for (i = 1; i <= n; i++) printf "<td><pre>\n%s</pre></td>\n", body[i]
+            print "</tr></table>"
+        }' "$samples"
     echo
 fi
 echo "Commands:"
