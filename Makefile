@@ -107,8 +107,8 @@ STUDY_JOBS ?= 2
 QUICK ?=
 STUDY_RUNS := $(if $(QUICK),study/runs-quick,study/runs)
 study: data
-	@nice -n 19 bash study/run.sh $(if $(QUICK),--quick) --jobs=$(STUDY_JOBS)
-	@bash study/report.sh --runs=$(STUDY_RUNS)
+	@status=0; nice -n 19 bash study/run.sh $(if $(QUICK),--quick) --jobs=$(STUDY_JOBS) || status=$$?; \
+		bash study/report.sh --runs=$(STUDY_RUNS) && exit $$status
 
 study-report: build
 	@bash study/report.sh --runs=$(STUDY_RUNS)
