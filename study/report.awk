@@ -6,7 +6,8 @@
 # -v mode=table -v part=P   the table of part P (-v machines=TEXT: where the runs ran)
 # -v mode=overtake          part 3: where attention overtakes, and equal wall-clock time
 # -v mode=larger            part 5: steps and training time
-# -v mode=verdicts          the verdict per claim
+# -v mode=verdicts          the verdict per claim, with every comparison
+# -v mode=summary           the verdict per claim, one line each
 # Every number printed comes from these files: nothing here knows a result.
 BEGIN { FS = "\t" }
 FILENAME ~ /settings.tsv$/ {
@@ -108,19 +109,21 @@ function label(key) { return "`" key "`" }
 # One claim: a list of (condition, A, B, what_a, what_b) comparisons where A
 # below B means the claim holds under that condition.
 function claim(title,    n, i, text, holds, fails, missing, yes, no) {
-    print "**" title "**"
-    print ""
+    if (mode != "summary") print "**" title "**\n"
     n = n_cl
-    holds = 0; fails = 0; unclear = 0; missing = 0; yes = ""; no = ""; maybe = ""
+    holds = 0; fails = 0; unclear = 0; missing = 0; yes = ""; no = ""; maybe = ""; details = ""
     for (i = 1; i <= n; i++) {
         text = compare(cl_a[i], cl_b[i], cl_wa[i], cl_wb[i])
         if (cmp_lower == 1) { holds++; yes = yes (yes == "" ? "" : "; ") cl_cond[i] }
         else if (cmp_lower == 0) { fails++; no = no (no == "" ? "" : "; ") cl_cond[i] }
         else if (cmp_lower == 2) { unclear++; maybe = maybe (maybe == "" ? "" : "; ") cl_cond[i] }
         else missing++
-        printf "- %s: %s%s\n", cl_cond[i], text, cmp_lower == 1 ? ": **holds**" : cmp_lower == 0 ? ": **does not hold**" : cmp_lower == 2 ? ": **not shown** (lower on average, within the seeds' spread)" : ""
+        if (mode != "summary")
+            printf "- %s: %s%s\n", cl_cond[i], text, cmp_lower == 1 ? ": **holds**" : cmp_lower == 0 ? ": **does not hold**" : cmp_lower == 2 ? ": **not shown** (lower on average, within the seeds' spread)" : ""
+        else if (cmp_lower >= 0)
+            details = details sprintf("  - %s: %s\n", cl_cond[i], text)
     }
-    print ""
+    if (mode != "summary") print ""
     if (holds + fails + unclear == 0) verdict = "not run yet"
     else if (fails + unclear == 0) verdict = "holds in every condition run so far"
     else if (holds + unclear == 0) verdict = "does not hold in any condition run so far"
@@ -129,7 +132,9 @@ function claim(title,    n, i, text, holds, fails, missing, yes, no) {
         if (fails) verdict = verdict ". Does not hold when: " no
         if (unclear) verdict = verdict ". Not shown (within the seeds' spread) when: " maybe
     }
-    printf "Verdict: %s.%s\n\n", verdict, missing ? sprintf(" %d comparison%s not run yet.", missing, missing > 1 ? "s" : "") : ""
+    missing_text = missing ? sprintf(" %d comparison%s not run yet.", missing, missing > 1 ? "s" : "") : ""
+    if (mode == "summary") printf "- **%s** Verdict: %s.%s\n%s", title, verdict, missing_text, details
+    else printf "Verdict: %s.%s\n\n", verdict, missing_text
     n_cl = 0
 }
 function add(cond, a, b, wa, wb) {
@@ -223,5 +228,5 @@ END {
     if (mode == "table") table(part)
     else if (mode == "overtake") overtake()
     else if (mode == "larger") larger()
-    else if (mode == "verdicts") verdicts()
+    else if (mode == "verdicts" || mode == "summary") verdicts()
 }

@@ -271,4 +271,23 @@ report verdicts
 } >"$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out ($finished of $total runs finished)"
+
+# The project README's summary of the study, between its two marker lines.
+begin='<!-- study summary: written by make study-report -->'
+end='<!-- end of study summary -->'
+if [ "$out" = study/README.md ] && grep -qxF "$begin" README.md && grep -qxF "$end" README.md; then
+    {
+        echo "Where the study stands ($finished of $total runs finished; \`make study-report\` recomputes every"
+        echo "number here and in [study/README.md](study/README.md) from the logs in \`study/runs/\`, \`make study\`"
+        echo "retrains the missing runs; each run's \`causalgrad\` commands are listed beside its table there):"
+        echo
+        report summary
+    } >"$tmp/summary.md"
+    awk -v begin="$begin" -v end="$end" -v summary="$tmp/summary.md" '
+        $0 == begin { print; while ((getline line < summary) > 0) print line; skip = 1; next }
+        $0 == end { skip = 0 }
+        !skip' README.md >README.md.tmp
+    mv README.md.tmp README.md
+    echo "wrote the study summary in README.md"
+fi
 }
