@@ -128,7 +128,7 @@ do not edit by hand. The runs are declared in \`$grid\` and run by \`make study\
 study continues across sessions. **$finished of $total runs have finished.**
 To go on: \`make study\` (it stops and resumes cleanly; in the background:
 \`nice -n 19 setsid make study > study.log 2>&1 &\`); to commit what has finished:
-\`git add \$(study/run.sh --finished)\` and \`make study-report\`.
+\`git add -f \$(study/run.sh --finished)\` and \`make study-report\`.
 
 How to read the tables:
 

@@ -6,8 +6,9 @@
 #   study/run.sh --quick         every run cut to a few steps, into study/runs-quick/
 #   study/run.sh --jobs=2        two runs at a time (each uses one thread)
 #   study/run.sh --grid=FILE --runs=DIR --data_dir=DIR   another grid (the tests use a tiny one)
-#   study/run.sh --finished      list the folders of the finished runs and stop:
-#                                git add $(study/run.sh --finished) commits them as they land
+#   study/run.sh --finished      list the files of the finished runs to commit (logs, never
+#                                checkpoints) and stop: git add -f $(study/run.sh --finished)
+#                                (study/runs/ is git-ignored, so the runs in progress stay out)
 #
 # A run's folder, study/runs/<part>/<name>/seed<k>/, ends up holding:
 #   log.csv      the training log (causalgrad train)
@@ -48,7 +49,7 @@ for arg in "$@"; do
         --grid=*) grid=${arg#--grid=} ;;
         --runs=*) runs=${arg#--runs=} ;;
         --data_dir=*) data_dir=${arg#--data_dir=} ;;
-        -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "study/run.sh: unknown argument '$arg' (see study/run.sh --help)" >&2; exit 2 ;;
     esac
 done
@@ -213,7 +214,10 @@ worker() {
 if ((list_finished)); then
     while IFS=$'\t' read -r part name seed steps overrides; do
         d=$runs/$part/$name/seed$seed
-        if run_is_finished "$d" "$overrides"; then echo "$d"; fi
+        run_is_finished "$d" "$overrides" || continue
+        for f in log.csv train.txt eval.txt machine.txt stages.csv samples.txt; do
+            if [ -f "$d/$f" ]; then echo "$d/$f"; fi
+        done
     done < <(list_runs)
     exit 0
 fi

@@ -41,7 +41,9 @@ check "the interrupted run resumed from its checkpoint" grep -q -- '--init_from=
 check "the resumed run's log reaches step 20" grep -q '^20,.*,.*' "$runs/1_small/attn/seed2/log.csv"
 check "the staged run evaluated both paths at 10 and 20" bash -c "grep -c '^[12]0,[0-9.]*,[0-9.]*$' $runs/6_leak/pair_max+gavg/seed1/stages.csv | grep -qx 2"
 check "the leaking run was sampled through both paths" grep -q 'full sequence' "$runs/6_leak/pair_max+gavg/seed1/samples.txt"
-check "run.sh --finished lists the 5 runs" bash -c "test \$(bash study/run.sh --grid='$tmp/grid.conf' --runs='$runs' --finished | wc -l) = 5"
+finished=$(bash study/run.sh --grid="$tmp/grid.conf" --runs="$runs" --finished)
+check "run.sh --finished lists 4 files of each of the 5 runs, and stages and samples" test "$(wc -l <<<"$finished")" = 22
+check "... never a checkpoint" bash -c "! grep -q ckpt <<<'$finished'"
 before=$(cat "$runs"/*/*/seed*/log.csv | md5sum)
 check "a second run.sh skips finished runs" run
 check "... and trains nothing again" test "$before" = "$(cat "$runs"/*/*/seed*/log.csv | md5sum)"
