@@ -74,7 +74,7 @@ function table(p,    i, key, n, steps) {
         if (s_part[key] != p) continue
         n = count(key)
         if (n == 0) {
-            printf "| %s | `%s` | - | %s | - | 0 of %d | not run yet | - | - | - |\n", s_name[key], mixers(key), commas(s_steps[key]), split(s_seeds[key], tmp, ",")
+            printf "| %s | `%s` | - | %s | - | 0 of %d | not finished yet | - | - | - |\n", s_name[key], mixers(key), commas(s_steps[key]), split(s_seeds[key], tmp, ",")
             continue
         }
         steps = r_steps[key, 1]
@@ -93,7 +93,7 @@ function table(p,    i, key, n, steps) {
 function compare(a, b, what_a, what_b,    ma, mina, maxa, na, mb, minb, maxb, nb, how) {
     if (count(a) == 0 || count(b) == 0) {
         cmp_lower = -1
-        return sprintf("%s vs %s: not run yet", label(a), label(b))
+        return sprintf("%s vs %s: not finished yet", label(a), label(b))
     }
     ma = stat(a, what_a); mina = st_min; maxa = st_max; na = count(a)
     mb = stat(b, what_b); minb = st_min; maxb = st_max; nb = count(b)
@@ -124,7 +124,7 @@ function claim(title,    n, i, text, holds, fails, missing, yes, no) {
             details = details sprintf("  - %s: %s\n", cl_cond[i], text)
     }
     if (mode != "summary") print ""
-    if (holds + fails + unclear == 0) verdict = "not run yet"
+    if (holds + fails + unclear == 0) verdict = "not finished yet"
     else if (fails + unclear == 0) verdict = "holds in every condition run so far"
     else if (holds + unclear == 0) verdict = "does not hold in any condition run so far"
     else {
@@ -132,7 +132,7 @@ function claim(title,    n, i, text, holds, fails, missing, yes, no) {
         if (fails) verdict = verdict ". Does not hold when: " no
         if (unclear) verdict = verdict ". Not shown (within the seeds' spread) when: " maybe
     }
-    missing_text = missing ? sprintf(" %d comparison%s not run yet.", missing, missing > 1 ? "s" : "") : ""
+    missing_text = missing ? sprintf(" %d comparison%s not finished yet.", missing, missing > 1 ? "s" : "") : ""
     if (mode == "summary") printf "- **%s** Verdict: %s.%s\n%s", title, verdict, missing_text, details
     else printf "Verdict: %s.%s\n\n", verdict, missing_text
     n_cl = 0
@@ -188,7 +188,7 @@ function overtake(    names, n, i, j, key, a, attn_val, since, last) {
     for (j = 1; j <= cv_n; j++) attn_val[cv_steps[j]] = cv[cv_steps[j]]
     for (i = 1; i <= n; i++) {
         key = "3_budget/" names[i]
-        if (count(key) == 0) { printf "- `%s`: not run yet\n", names[i]; continue }
+        if (count(key) == 0) { printf "- `%s`: not finished yet\n", names[i]; continue }
         curve(key)
         since = ""; last = ""
         for (j = 1; j <= cv_n; j++) {
@@ -209,7 +209,7 @@ function overtake(    names, n, i, j, key, a, attn_val, since, last) {
     n = split("attn pair_max_equal_time pair_max+avg_equal_time", names, " ")
     for (i = 1; i <= n; i++) {
         key = "3_budget/" names[i]
-        if (count(key) == 0 || s_ms[key] == "") { printf "- `%s`: not run yet\n", names[i]; continue }
+        if (count(key) == 0 || s_ms[key] == "") { printf "- `%s`: not finished yet\n", names[i]; continue }
         printf "- `%s`: %s steps x %.1f ms = %.0f minutes, val %s\n", names[i], commas(r_steps[key, 1]), s_ms[key],
             r_steps[key, 1] * s_ms[key] / 60000, mean_std(key, "full")
     }

@@ -214,7 +214,7 @@ leak_seed() {  # the first seed of a part-6 setting with evaluations at stages
 for name in pair_max+gavg pair_max+avg; do
     seed=$(leak_seed "$name")
     f=$runs/6_leak/$name/$seed/stages.csv
-    [ -n "$seed" ] || { echo "\`$name\`: not run yet"; echo; continue; }
+    [ -n "$seed" ] || { echo "\`$name\`: not finished yet"; echo; continue; }
     echo "\`$name\` ($seed):"
     echo
     echo "| step | val, full sequences | val, token by token | difference |"

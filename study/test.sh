@@ -82,9 +82,9 @@ verdicts=$(sed -n '/^## Verdicts/,$p' "$fake/README.md")
 has() { grep -qF -- "$1" <<<"$verdicts"; }
 check "pair_max below attention on every seed: holds" has '- small model, 2,000 steps (part 1): `1_small/pair_max` 1.720 ± 0.010 vs `1_small/attn` 1.820 ± 0.010, every seed lower: **holds**'
 check "pair_min above attention: does not hold" has '`1_small/pair_min` 1.920 ± 0.010 vs `1_small/attn` 1.820 ± 0.010, every seed higher: **does not hold**'
-check "claim 1 verdict names where it holds and where not" has 'Verdict: holds only when: small model, 2,000 steps (part 1). Does not hold when: pair_min instead of pair_max (part 1). 9 comparisons not run yet.'
+check "claim 1 verdict names where it holds and where not" has 'Verdict: holds only when: small model, 2,000 steps (part 1). Does not hold when: pair_min instead of pair_max (part 1). 9 comparisons not finished yet.'
 check "overlapping seeds: not shown" has '`1_small/pair_max+avg` 1.715 ± 0.035 vs `1_small/pair_max` 1.720 ± 0.010, seeds overlap: **not shown**'
-check "the leak: full sequences lower, token by token higher" has 'Verdict: holds only when: pair_max, full-sequence loss (part 1). Does not hold when: pair_max, token-by-token loss, where the future is not there to see (part 1). 2 comparisons not run yet.'
+check "the leak: full sequences lower, token by token higher" has 'Verdict: holds only when: pair_max, full-sequence loss (part 1). Does not hold when: pair_max, token-by-token loss, where the future is not there to see (part 1). 2 comparisons not finished yet.'
 check "a table row: mean ± std, best val, ms/step, token by token with the leak marked" grep -qF '| pair_max+gavg | `pair_max+gavg` | 1,000 (900) | 2,000 | 1,536,000 | 3 of 3 | 1.620 ± 0.010 | 1.620 ± 0.010 | 10.0 | 1.920 ± 0.010 (leaks) |' "$fake/README.md"
 check "the ms/step column names the machine" grep -qF '| ms/step (test, 2 cores) |' "$fake/README.md"
 
