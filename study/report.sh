@@ -155,9 +155,9 @@ echo
 report table 1_small
 echo
 commands 1_small
-plot small_pairwise.svg "Part 1: pairwise and running ops (val, mean of seeds)" --train=false -- 1_small attn pair_max pair_min pair_mean scan_max scan_min avg
-plot small_average.svg "Part 1: average context (val, mean of seeds)" --train=false -- 1_small attn pair_max pair_max+avg pair_min+avg pair_max+gavg pair_min+gavg
-plot small_variants.svg "Part 1: value projection, activation, hybrids (val)" --train=false -- 1_small attn pair_max pair_max_vproj scan_max_vproj act_pair_max hybrid_attn_first hybrid_attn_last
+plot small_pairwise.svg "Part 1: pairwise and running ops (val, mean of seeds)" --train=false --from_step=1 -- 1_small attn pair_max pair_min pair_mean scan_max scan_min avg
+plot small_average.svg "Part 1: average context (val, mean of seeds)" --train=false --from_step=1 -- 1_small attn pair_max pair_max+avg pair_min+avg pair_max+gavg pair_min+gavg
+plot small_variants.svg "Part 1: value projection, activation, hybrids (val)" --train=false --from_step=1 -- 1_small attn pair_max pair_max_vproj scan_max_vproj act_pair_max hybrid_attn_first hybrid_attn_last
 
 echo "## Part 2. Equal parameters"
 echo
@@ -166,7 +166,7 @@ echo
 report table 2_equal_params
 echo
 commands 2_equal_params
-plot equal_params.svg "Part 2: equal parameters (val, mean of seeds)" --train=false -- 2_equal_params attn_3_layers attn_n_embd_112 pair_max_5_layers pair_max_n_embd_148
+plot equal_params.svg "Part 2: equal parameters (val, mean of seeds)" --train=false --from_step=1 -- 2_equal_params attn_3_layers attn_n_embd_112 pair_max_5_layers pair_max_n_embd_148
 
 echo "## Part 3. Budget: 10,000 steps, and equal wall-clock time"
 echo
@@ -179,14 +179,14 @@ echo
 report overtake
 echo
 commands 3_budget
-plot budget.svg "Part 3: 10,000 steps (val, mean of 2 seeds)" --train=false --log_steps -- 3_budget attn pair_max pair_max+avg hybrid_attn_first hybrid_attn_last pair_max_equal_time pair_max+avg_equal_time
+plot budget.svg "Part 3: 10,000 steps (val, mean of 2 seeds)" --train=false --log_steps --from_step=1 -- 3_budget attn pair_max pair_max+avg hybrid_attn_first hybrid_attn_last pair_max_equal_time pair_max+avg_equal_time
 
 echo "## Part 4. Context 256 at the same tokens per step (batch 3)"
 echo
 report table 4_context
 echo
 commands 4_context
-plot context.svg "Part 4: block 256, batch 3 (val)" --train=false --log_steps -- 4_context attn_2k pair_max_2k pair_max+avg_2k attn_10k pair_max_10k pair_max+avg_10k
+plot context.svg "Part 4: block 256, batch 3 (val)" --train=false --log_steps --from_step=1 -- 4_context attn_2k pair_max_2k pair_max+avg_2k attn_10k pair_max_10k pair_max+avg_10k
 
 echo "## Part 5. Larger: nanoGPT's shakespeare_char model, batch 16"
 echo
@@ -197,7 +197,7 @@ echo
 report larger
 echo
 commands 5_larger
-plot larger.svg "Part 5: 6 layers of 384, block 256 (val, 20 batches)" -- 5_larger attn pair_max pair_max+avg
+plot larger.svg "Part 5: 6 layers of 384, block 256 (val, 20 batches)" --from_step=1 -- 5_larger attn pair_max pair_max+avg
 
 echo "## Part 6. The leak"
 echo

@@ -116,6 +116,12 @@ TEST_CASE("plot: a log-scale step axis has a tick per decade and leaves step 0 o
     size_t dots = 0;
     for (size_t at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1)) dots++;
     CHECK(dots == 3);  // steps 10, 100, 1000
+
+    o.from_step = 100;
+    const std::string later = plot_svg({PlotGroup{"r", {{"r", {}, v, 0}}}}, o);
+    dots = 0;
+    for (size_t at = later.find("<circle"); at != std::string::npos; at = later.find("<circle", at + 1)) dots++;
+    CHECK(dots == 2);  // steps 100, 1000
 }
 
 TEST_CASE("plot: the SVG replaces only an .svg file, through a temporary file") {

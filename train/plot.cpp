@@ -124,10 +124,10 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
         }
         Curves c{g.label, options.train ? mean_with_band(train) : std::vector<BandPoint>{}, mean_with_band(val),
                  g.runs.size()};
-        if (options.log_steps)  // log10(0) is not a place on the axis
-            for (auto* s : {&c.train, &c.val}) s->erase(std::remove_if(s->begin(), s->end(), [](const BandPoint& p) {
-                                                            return p.step < 1;
-                                                        }), s->end());
+        // log10(0) is not a place on the axis
+        const double first = std::max(options.from_step, options.log_steps ? 1.0 : 0.0);
+        for (auto* s : {&c.train, &c.val})
+            s->erase(std::remove_if(s->begin(), s->end(), [&](const BandPoint& p) { return p.step < first; }), s->end());
         curves.push_back(std::move(c));
     }
     double min_step = 1e300, max_step = 0, lo = 1e300, hi = -1e300;

@@ -33,6 +33,7 @@ struct PlotOptions {
     std::string title = "causalgrad: loss curves";
     bool log_steps = false;   // a log-scale step axis (steps from 1; step 0 is left out)
     bool train = true;        // draw the per-step training loss too
+    double from_step = 0;     // leave out the steps before this one (the first loss dwarfs the rest)
 };
 
 // The mean over runs of a series at each step that every run has, with the
