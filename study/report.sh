@@ -144,7 +144,10 @@ How to read the tables:
 - **ms/step**: the median of the logged steps. Every run used one thread, at
   \`nice -n 19\`, two runs at a time, on a machine shared with other work
   (${machines:-no machine recorded yet}; each run's \`machine.txt\` says where
-  it ran): compare them within a table, as rough ratios.
+  it ran, with the load when it started). They measure the load at the time as
+  much as the model: runs stopped while the machine was busy and sped up when it
+  was idle. For the cost of a step, see the README's Performance section
+  (\`make bench\`, measured on an otherwise idle machine).
 
 EOF
 
