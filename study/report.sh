@@ -147,7 +147,7 @@ How to read the tables:
   it ran, with the load when it started). They measure the load at the time as
   much as the model: runs stopped while the machine was busy and sped up when it
   was idle. For the cost of a step, see the README's Performance section
-  (\`make bench\`, measured on an otherwise idle machine).
+  (\`make bench\`).
 
 EOF
 
