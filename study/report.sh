@@ -224,6 +224,13 @@ for name in pair_max+gavg pair_max+avg; do
     echo "|---|---|---|---|"
     awk -F, 'NR > 1 {printf "| %s | %.3f | %.3f | %+.3f |\n", $1, $2, $3, $3 - $2}' "$f"
     echo
+    # The same setting and seed ran uninterrupted in part 1: stopping and resuming must not change it.
+    whole=$runs/1_small/$name/$seed/eval.txt
+    if [ -f "$whole" ] && [ -f "$runs/6_leak/$name/$seed/eval.txt" ]; then
+        awk -v name="$name" 'FNR == 1 {file++} /^val loss/ {v[file] = v[file] " " $NF}
+            END {printf "Resumed at every stage, the run ends where part 1'"'"'s uninterrupted `%s` (same seed) ended: val loss (full sequences, token by token)%s against%s: %s.\n\n",
+                 name, v[1], v[2], v[1] == v[2] ? "identical" : "different"}' "$runs/6_leak/$name/$seed/eval.txt" "$whole"
+    fi
     # The two curves as log.csv files, so causalgrad plot draws them.
     awk -F, 'NR == 1 {print "step,train_loss,val_loss"} NR > 1 {print $1 ",," $2}' "$f" >"$tmp/$name-full.csv"
     awk -F, 'NR == 1 {print "step,train_loss,val_loss"} NR > 1 {print $1 ",," $3}' "$f" >"$tmp/$name-step.csv"
