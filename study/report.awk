@@ -101,7 +101,7 @@ function compare(a, b, what_a, what_b,    ma, mina, maxa, na, mb, minb, maxb, nb
     if (na > 1 && nb > 1) {
         how = (maxa < minb) ? ", every seed lower" : (mina > maxb) ? ", every seed higher" : ", seeds overlap"
         if (cmp_lower && maxa >= minb) cmp_lower = 2  # lower on average only: within the seeds' spread
-    } else how = " (one seed)"
+    } else how = sprintf(" (%d and %d seed%s: too few to compare the spreads)", na, nb, nb > 1 ? "s" : "")
     return sprintf("%s %s vs %s %s%s", label(a), mean_std(a, what_a), label(b), mean_std(b, what_b), how)
 }
 function label(key) { return "`" key "`" }
