@@ -19,7 +19,7 @@ NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,nativ
 # Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
 SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-kill fuzz train data bench clean
+.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-kill fuzz train data bench study study-report clean
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
@@ -34,6 +34,9 @@ help:
 	@echo "make train          prepare the data, train the CPU config (MIXER=attn), print a sample"
 	@echo "make data           fetch tiny Shakespeare and write data/shakespeare_char/"
 	@echo "make bench          time training steps, long contexts and generation on this machine"
+	@echo "make study          run the study's grid (study/grid.conf; hours, resumable), then write study/README.md"
+	@echo "make study QUICK=1  the same cut to a few steps per run (minutes), into study/runs-quick/"
+	@echo "make study-report   write study/README.md and its plots again from the logs in study/runs/"
 	@echo "make deps           install missing system packages (scripts/install-deps.sh)"
 	@echo "make clean          remove build/, build-asan/, build-clang/, build-fuzz/ and build-mpi/"
 
@@ -51,6 +54,7 @@ test: build
 	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
 	@t0=$$(date +%s%N); ./build/causalgrad_tests $(ARGS); status=$$?; \
 		echo "==> test suite: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"; exit $$status
+	@bash study/test.sh build/causalgrad
 	@if [ -x build-mpi/causalgrad ] && command -v mpirun >/dev/null; then \
 		cmake --build build-mpi -j$(JOBS) --target causalgrad && bash tests/mpi_test.sh build-mpi/causalgrad; \
 		else echo "==> MPI tests skipped (no build-mpi/; make test-mpi builds it and runs them)"; fi
@@ -144,6 +148,18 @@ bench: build
 	@echo "==> generation"
 	@$(BENCH) --what=generate --mixer=attn | tail -n 5
 	@$(BENCH) --what=generate --mixer=scan_max | tail -n 5
+
+# The study (study/README.md): every run of study/grid.conf, niced, STUDY_JOBS at a
+# time with one thread each; finished runs are skipped, interrupted ones resume.
+STUDY_JOBS ?= 2
+QUICK ?=
+STUDY_RUNS := $(if $(QUICK),study/runs-quick,study/runs)
+study: data
+	@status=0; nice -n 19 bash study/run.sh $(if $(QUICK),--quick) --jobs=$(STUDY_JOBS) || status=$$?; \
+		bash study/report.sh --runs=$(STUDY_RUNS) && exit $$status
+
+study-report: build
+	@bash study/report.sh --runs=$(STUDY_RUNS)
 
 data: build
 	@bash data/prepare.sh build/causalgrad

@@ -51,14 +51,14 @@ struct OptionError : Error {
 
 // Parses argv[2..] strictly (see parse_strict); returns false after printing --help.
 bool parse(cxxopts::Options& options, int argc, char** argv, bool with_config = false,
-           cxxopts::ParseResult* result = nullptr) {
+           cxxopts::ParseResult* result = nullptr, bool positional = false) {
     options.add_options()("h,help", "show this help");
     if (with_config) options.add_options()("config", "read key = value settings from FILE first (the command line wins)",
                                            cxxopts::value<std::string>());
     cxxopts::ParseResult r;
     try {
         r = with_config ? parse_with_config(options, argc, argv, 2)
-                        : parse_strict(options, std::vector<std::string>(argv + 2, argv + argc));
+                        : parse_strict(options, std::vector<std::string>(argv + 2, argv + argc), positional);
     } catch (const Error& e) {
         throw OptionError(e.what());
     }
@@ -137,6 +137,10 @@ int cmd_sample(int argc, char** argv) {
         "temperature", "< 1 sharper, > 1 more random, 0 greedy", cxxopts::value(s.temperature)->default_value("0.8"))(
         "top_k", "sample among the k most likely tokens (0: all)", cxxopts::value(s.top_k)->default_value("200"))(
         "seed", "random seed", cxxopts::value(s.seed)->default_value("1337"))(
+        "path", "step: token by token through the cache and running state; full: a forward over the context "
+                "for every token (nanoGPT's way)", cxxopts::value(s.path)->default_value(s.path))(
+        "allow_leak", "sample a model whose mixer sees future tokens (pair_max+gavg...) anyway",
+        cxxopts::value(s.allow_leak)->default_value("false"))(
         "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     s.start = start_text(start);
@@ -169,6 +173,7 @@ int cmd_eval(int argc, char** argv) {
     std::string out_dir = "out", data_dir;
     int64_t eval_iters = 20, batch_size = 0;
     int threads = 0;
+    bool token_by_token = true;
     cxxopts::Options o("causalgrad eval", "Val loss of out_dir/ckpt.bin computed two ways: on full sequences (teacher "
                                           "forcing) and token by token through the incremental path. A causal model "
                                           "gives the same number both ways; a leaking one does not.");
@@ -176,6 +181,8 @@ int cmd_eval(int argc, char** argv) {
         "data_dir", "token folder (default: the checkpoint's)", cxxopts::value(data_dir))(
         "eval_iters", "batches", cxxopts::value(eval_iters)->default_value("20"))(
         "batch_size", "sequences per batch (default: the checkpoint's)", cxxopts::value(batch_size)->default_value("0"))(
+        "token_by_token", "also the token-by-token loss (slow for big models; false: full sequences only)",
+        cxxopts::value(token_by_token)->default_value("true"))(
         "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     use_threads(threads, "eval");
@@ -190,11 +197,18 @@ int cmd_eval(int argc, char** argv) {
                          std::to_string(T));
     check_fits_in_memory(training_bytes(c.config.model, B), "eval");
     const uint64_t seed = 0xE7A1ull;
+    std::cout << "parameters: " << count_parameters(c.model, false) << " (" << count_parameters(c.model, true)
+              << " without position embeddings)\n";
+    std::cout << "step: " << c.state.step << "\n";
+    std::cout << "val batches: " << eval_iters << " of " << B << " x " << T << " tokens\n";
     const float full = estimate_loss(c.model, data.val, B, T, eval_iters, seed);
-    const float step = estimate_loss_token_by_token(c.model, data.val, B, T, eval_iters, seed);
-    if (!std::isfinite(full) || !std::isfinite(step)) fail("eval", "the loss is not finite; the checkpoint is unusable");
+    if (!std::isfinite(full)) fail("eval", "the loss is not finite; the checkpoint is unusable");
     std::cout << "val loss (full sequences): " << full << "\n";
-    std::cout << "val loss (token by token): " << step << "\n";
+    if (token_by_token) {
+        const float step = estimate_loss_token_by_token(c.model, data.val, B, T, eval_iters, seed);
+        if (!std::isfinite(step)) fail("eval", "the loss is not finite; the checkpoint is unusable");
+        std::cout << "val loss (token by token): " << step << "\n";
+    }
     return 0;
 }
 
@@ -331,26 +345,47 @@ int cmd_bench(int argc, char** argv) {
     return 0;
 }
 
+// A run folder or log.csv path: the log.csv it names.
+std::string log_path(const std::string& run) {
+    const bool is_csv = run.size() > 4 && run.substr(run.size() - 4) == ".csv";
+    return is_csv ? run : run + "/log.csv";
+}
+
 int cmd_plot(int argc, char** argv) {
-    std::vector<std::string> runs;
-    std::string to = "loss.svg", title = "causalgrad: loss curves";
+    PlotOptions p;
+    std::string to = "loss.svg";
     cxxopts::Options o("causalgrad plot", "Loss curves of runs as an SVG: give their out_dirs (or log.csv paths). "
-                                          "Example: causalgrad plot out-attn out-pair_max --to=curves.svg");
-    o.add_options()("to", "output SVG file", cxxopts::value(to)->default_value(to))(
-        "title", "title line", cxxopts::value(title)->default_value(title))(
-        "runs", "run folders or log.csv files", cxxopts::value(runs));
-    o.parse_positional({"runs"});
-    o.positional_help("RUN...");
-    if (!parse(o, argc, argv)) return 0;
+                                          "LABEL=RUN1,RUN2,... draws the mean of several runs (seeds) as one curve "
+                                          "with a min-max band. Example: causalgrad plot out-attn "
+                                          "pair_max=out-pm-1,out-pm-2 --to=curves.svg");
+    o.add_options()("to", "output SVG file (a new file, or an existing .svg)", cxxopts::value(to)->default_value(to))(
+        "title", "title line", cxxopts::value(p.title)->default_value(p.title))(
+        "log_steps", "log-scale step axis", cxxopts::value(p.log_steps)->default_value("false"))(
+        "train", "draw the per-step training loss too", cxxopts::value(p.train)->default_value("true"))(
+        "from_step", "leave out the steps before this one", cxxopts::value(p.from_step)->default_value("0"));
+    o.positional_help("[LABEL=]RUN[,RUN...]...");
+    // The runs are the arguments that are not options; taken as they are, since
+    // a positional option of cxxopts would split them at the commas.
+    cxxopts::ParseResult parsed;
+    if (!parse(o, argc, argv, false, &parsed, true)) return 0;
+    const std::vector<std::string> runs = parsed.unmatched();
     if (runs.empty()) fail("plot", "give at least one run folder (e.g. out-attn) or log.csv");
-    std::vector<RunCurves> curves;
-    for (const std::string& r : runs) {
-        const bool is_csv = r.size() > 4 && r.substr(r.size() - 4) == ".csv";
-        curves.push_back(read_log_csv(is_csv ? r : r + "/log.csv", r));
+    std::vector<PlotGroup> groups;
+    for (const std::string& arg : runs) {
+        const size_t eq = arg.find('=');
+        PlotGroup g{eq == std::string::npos ? arg : arg.substr(0, eq), {}};
+        std::stringstream list(eq == std::string::npos ? arg : arg.substr(eq + 1));
+        for (std::string run; std::getline(list, run, ',');) {
+            if (run.empty()) fail("plot", "an empty run name in '" + arg + "'");
+            g.runs.push_back(read_log_csv(log_path(run), run));
+            if (g.runs.back().non_finite > 0)
+                std::cout << "plot: " << log_path(run) << ": " << g.runs.back().non_finite
+                          << " losses are inf or nan; left out\n";
+        }
+        if (g.runs.empty()) fail("plot", "no run in '" + arg + "'");
+        groups.push_back(std::move(g));
     }
-    std::ofstream out(to);
-    out << plot_svg(curves, title);
-    if (!out) fail("plot", "cannot write '" + to + "'");
+    write_svg(to, plot_svg(groups, p));
     std::cout << "wrote " << to << "\n";
     return 0;
 }

@@ -150,7 +150,7 @@ cxxopts::ParseResult parse_args(cxxopts::Options& options, std::vector<std::stri
 
 }  // namespace
 
-cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<std::string>& args) {
+cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<std::string>& args, bool positional) {
     std::set<std::string> booleans, numbers;
     classify_options(options, booleans, numbers);
     std::vector<std::string> fixed;
@@ -205,9 +205,9 @@ cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<s
         }
         throw;
     }
-    if (!result.unmatched().empty())
-        fail("options", "unexpected argument '" + result.unmatched().front() +
-                            "'; options are written --name=value");
+    for (const std::string& a : result.unmatched())
+        if (!positional || a.rfind("-", 0) == 0)
+            fail("options", "unexpected argument '" + a + "'; options are written --name=value");
     return result;
 }
 

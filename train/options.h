@@ -58,7 +58,10 @@ std::vector<std::string> read_config_file(const std::string& path);
 // take --flag, --flag=false, --flag false, and True/False in any case; an
 // argument that is not an option, or a value that does not parse, throws
 // naming the option. Throws cg::Error.
-cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<std::string>& args);
+// With `positional`, arguments that are not options (plot's runs) are kept in
+// the result's unmatched() instead of refused; unknown --options still are.
+cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<std::string>& args,
+                                  bool positional = false);
 
 // Parses argv[first..] into `options` with --config=FILE read first, so the
 // command line overrides the file. Unknown options and bad values throw.

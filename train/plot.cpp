@@ -1,108 +1,263 @@
 #include "train/plot.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "tensor/tensor.h"
 
 namespace cg {
 
+namespace {
+
+// A cell as a number; false if it is not one from end to end ("1.5x", "").
+bool parse_number(const std::string& cell, double& value) {
+    if (cell.empty()) return false;
+    char* end = nullptr;
+    errno = 0;
+    value = std::strtod(cell.c_str(), &end);
+    return end == cell.c_str() + cell.size() && errno != ERANGE;
+}
+
+}  // namespace
+
 RunCurves read_log_csv(const std::string& path, const std::string& label) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        fail("plot", "'" + path + "' is not a file; point it at a run's folder or its log.csv");
     std::ifstream in(path);
     if (!in) fail("plot", "cannot read '" + path + "'; point it at a run's log.csv");
-    RunCurves r{label, {}, {}};
+    RunCurves r{label, {}, {}, 0};
     std::string line;
     std::getline(in, line);
     if (line.rfind("step,train_loss,val_loss", 0) != 0) fail("plot", "'" + path + "' is not a causalgrad log.csv");
-    while (std::getline(in, line)) {
+    for (int64_t number = 2; std::getline(in, line); number++) {
+        const std::string where = path + ":" + std::to_string(number);
         std::vector<std::string> cells;
         std::stringstream ss(line);
         for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
-        if (cells.size() < 3 || cells[0].empty()) continue;
-        const double step = std::stod(cells[0]);
-        if (!cells[2].empty()) r.val.emplace_back(step, std::stod(cells[2]));       // an evaluation row
-        else if (!cells[1].empty()) r.train.emplace_back(step, std::stod(cells[1]));  // a step row
+        if (cells.size() < 3) fail("plot", where + ": expected step,train_loss,val_loss,..., got '" + line + "'");
+        double step = 0, train = 0, val = 0;
+        if (!parse_number(cells[0], step) || step < 0 || step != std::floor(step))
+            fail("plot", where + ": the step '" + cells[0] + "' is not a whole number");
+        const bool has_train = !cells[1].empty(), has_val = !cells[2].empty();
+        if ((has_train && !parse_number(cells[1], train)) || (has_val && !parse_number(cells[2], val)))
+            fail("plot", where + ": a loss is not a number in '" + line + "'");
+        // An evaluation row has a val loss; a step row only a training loss.
+        const double loss = has_val ? val : train;
+        if (!has_val && !has_train) fail("plot", where + ": the row holds no loss");
+        if (!std::isfinite(loss)) {
+            r.non_finite++;
+            continue;
+        }
+        (has_val ? r.val : r.train).emplace_back(step, loss);
     }
     return r;
 }
 
+std::vector<BandPoint> mean_with_band(const std::vector<const std::vector<std::pair<double, double>>*>& series) {
+    // step -> (sum, min, max, count); a step repeated within a run counts its last value
+    std::map<double, std::vector<double>> at;
+    for (const auto* s : series) {
+        std::map<double, double> last;
+        for (const auto& [step, loss] : *s) last[step] = loss;
+        for (const auto& [step, loss] : last) at[step].push_back(loss);
+    }
+    std::vector<BandPoint> out;
+    for (const auto& [step, losses] : at) {
+        if (losses.size() != series.size()) continue;  // only steps every run has
+        double sum = 0;
+        for (double l : losses) sum += l;
+        out.push_back({step, sum / static_cast<double>(losses.size()), *std::min_element(losses.begin(), losses.end()),
+                       *std::max_element(losses.begin(), losses.end())});
+    }
+    return out;
+}
+
 namespace {
+
 std::string num(double v) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%.1f", v);
     return buf;
 }
+
 std::string escape(const std::string& s) {
     std::string out;
     for (char c : s) out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
     return out;
 }
+
+// A tick spacing of 1, 2 or 5 times a power of ten giving at most 8 ticks over `range`.
+double tick_spacing(double range) {
+    double unit = std::pow(10.0, std::floor(std::log10(range / 8)));
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+        if (range / (m * unit) <= 8) return m * unit;
+    return 10 * unit;
+}
+
+struct Curves {
+    std::string label;
+    std::vector<BandPoint> train, val;
+    size_t runs = 0;
+};
+
 }  // namespace
 
-std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& title) {
+std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& options) {
     const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-    double max_step = 1, lo = 1e9, hi = -1e9;
-    for (const RunCurves& r : runs)
-        for (const auto* series : {&r.train, &r.val})
-            for (const auto& [s, l] : *series) {
-                max_step = std::max(max_step, s);
-                lo = std::min(lo, l);
-                hi = std::max(hi, l);
+    std::vector<Curves> curves;
+    for (const PlotGroup& g : groups) {
+        if (g.runs.empty()) fail("plot", "the curve '" + g.label + "' has no runs");
+        std::vector<const std::vector<std::pair<double, double>>*> train, val;
+        for (const RunCurves& r : g.runs) {
+            train.push_back(&r.train);
+            val.push_back(&r.val);
+        }
+        Curves c{g.label, options.train ? mean_with_band(train) : std::vector<BandPoint>{}, mean_with_band(val),
+                 g.runs.size()};
+        // log10(0) is not a place on the axis
+        const double first = std::max(options.from_step, options.log_steps ? 1.0 : 0.0);
+        for (auto* s : {&c.train, &c.val})
+            s->erase(std::remove_if(s->begin(), s->end(), [&](const BandPoint& p) { return p.step < first; }), s->end());
+        curves.push_back(std::move(c));
+    }
+    double min_step = 1e300, max_step = 0, lo = 1e300, hi = -1e300;
+    for (const Curves& c : curves)
+        for (const auto* s : {&c.train, &c.val})
+            for (const BandPoint& p : *s) {
+                min_step = std::min(min_step, p.step);
+                max_step = std::max(max_step, p.step);
+                lo = std::min(lo, p.lo);
+                hi = std::max(hi, p.hi);
             }
     if (lo > hi) fail("plot", "the logs hold no losses yet");
-    lo = std::floor(lo * 10) / 10;
-    hi = std::ceil(hi * 10) / 10;
-    if (hi - lo < 0.1) hi = lo + 0.1;
-    const double W = 760, H = 460, left = 60, right = 180, top = 40, bottom = 50;
-    auto x = [&](double s) { return left + (W - left - right) * s / max_step; };
+    const double dl = tick_spacing(std::max(hi - lo, 0.1));
+    lo = std::floor(lo / dl) * dl;
+    hi = std::max(std::ceil(hi / dl) * dl, lo + dl);
+    // Linear axis: 0 to the last step. Log axis: whole decades around the steps.
+    const double s0 = options.log_steps ? std::floor(std::log10(std::max(1.0, min_step))) : 0.0;
+    const double s1 = options.log_steps ? std::max(s0 + 1, std::ceil(std::log10(std::max(1.0, max_step))))
+                                        : std::max(1.0, max_step);
+    const double W = 820, H = 460, left = 60, right = 240, top = 40, bottom = 50;
+    auto x = [&](double s) {
+        const double v = options.log_steps ? std::log10(s) : s;
+        return left + (W - left - right) * (v - s0) / (s1 - s0);
+    };
     auto y = [&](double l) { return top + (H - top - bottom) * (hi - l) / (hi - lo); };
 
     std::ostringstream o;
     o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    o << "<text x=\"" << left << "\" y=\"24\" font-size=\"15\">" << escape(title) << "</text>\n";
-    // Grid with tick labels: loss every 0.1 (or 0.5 on a tall range), steps in fifths.
-    const double dl = hi - lo > 2 ? 0.5 : 0.1;
-    for (double l = lo; l <= hi + 1e-9; l += dl)
+    o << "<text x=\"" << left << "\" y=\"24\" font-size=\"15\">" << escape(options.title) << "</text>\n";
+    // Grid with tick labels: loss every dl.
+    const int n_loss_ticks = static_cast<int>(std::lround((hi - lo) / dl));
+    for (int i = 0; i <= n_loss_ticks; i++) {
+        const double l = lo + dl * i;
+        char label[32];
+        std::snprintf(label, sizeof(label), "%.*f", dl < 0.1 ? 2 : dl < 1 ? 1 : 0, l);
         o << "<line x1=\"" << left << "\" x2=\"" << W - right << "\" y1=\"" << num(y(l)) << "\" y2=\"" << num(y(l))
           << "\" stroke=\"#ddd\"/><text x=\"" << left - 8 << "\" y=\"" << num(y(l) + 4)
-          << "\" text-anchor=\"end\">" << num(l).substr(0, 4) << "</text>\n";
-    for (int i = 0; i <= 5; i++) {
-        const double s = max_step * i / 5;
-        o << "<text x=\"" << num(x(s)) << "\" y=\"" << H - bottom + 18 << "\" text-anchor=\"middle\">"
-          << static_cast<long long>(s) << "</text>\n";
+          << "\" text-anchor=\"end\">" << label << "</text>\n";
     }
-    o << "<text x=\"" << num((left + W - right) / 2) << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\">step</text>\n";
+    // Steps: round numbers (at most 8), or each decade on the log axis.
+    const double ds = options.log_steps ? 1.0 : std::max(1.0, tick_spacing(std::max(1.0, max_step)));
+    const int n_step_ticks = static_cast<int>(std::floor((s1 - s0) / ds + 1e-9));
+    for (int i = 0; i <= n_step_ticks; i++) {
+        const double s = options.log_steps ? std::pow(10.0, s0 + i) : ds * i;
+        o << "<text x=\"" << num(x(s)) << "\" y=\"" << H - bottom + 18 << "\" text-anchor=\"middle\">"
+          << static_cast<long long>(std::llround(s)) << "</text>\n";
+    }
+    o << "<text x=\"" << num((left + W - right) / 2) << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\">step"
+      << (options.log_steps ? " (log scale)" : "") << "</text>\n";
     o << "<text x=\"16\" y=\"" << num((top + H - bottom) / 2) << "\" transform=\"rotate(-90 16 "
       << num((top + H - bottom) / 2) << ")\" text-anchor=\"middle\">loss</text>\n";
-    for (size_t k = 0; k < runs.size(); k++) {
-        const char* c = colours[k % 8];
-        auto polyline = [&](const std::vector<std::pair<double, double>>& pts, const char* extra) {
+    bool any_band = false;
+    for (size_t k = 0; k < curves.size(); k++) {
+        const Curves& c = curves[k];
+        const char* colour = colours[k % 8];
+        auto polyline = [&](const std::vector<BandPoint>& pts, const char* extra) {
             if (pts.empty()) return;
-            o << "<polyline fill=\"none\" stroke=\"" << c << "\" " << extra << " points=\"";
-            for (const auto& [s, l] : pts) o << num(x(s)) << "," << num(y(l)) << " ";
+            o << "<polyline fill=\"none\" stroke=\"" << colour << "\" " << extra << " points=\"";
+            for (const BandPoint& p : pts) o << num(x(p.step)) << "," << num(y(p.mean)) << " ";
             o << "\"/>\n";
         };
-        polyline(runs[k].train, "stroke-width=\"1\" stroke-opacity=\"0.45\"");
-        polyline(runs[k].val, "stroke-width=\"2.5\"");
-        for (const auto& [s, l] : runs[k].val)
-            o << "<circle cx=\"" << num(x(s)) << "\" cy=\"" << num(y(l)) << "\" r=\"3\" fill=\"" << c << "\"/>\n";
+        // The min-max band of the val loss over runs: along the top, back along the bottom.
+        if (c.runs > 1 && !c.val.empty()) {
+            any_band = true;
+            o << "<polygon fill=\"" << colour << "\" fill-opacity=\"0.18\" stroke=\"none\" points=\"";
+            for (const BandPoint& p : c.val) o << num(x(p.step)) << "," << num(y(p.hi)) << " ";
+            for (auto p = c.val.rbegin(); p != c.val.rend(); ++p) o << num(x(p->step)) << "," << num(y(p->lo)) << " ";
+            o << "\"/>\n";
+        }
+        polyline(c.train, "stroke-width=\"1\" stroke-opacity=\"0.45\"");
+        polyline(c.val, "stroke-width=\"2.5\"");
+        for (const BandPoint& p : c.val)
+            o << "<circle cx=\"" << num(x(p.step)) << "\" cy=\"" << num(y(p.mean)) << "\" r=\"3\" fill=\"" << colour
+              << "\"/>\n";
         const double ly = top + 10 + 36 * static_cast<double>(k);
-        char last[48] = "";
-        if (!runs[k].val.empty()) std::snprintf(last, sizeof(last), "(val %.3f)", runs[k].val.back().second);
+        char last[64] = "";
+        if (!c.val.empty())
+            std::snprintf(last, sizeof(last), c.runs > 1 ? "(val %.3f, mean of %zu)" : "(val %.3f)", c.val.back().mean,
+                          c.runs);
         o << "<line x1=\"" << W - right + 12 << "\" x2=\"" << W - right + 36 << "\" y1=\"" << ly << "\" y2=\"" << ly
-          << "\" stroke=\"" << c << "\" stroke-width=\"2.5\"/><text x=\"" << W - right + 42 << "\" y=\"" << ly + 4
-          << "\">" << escape(runs[k].label) << "</text><text x=\"" << W - right + 42 << "\" y=\"" << ly + 18
+          << "\" stroke=\"" << colour << "\" stroke-width=\"2.5\"/><text x=\"" << W - right + 42 << "\" y=\"" << ly + 4
+          << "\">" << escape(c.label) << "</text><text x=\"" << W - right + 42 << "\" y=\"" << ly + 18
           << "\" fill=\"#555\">" << escape(last) << "</text>\n";
     }
-    const double note_y = top + 10 + 36 * static_cast<double>(runs.size()) + 8;
-    o << "<text x=\"" << W - right + 12 << "\" y=\"" << note_y << "\" fill=\"#555\">thin: train (per step)</text>\n";
-    o << "<text x=\"" << W - right + 12 << "\" y=\"" << note_y + 16 << "\" fill=\"#555\">thick: val (evaluated)</text>\n";
+    double note_y = top + 10 + 36 * static_cast<double>(curves.size()) + 8;
+    for (const char* note : {options.train ? "thin: train (per step)" : "", "thick: val (evaluated)",
+                             any_band ? "band: min to max over runs" : ""}) {
+        if (!*note) continue;
+        o << "<text x=\"" << W - right + 12 << "\" y=\"" << note_y << "\" fill=\"#555\">" << note << "</text>\n";
+        note_y += 16;
+    }
     o << "</svg>\n";
     return o.str();
+}
+
+std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& title) {
+    std::vector<PlotGroup> groups;
+    for (const RunCurves& r : runs) groups.push_back({r.label, {r}});
+    PlotOptions options;
+    options.title = title;
+    return plot_svg(groups, options);
+}
+
+void write_svg(const std::string& path, const std::string& svg) {
+    namespace fs = std::filesystem;
+    if (path.size() < 5 || path.substr(path.size() - 4) != ".svg")
+        fail("plot", "--to must name an .svg file, got '" + path + "' (a plot never replaces other files)");
+    std::error_code ec;
+    const fs::file_status st = fs::symlink_status(path, ec);
+    if (fs::exists(st) && !fs::is_regular_file(st))
+        fail("plot", "'" + path + "' exists and is not a regular file; choose another --to");
+    const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary);
+        if (!out) fail("plot", "cannot write '" + tmp + "'; is the folder there and writable?");
+        out << svg;
+        out.flush();
+        if (!out) {
+            out.close();
+            fs::remove(tmp, ec);
+            fail("plot", "writing '" + tmp + "' failed (disk full?); '" + path + "' is untouched");
+        }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+        fail("plot", "cannot move '" + tmp + "' to '" + path + "': " + ec.message());
+    }
 }
 
 }  // namespace cg

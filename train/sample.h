@@ -1,6 +1,9 @@
 // Text generation through the incremental path: each new token costs one
 // gpt_step (O(1) in the context for the sequence mixers, O(t) for attention
 // with its key/value cache) instead of a forward over the whole context.
+// The full-sequence path (nanoGPT's way: a forward over the last block_size
+// tokens for every new one) is there to compare the two, which matters for
+// the leaking mixers: only there do they see what they saw in training.
 #pragma once
 
 #include <functional>
@@ -19,6 +22,8 @@ struct SampleOptions {
     float temperature = 0.8f;  // 0: always the most likely token
     int64_t top_k = 200;       // 0: no limit
     uint64_t seed = 1337;
+    std::string path = "step";  // "step": incremental; "full": a forward over the context per token
+    bool allow_leak = false;    // sample a model whose mixers see future tokens anyway
 };
 
 // Receives the text of sample 0 as it grows: the start text, then each new
@@ -26,8 +31,9 @@ struct SampleOptions {
 using TextSink = std::function<bool(const std::string& piece)>;
 
 // Returns num_samples texts: the start text followed by the generated tokens
-// (fewer when `sink` stopped it). Refuses models whose mixers see future tokens.
-std::vector<std::string> generate(const GPT& model, const Vocab& vocab, const SampleOptions& options,
+// (fewer when `sink` stopped it). Refuses models whose mixers see future tokens
+// unless options.allow_leak.
+std::vector<std::string> generate(GPT& model, const Vocab& vocab, const SampleOptions& options,
                                   const TextSink& sink = nullptr);
 
 // The --start option as text: "FILE:path" reads the file; otherwise the

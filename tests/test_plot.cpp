@@ -1,0 +1,151 @@
+// causalgrad plot: reading log.csv strictly, the mean of runs with its band,
+// the axes, and writing the SVG without ever clobbering another file.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+
+#include "tensor/tensor.h"
+#include "train/plot.h"
+
+namespace cg {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PlotDir {
+    fs::path path;
+    PlotDir() {
+        std::random_device rd;
+        path = fs::temp_directory_path() / ("causalgrad-plot-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+        fs::create_directories(path);
+    }
+    ~PlotDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string write(const std::string& name, const std::string& text) const {
+        const std::string p = (path / name).string();
+        std::ofstream(p, std::ios::binary) << text;
+        return p;
+    }
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+const char* kHeader = "step,train_loss,val_loss,lr,grad_norm,ms_per_step,tokens_per_s\n";
+
+TEST_CASE("plot: a malformed log.csv line is an error naming the file and the line") {
+    PlotDir d;
+    const std::string bad_loss = d.write("a.csv", std::string(kHeader) + "0,4.1,4.2,,,,\n10,abc,,0.001,1,2,3\n");
+    const std::string msg = error_of([&] { read_log_csv(bad_loss, "a"); });
+    CHECK(msg.find("a.csv:3") != std::string::npos);
+    CHECK(msg.find("stod") == std::string::npos);
+    const std::string bad_step = d.write("b.csv", std::string(kHeader) + "1x,4.1,,,,,\n");
+    CHECK(error_of([&] { read_log_csv(bad_step, "b"); }).find("b.csv:2: the step '1x'") != std::string::npos);
+    const std::string short_row = d.write("c.csv", std::string(kHeader) + "5\n");
+    CHECK(error_of([&] { read_log_csv(short_row, "c"); }).find("c.csv:2") != std::string::npos);
+    CHECK(error_of([&] { read_log_csv(d.path.string(), "dir"); }).find("is not a file") != std::string::npos);
+    const std::string not_log = d.write("ckpt.bin", "CGCKPT\x01\x02");
+    CHECK(error_of([&] { read_log_csv(not_log, "x"); }).find("not a causalgrad log.csv") != std::string::npos);
+}
+
+TEST_CASE("plot: inf and nan losses are counted and left out, and the picture is finite") {
+    PlotDir d;
+    const std::string log = d.write("log.csv", std::string(kHeader) +
+                                                   "0,4.0,4.1,,,,\n0,4.0,,1,1,1,1\n10,nan,,1,1,1,1\n"
+                                                   "20,inf,,1,1,1,1\n20,3.0,-nan,,,,\n30,2.5,2.6,,,,\n");
+    RunCurves r = read_log_csv(log, "diverged");
+    CHECK(r.non_finite == 3);
+    CHECK(r.train.size() == 1);
+    CHECK(r.val.size() == 2);
+    const std::string svg = plot_svg({r}, "t");
+    CHECK(svg.find("nan") == std::string::npos);
+    CHECK(svg.find("inf") == std::string::npos);
+    // A huge range still gives a handful of ticks (the old loop stepped by 0.5 over it).
+    RunCurves huge{"huge", {{0, 1.0}, {10, 1e30}}, {}, 0};
+    const std::string big = plot_svg({huge}, "t");
+    CHECK(std::count(big.begin(), big.end(), '\n') < 60);
+}
+
+TEST_CASE("plot: the mean of runs at the steps they all have, with min and max") {
+    std::vector<std::pair<double, double>> a{{0, 4.0}, {10, 3.0}, {20, 2.0}}, b{{0, 4.2}, {10, 2.0}}, c{{0, 3.8}, {10, 2.5}};
+    const std::vector<BandPoint> band = mean_with_band({&a, &b, &c});
+    REQUIRE(band.size() == 2);  // step 20 is only in a
+    CHECK(band[0].step == 0);
+    CHECK(band[0].mean == doctest::Approx(4.0));
+    CHECK(band[0].lo == doctest::Approx(3.8));
+    CHECK(band[0].hi == doctest::Approx(4.2));
+    CHECK(band[1].mean == doctest::Approx(2.5));
+    CHECK(band[1].lo == doctest::Approx(2.0));
+    CHECK(band[1].hi == doctest::Approx(3.0));
+
+    PlotGroup seeds{"seeds", {{"a", {}, a, 0}, {"b", {}, b, 0}}};
+    PlotOptions o;
+    o.train = false;
+    const std::string svg = plot_svg({seeds}, o);
+    CHECK(svg.find("<polygon") != std::string::npos);  // the band
+    CHECK(svg.find("mean of 2") != std::string::npos);
+    CHECK(plot_svg({PlotGroup{"one", {{"a", {}, a, 0}}}}, o).find("<polygon") == std::string::npos);
+}
+
+TEST_CASE("plot: a log-scale step axis has a tick per decade and leaves step 0 out") {
+    std::vector<std::pair<double, double>> v{{0, 4.0}, {10, 3.0}, {100, 2.5}, {1000, 2.0}};
+    PlotOptions o;
+    o.log_steps = true;
+    const std::string svg = plot_svg({PlotGroup{"r", {{"r", {}, v, 0}}}}, o);
+    for (const char* tick : {">10</text>", ">100</text>", ">1000</text>"}) CHECK(svg.find(tick) != std::string::npos);
+    CHECK(svg.find("step (log scale)") != std::string::npos);
+    size_t dots = 0;
+    for (size_t at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1)) dots++;
+    CHECK(dots == 3);  // steps 10, 100, 1000
+
+    o.from_step = 100;
+    const std::string later = plot_svg({PlotGroup{"r", {{"r", {}, v, 0}}}}, o);
+    dots = 0;
+    for (size_t at = later.find("<circle"); at != std::string::npos; at = later.find("<circle", at + 1)) dots++;
+    CHECK(dots == 2);  // steps 100, 1000
+}
+
+TEST_CASE("plot: the SVG replaces only an .svg file, through a temporary file") {
+    PlotDir d;
+    const std::string log = d.write("log.csv", std::string(kHeader) + "0,4.0,4.1,,,,\n");
+    const std::string data = d.write("train.bin", "\x01\x02");
+    const std::string ckpt = d.write("ckpt.bin", "keep");
+    for (const std::string& target : {log, data, ckpt, std::string("/dev/null"), d.path.string()}) {
+        const std::string before = fs::is_regular_file(target) ? slurp(target) : "";
+        CHECK(!error_of([&] { write_svg(target, "<svg/>\n"); }).empty());
+        if (fs::is_regular_file(target)) CHECK(slurp(target) == before);
+    }
+    fs::create_directories(d.path / "folder.svg");
+    CHECK(error_of([&] { write_svg((d.path / "folder.svg").string(), "<svg/>\n"); }).find("not a regular file") !=
+          std::string::npos);
+    CHECK(fs::is_directory(d.path / "folder.svg"));
+
+    const std::string out = d.write("old.svg", "old picture");
+    write_svg(out, "<svg>new</svg>\n");
+    CHECK(slurp(out) == "<svg>new</svg>\n");
+    CHECK(!error_of([&] { write_svg((d.path / "missing/x.svg").string(), "<svg/>\n"); }).empty());
+    for (const auto& entry : fs::directory_iterator(d.path))  // no temporary file left behind
+        CHECK(entry.path().string().find(".tmp") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace cg
