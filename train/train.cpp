@@ -97,6 +97,16 @@ std::string fmt(const char* format, double v) {
     return buf;
 }
 
+// "42s", "7m05s", "2h13m": the time left, for the progress line.
+std::string duration_text(double seconds) {
+    const int64_t s = static_cast<int64_t>(seconds + 0.5);
+    char buf[32];
+    if (s < 60) std::snprintf(buf, sizeof(buf), "%llds", static_cast<long long>(s));
+    else if (s < 3600) std::snprintf(buf, sizeof(buf), "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+    else std::snprintf(buf, sizeof(buf), "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s % 3600 / 60));
+    return buf;
+}
+
 }  // namespace
 
 std::string with_commas(int64_t n) {
@@ -207,6 +217,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     report.best_val_loss = state.best_val_loss;
     std::vector<double> step_ms;
     ThreadGovernor governor = make_thread_governor();
+    const auto run_start = std::chrono::steady_clock::now();  // for the ETA: evaluations included
     for (int64_t step = state.step;; step++) {
         const bool last = step >= config.max_iters;
         // Evaluate (and checkpoint) the state after `step` updates; the state a
@@ -257,10 +268,13 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         if (static_cast<int64_t>(report.step_losses.size()) > kWarmupSteps) step_ms.push_back(ms);
         if (step % config.log_interval == 0) {
             const double tok_s = static_cast<double>(tokens_per_step) / (ms / 1000.0);
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+            const double left = elapsed / static_cast<double>(step + 1 - first_step) *
+                                static_cast<double>(config.max_iters - step - 1);
             log << "step " << std::setw(5) << step << "/" << config.max_iters << " | loss "
                 << fmt("%.4f", loss_value) << " | lr " << fmt("%.2e", lr) << " | norm "
                 << fmt("%.4f", norm) << " | " << fmt("%.1f", ms) << " ms | " << fmt("%.0f", tok_s)
-                << " tok/s\n";
+                << " tok/s | ETA " << duration_text(left) << "\n";
             log.flush();
             csv.step(step, loss_value, lr, norm, ms, tok_s);
         }
