@@ -54,6 +54,8 @@ test: build
 	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
 	@t0=$$(date +%s%N); ./build/causalgrad_tests $(ARGS); status=$$?; \
 		echo "==> test suite: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"; exit $$status
+	@echo "==> scripts/load_nanogpt.py against PyTorch (skipped in the suite above: Python with torch starts slowly)"
+	@./build/causalgrad_tests -tc='interop: scripts/load_nanogpt.py*' --no-skip=true
 	@bash study/test.sh build/causalgrad
 	@if [ -x build-mpi/causalgrad ] && command -v mpirun >/dev/null; then \
 		cmake --build build-mpi -j$(JOBS) --target causalgrad && bash tests/mpi_test.sh build-mpi/causalgrad; \
