@@ -141,7 +141,8 @@ bench: build
 	@for m in attn pair_max; do for load in none busy busy-nice; do for t in 0 1; do \
 		printf "%-9s load %-9s threads %s: " $$m $$load $$( [ $$t = 0 ] && echo chosen || echo 1 ); \
 		$(BENCH) --mixer=$$m --load=$$load --threads=$$t --steps=30 | awk '/^bench:/ {print $$2 " ms/step"}'; \
-	done; done; done	@echo "==> context 256 -> 4096 (batch 4, 4 layers of 128)"
+	done; done; done
+	@echo "==> context 256 -> 4096 (batch 4, 4 layers of 128)"
 	@for m in attn pair_max scan_max; do for t in 256 4096; do \
 		printf "%-9s block %4s: " $$m $$t; \
 		$(BENCH) --mixer=$$m --block_size=$$t --batch_size=4 --steps=3 --warmup=1 | \

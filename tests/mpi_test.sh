@@ -3,8 +3,8 @@
 # give, step by step, the losses of one process with batch 8 and of one process
 # with batch 4 and --grad_accum=2 (the same rows, see train/distributed.h), to
 # 1e-5 relative; a run stopped at step 10 and resumed under mpirun must finish
-# as the uninterrupted run; an error on rank 0 alone must end both ranks; SIGTERM
-# to mpirun must stop both after the same step, saved, ready to resume.
+# as the uninterrupted run; an error on rank 0 alone must end both ranks; SIGUSR1
+# or SIGTERM to mpirun must stop both after the same step, saved, ready to resume.
 #
 #   tests/mpi_test.sh [BINARY]     (make test-mpi builds build-mpi/ and runs it)
 set -euo pipefail
@@ -64,15 +64,33 @@ status=0
 grep -q "causalgrad train (rank 0 of 2): .*not_a_dir" err.txt || fail "rank 0's error is not shown: $(head -c 600 err.txt)"
 echo "MPI test: an error on rank 0 ends both ranks with its message"
 
-# SIGTERM to mpirun reaches both ranks; they stop after the same step and rank 0 saves it.
-mpirun --allow-run-as-root --oversubscribe -np 2 "$bin" train "${tiny[@]}" --out_dir=stopped --batch_size=4 \
-    --max_iters=1000000 --eval_interval=100000 > stopped.txt 2>&1 &
-runner=$!
-for _ in $(seq 600); do grep -q "^step  *5/" stopped.txt && break; sleep 0.1; done
-kill -TERM "$runner"
-wait "$runner" || true
-grep -q "stopped by SIGTERM after step .*: saved checkpoint" stopped.txt || fail "SIGTERM under mpirun: $(tail -c 600 stopped.txt)"
-step=$(sed -n 's/^stopped by SIGTERM after step \([0-9]*\).*/\1/p' stopped.txt)
-"${mpi[@]}" "$bin" train "${tiny[@]}" --out_dir=stopped --batch_size=4 --max_iters=$((step + 3)) --init_from=resume > resumed.txt
-grep -q "resuming at step $((step + 1))" resumed.txt || fail "the resume after SIGTERM did not start at step $((step + 1))"
-echo "MPI test: SIGTERM to mpirun stopped both ranks after step $step, saved, and the run resumed from there"
+# A stop signal to mpirun: both ranks stop after the same step and rank 0 saves it.
+# SIGUSR1 is passed on to the ranks at once and mpirun waits for them. On SIGTERM
+# (or Ctrl-C) mpirun first stops relaying their output for odls_base_sigkill_timeout
+# seconds (1 by default), then passes SIGTERM on, then kills them as long again
+# later: a rank that prints a line per step can fill its pipe and block before the
+# signal comes, so that case runs with a log line per 1,000 steps and a 5 s grace.
+stop_run() {  # SIGNAL OUT_DIR LOG_INTERVAL [mpirun options]: a long run, signalled after its first step line
+    local signal=$1 dir=$2 interval=$3
+    shift 3
+    mpirun --allow-run-as-root --oversubscribe -np 2 "$@" "$bin" train "${tiny[@]}" --out_dir="$dir" --batch_size=4 \
+        --max_iters=1000000 --eval_interval=100000 --log_interval="$interval" > "$dir.txt" 2>&1 &
+    local runner=$!
+    for _ in $(seq 600); do grep -qs "^step  *0/" "$dir.txt" && break; sleep 0.1; done
+    sleep 0.5
+    kill "-$signal" "$runner"
+    local status=0
+    wait "$runner" || status=$?
+    [ "$status" != 0 ] || fail "mpirun exited 0 after SIG$signal stopped the run"
+    grep -q "stopped by SIG$signal after step .*: saved checkpoint" "$dir.txt" || fail "SIG$signal to mpirun: $(tail -c 600 "$dir.txt")"
+    stopped_after=$(sed -n "s/^stopped by SIG$signal after step \([0-9]*\).*/\1/p" "$dir.txt")
+    local last
+    last=$(tail -n 1 "$dir/log.csv" | cut -d, -f1)
+    [ "$interval" != 1 ] || [ "$last" = "$stopped_after" ] || fail "SIG$signal: log.csv ends at step $last, the run stopped after $stopped_after"
+    "${mpi[@]}" "$bin" train "${tiny[@]}" --out_dir="$dir" --batch_size=4 --max_iters=$((stopped_after + 3)) --init_from=resume > "$dir-resumed.txt" ||
+        fail "the resume after SIG$signal failed: $(tail -c 300 "$dir-resumed.txt")"
+    grep -q "resuming at step $((stopped_after + 1))" "$dir-resumed.txt" || fail "the resume after SIG$signal did not start at step $((stopped_after + 1))"
+    echo "MPI test: SIG$signal to mpirun stopped both ranks after step $stopped_after, saved, and the run resumed from there"
+}
+stop_run USR1 usr1 1
+stop_run TERM term 1000 --mca odls_base_sigkill_timeout 5

@@ -508,9 +508,9 @@ bool wait_for_bytes(const fs::path& path, size_t bytes) {
     return false;
 }
 
-TEST_CASE("cli: SIGINT and SIGTERM end training after the step, with a checkpoint and the resume command") {
+TEST_CASE("cli: SIGINT, SIGTERM and SIGUSR1 end training after the step, with a checkpoint and the resume command") {
     Fixture& fx = fixture();
-    for (const auto& signal_status : {std::pair<int, int>{SIGINT, 130}, {SIGTERM, 143}}) {
+    for (const auto& signal_status : {std::pair<int, int>{SIGINT, 130}, {SIGTERM, 143}, {SIGUSR1, 138}}) {
         const int signal = signal_status.first, status = signal_status.second;
         CAPTURE(signal);
         const std::string dir = "signal" + std::to_string(signal);

@@ -8,8 +8,9 @@ namespace cg {
 
 namespace {
 volatile std::sig_atomic_t g_requested = 0;
-constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
-struct sigaction g_previous[3];
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+constexpr int kCount = sizeof(kSignals) / sizeof(kSignals[0]);
+struct sigaction g_previous[kCount];
 
 void on_signal(int signal) {
     if (g_requested != 0 && signal == SIGINT) {
@@ -29,7 +30,7 @@ StopSignals::StopSignals() {
     struct sigaction action = {};
     action.sa_handler = on_signal;
     sigemptyset(&action.sa_mask);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < kCount; i++) {
         sigaction(kSignals[i], nullptr, &g_previous[i]);
         // A signal ignored from the start stays ignored: `nohup` (SIGHUP) and
         // background jobs of scripts (SIGINT) ask for exactly that.
@@ -38,10 +39,20 @@ StopSignals::StopSignals() {
 }
 
 StopSignals::~StopSignals() {
-    for (int i = 0; i < 3; i++) sigaction(kSignals[i], &g_previous[i], nullptr);
+    for (int i = 0; i < kCount; i++) sigaction(kSignals[i], &g_previous[i], nullptr);
 }
 
 int stop_requested() { return g_requested; }
+
+const char* stop_signal_name(int signal) {
+    switch (signal) {
+        case SIGINT: return "SIGINT";
+        case SIGTERM: return "SIGTERM";
+        case SIGHUP: return "SIGHUP";
+        case SIGUSR1: return "SIGUSR1";
+        default: return "a signal";
+    }
+}
 
 int exit_status_for_signal(int signal) { return 128 + signal; }
 

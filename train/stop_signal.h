@@ -1,6 +1,8 @@
 // Ctrl-C and friends during long work (training, sampling): the first SIGINT,
-// SIGTERM or SIGHUP only raises a flag, which the loop checks between steps so
-// it can finish the step and save; a second SIGINT ends the process at once.
+// SIGTERM, SIGHUP or SIGUSR1 only raises a flag, which the loop checks between
+// steps so it can finish the step and save; a second SIGINT ends the process at
+// once. SIGUSR1 is there for mpirun, which passes it on to every process and
+// waits for them, where on SIGTERM or SIGINT it kills them a second later.
 #pragma once
 
 namespace cg {
@@ -15,10 +17,13 @@ struct StopSignals {
     StopSignals& operator=(const StopSignals&) = delete;
 };
 
-// The signal that asked to stop (SIGINT, SIGTERM, SIGHUP), or 0.
+// The signal that asked to stop (SIGINT, SIGTERM, SIGHUP, SIGUSR1), or 0.
 int stop_requested();
 
-// What a process ended by `signal` should exit with: 128 + signal (130 for SIGINT, 143 for SIGTERM).
+// "SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", else "a signal".
+const char* stop_signal_name(int signal);
+
+// What a process ended by `signal` should exit with: 128 + signal (130 for SIGINT, 143 for SIGTERM, 138 for SIGUSR1).
 int exit_status_for_signal(int signal);
 
 // Makes stop_requested() return `signal`, as a handler would (for tests).

@@ -283,7 +283,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
             state.step = step + 1;
             report.final_step = state.step;
             report.stopped_by_signal = signal;
-            const char* name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+            const char* name = stop_signal_name(signal);
             if (!lead) return report;
             try {
                 save_checkpoint(ckpt_path, config, data.vocab, model, opt, state);

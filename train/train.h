@@ -21,7 +21,7 @@ struct TrainReport {
     float best_val_loss = 0.0f;
     double median_ms = 0.0;          // per step, warm-up steps left out
     int64_t final_step = 0;
-    int stopped_by_signal = 0;       // SIGINT/SIGTERM/SIGHUP ended the run early (after saving)
+    int stopped_by_signal = 0;       // SIGINT/SIGTERM/SIGHUP/SIGUSR1 ended the run early (after saving)
 };
 
 // 1003854 -> "1,003,854", for the counts people read.
