@@ -7,7 +7,6 @@
 //
 // Layout: qkv (B, T, 3C) holds q | k | v along the last dim; head h uses
 // columns h*HS .. h*HS+HS-1 of each. out (B, T, C), lse (B, NH, T).
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -71,9 +70,8 @@ Scratch scratch_of_this_thread(float* buffer, int64_t HS) {
 // c (m, n; ldc) = alpha * op(a) @ op(b) + beta * c, row-major.
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-                static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+    sgemm_on_this_thread(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+                         static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
 // s (nq, nk; ld kBlock) = scale * q[i0..] k[j0..]^T, with -inf where the key

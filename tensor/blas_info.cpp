@@ -16,11 +16,10 @@ int blas_num_threads() { return openblas_get_num_threads(); }
 int omp_threads() { return omp_get_max_threads(); }
 
 // Our kernels split every product between threads themselves (matmul.cpp),
-// so OpenBLAS needs no threads of its own: with them, a product called outside
-// our parallel loops would be split differently on different thread counts.
-// OpenBLAS's OpenMP build also sets OpenMP's count in openblas_set_num_threads,
-// so ours is put back; OpenBLAS keeps its own 1 (it follows OpenMP's count only
-// while its own is above 1).
+// so OpenBLAS needs no threads of its own. OpenBLAS's OpenMP build also sets
+// OpenMP's count in openblas_set_num_threads, so ours is put back. (It takes
+// OpenMP's count again for a call outside a parallel region, hence
+// sgemm_on_this_thread.)
 void use_one_blas_thread() {
     static const bool done = [] {
         const int ours = omp_get_max_threads();

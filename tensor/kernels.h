@@ -26,6 +26,10 @@ namespace cg {
 // dims, equal in a and b; b may also be 2-D (K, Nc) and shared by every batch.
 Shape matmul_shape(const Tensor& a, const Tensor& b);
 void matmul(const Tensor& out, const Tensor& a, const Tensor& b, float beta = 0.0f);
+// One row-major cblas_sgemm, c (m, n) = alpha op(a) op(b) + beta c, run on the
+// calling thread alone (OpenBLAS would thread a call made outside a parallel region).
+void sgemm_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                          const float* b, int ldb, float beta, float* c, int ldc);
 
 // ---- elementwise.cpp -------------------------------------------------------
 // Binary ops take b either of a's shape or of a's trailing dims (a bias of

@@ -1,6 +1,7 @@
 // Matrix products through cblas_sgemm, with transposed views passed to BLAS
 // as flags instead of being copied.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -9,6 +10,20 @@
 #include "tensor/kernels.h"
 
 namespace cg {
+
+// OpenBLAS's OpenMP build runs a call made outside a parallel region on
+// omp_get_max_threads() threads, whatever openblas_set_num_threads said
+// before: a product we meant for one thread would be split by OpenBLAS, and
+// split differently on 1 and 2 threads (different sums with the Haswell
+// kernels). So OpenMP's count is 1 for the length of such a call.
+void sgemm_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                          const float* b, int ldb, float beta, float* c, int ldc) {
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (threads > 1) omp_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
+                lda, b, ldb, beta, c, ldc);
+    if (threads > 1) omp_set_num_threads(threads);
+}
 
 namespace {
 
@@ -56,8 +71,8 @@ struct Gemm {
 // m0 columns) in, c's m0 rows in.
 void gemm_rows(const Gemm& g, int m0, int m1, float beta) {
     const float* a = g.a_arg.trans == CblasNoTrans ? g.a + static_cast<int64_t>(m0) * g.a_arg.ld : g.a + m0;
-    cblas_sgemm(CblasRowMajor, g.a_arg.trans, g.b_arg.trans, m1 - m0, g.N, g.K, 1.0f, a, g.a_arg.ld, g.b,
-                g.b_arg.ld, beta, g.c + static_cast<int64_t>(m0) * g.N, g.N);
+    sgemm_on_this_thread(g.a_arg.trans == CblasTrans, g.b_arg.trans == CblasTrans, m1 - m0, g.N, g.K, 1.0f, a,
+                         g.a_arg.ld, g.b, g.b_arg.ld, beta, g.c + static_cast<int64_t>(m0) * g.N, g.N);
 }
 
 // Runs the products on all threads. OpenBLAS's own threading scales poorly

@@ -568,5 +568,21 @@ TEST_CASE("tensor: blas_core_name, blas_num_threads, omp_threads") {
     CHECK(omp_threads() >= 1);
 }
 
+// OpenBLAS's OpenMP build takes OpenMP's thread count for a call made outside a
+// parallel region; a product small enough to run on the calling thread must
+// leave both counts as they were (else OpenBLAS splits it, and the sums depend
+// on the thread count).
+TEST_CASE("tensor: a small product on 2 OpenMP threads keeps OpenBLAS on one thread") {
+    const int previous = omp_threads();
+    set_num_threads(2);
+    // 1.6 MFLOP: under our 2 MFLOP for splitting it, over OpenBLAS's own threshold for threads.
+    Tensor a = full({384, 96}, 0.5f), b = full({96, 22}, 0.25f), out = empty({384, 22});
+    matmul(out, a, b);
+    CHECK(blas_num_threads() == 1);
+    CHECK(omp_threads() == 2);
+    CHECK(out.data[0] == doctest::Approx(12.0f));
+    set_num_threads(previous);
+}
+
 }  // namespace
 }  // namespace cg
