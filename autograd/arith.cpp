@@ -60,6 +60,32 @@ Var mul(const Var& a, const Var& b) {
     return {y, n};
 }
 
+// y = a / b; saves a and b
+Var div(const Var& a, const Var& b) {
+    Tensor ac = a.value.contiguous(), bc = b.value.contiguous();
+    Tensor y = empty(a.shape());
+    div_forward(y, ac, bc);
+    // da += dy / b; db += -dy * a / b^2 (summed over broadcast rows)
+    Node* n = record(Op::div, y.shape, {&a, &b}, [](Node& n) {
+        if (n.inputs[0]) div_backward_a(grad_of(n.inputs[0]), n.grad, n.saved[1]);
+        if (n.inputs[1]) div_backward_b(grad_of(n.inputs[1]), n.grad, n.saved[0], n.saved[1]);
+    });
+    if (n) {
+        n->saved[0] = ac;
+        n->saved[1] = bc;
+    }
+    return {y, n};
+}
+
+// y = x + c
+Var add_scalar(const Var& x, float c) {
+    Tensor y = empty(x.shape());
+    add_scalar_forward(y, x.value.contiguous(), c);
+    // dx += dy
+    Node* n = record(Op::add_scalar, y.shape, {&x}, [](Node& n) { pass_grad(n.inputs[0], n.grad); });
+    return {y, n};
+}
+
 // y = c * x
 Var scale(const Var& x, float c) {
     Tensor y = empty(x.shape());

@@ -7,11 +7,11 @@ namespace cg {
 namespace {
 
 constexpr const char* kOpNames[] = {
-    "add", "sub", "mul", "scale", "maximum", "minimum",
+    "add", "sub", "mul", "div", "scale", "add_scalar", "maximum", "minimum", "unary",
     "matmul", "linear", "reshape", "transpose", "permute", "slice", "contiguous",
-    "sum", "mean",
-    "embedding", "layernorm", "gelu", "dropout", "causal_softmax", "attention", "cross_entropy",
-    "shift", "pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "causal_mean", "global_mean",
+    "sum", "mean", "row_sum", "expand_last",
+    "embedding", "layer_norm", "dropout", "causal_softmax", "causal_attention", "cross_entropy",
+    "shift", "pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "avg", "gavg", "linear_scan",
 };
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(Op::count),
               "every Op needs a name in kOpNames");

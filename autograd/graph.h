@@ -21,16 +21,18 @@
 namespace cg {
 
 // Every differentiable op, in one list: the gradient test holds one row per
-// entry and a test fails if an op has none.
+// entry and a test fails if an op has none. The element-wise ops of one input
+// (exp, gelu, ...) are all `unary`, each a row of autograd/unary.cpp.
 enum class Op {
-    add, sub, mul, scale, maximum, minimum,
+    add, sub, mul, div, scale, add_scalar, maximum, minimum, unary,
     matmul, linear, reshape, transpose, permute, slice, contiguous,
-    sum, mean,
-    embedding, layernorm, gelu, dropout, causal_softmax, attention, cross_entropy,
-    shift, pair_max, pair_min, pair_mean, scan_max, scan_min, causal_mean, global_mean,
+    sum, mean, row_sum, expand_last,
+    embedding, layer_norm, dropout, causal_softmax, causal_attention, cross_entropy,
+    shift, pair_max, pair_min, pair_mean, scan_max, scan_min, avg, gavg, linear_scan,
     count
 };
 const char* op_name(Op op);
+struct UnaryOp;  // autograd/unary.h
 
 constexpr int kMaxInputs = 3;
 constexpr int kMaxSaved = 4;
@@ -43,6 +45,7 @@ struct Node {
     float scalar = 0.0f;      // op argument (scale factor, ...)
     int ints[kMaxDims] = {0, 0, 0, 0};  // op arguments (dims, permutation, ...)
     std::shared_ptr<const std::vector<int>> ids;  // token ids (embedding, cross-entropy)
+    const UnaryOp* unary = nullptr;               // which one, for Op::unary
     Shape shape;   // shape of the op's output
     Tensor grad;   // d loss / d output; allocated (zeroed) on first use
     // Which step's graph the node belongs to (0 for parameters). The tape

@@ -66,17 +66,37 @@ Var scan_min(const Var& x) {
 }
 
 // y[t] = mean(x[0..t]): dx[s] += sum_{t >= s} dy[t] / (t + 1)
-Var causal_mean(const Var& x) {
-    return sequence_op(Op::causal_mean, x, causal_mean_forward, [](Node& n) {
-        causal_mean_backward(grad_of(n.inputs[0]), n.grad);
+Var avg(const Var& x) {
+    return sequence_op(Op::avg, x, avg_forward, [](Node& n) {
+        avg_backward(grad_of(n.inputs[0]), n.grad);
     }, false);
 }
 
 // y[t] = mean(x[0..T-1]): leaks the future; dx[s] += sum_t dy[t] / T
-Var global_mean(const Var& x) {
-    return sequence_op(Op::global_mean, x, global_mean_forward, [](Node& n) {
-        global_mean_backward(grad_of(n.inputs[0]), n.grad);
+Var gavg(const Var& x) {
+    return sequence_op(Op::gavg, x, gavg_forward, [](Node& n) {
+        gavg_backward(grad_of(n.inputs[0]), n.grad);
     }, false);
+}
+
+// y[t] = a * y[t-1] + x[t], y[0] = x[0]; a (C) one decay per channel; saves y and a
+Var linear_scan(const Var& x, const Var& a) {
+    Tensor xc = x.value.contiguous(), ac = a.value.contiguous();
+    if (xc.ndim() != 3) fail("linear_scan", "expects (B, T, C), got " + xc.shape.str());
+    Tensor y = empty(xc.shape);
+    linear_scan_forward(y, xc, ac);
+    // g[t] = dy[t] + a g[t+1]:  dx[t] += g[t],  da += sum_t g[t] y[t-1]
+    Node* n = record(Op::linear_scan, y.shape, {&x, &a}, [](Node& n) {
+        Tensor dx = n.inputs[0] ? grad_of(n.inputs[0]) : Tensor();
+        Tensor da = n.inputs[1] ? grad_of(n.inputs[1]) : Tensor();
+        Tensor rows = empty({n.shape[0], n.shape[2]});
+        linear_scan_backward(dx, da, rows, n.saved[0], n.saved[1], n.grad);
+    });
+    if (n) {
+        n->saved[0] = y;
+        n->saved[1] = ac;
+    }
+    return {y, n};
 }
 
 }  // namespace cg

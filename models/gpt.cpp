@@ -7,6 +7,23 @@
 
 namespace cg {
 
+namespace {
+constexpr float kInitStd = 0.02f;
+
+// What every block's mixer is made with; name is its parameters' prefix.
+MixerSettings mixer_settings(const GPTConfig& c, const std::string& name) {
+    MixerSettings s;
+    s.name = name;
+    s.C = c.n_embd;
+    s.n_head = static_cast<int>(c.n_head);
+    s.bias = c.bias;
+    s.vproj = c.mixer_vproj;
+    s.std = kInitStd;
+    s.proj_std = kInitStd / std::sqrt(2.0f * static_cast<float>(c.n_layer));
+    return s;
+}
+}  // namespace
+
 std::vector<std::string> block_mixers(const GPTConfig& c) {
     std::vector<std::string> names;
     std::stringstream ss(c.mixer);
@@ -35,55 +52,39 @@ void validate_config(const GPTConfig& c) {
              std::to_string(c.n_layer) + "; give one name, or one per layer");
     for (const std::string& m : mixers) {
         need(!m.empty(), "mixer '" + c.mixer + "' has an empty entry; separate names with single commas");
-        if (m == "attn") {
-            need(c.n_embd % c.n_head == 0, "n_embd " + std::to_string(c.n_embd) +
-                                               " must be a multiple of n_head " +
-                                               std::to_string(c.n_head) + " for attention");
-        } else {
-            parse_seq_op(m);  // throws with the valid names
-        }
+        const MixerKind& kind = find_mixer_kind(m, MixerUse::mixer);  // throws with the valid names
+        if (kind.check) kind.check(mixer_settings(c, ""));
     }
-    if (c.activation != "gelu") {
-        need(c.activation != "attn", "activation 'attn' is not an element-wise op; use gelu or a sequence op such as pair_max");
-        parse_seq_op(c.activation);
-    }
+    find_mixer_kind(c.activation, MixerUse::activation);
 }
 
 bool config_is_causal(const GPTConfig& c) {
     for (const std::string& m : block_mixers(c))
-        if (m != "attn" && !seq_op_is_causal(parse_seq_op(m))) return false;
-    return c.activation == "gelu" || seq_op_is_causal(parse_seq_op(c.activation));
+        if (!find_mixer_kind(m, MixerUse::mixer).causal) return false;
+    return find_mixer_kind(c.activation, MixerUse::activation).causal;
 }
 
 GPT make_gpt(const GPTConfig& c, uint64_t seed) {
     validate_config(c);
     Rng rng{seed, 0};
-    const float std = 0.02f;
-    const float proj_std = 0.02f / std::sqrt(2.0f * static_cast<float>(c.n_layer));
     const int64_t C = c.n_embd;
     GPT model;
     model.config = c;
     Tensor wte = empty({c.vocab_size, C}), wpe = empty({c.block_size, C});
-    fill_normal(wte, rng, 0.0f, std);
-    fill_normal(wpe, rng, 0.0f, std);
+    fill_normal(wte, rng, 0.0f, kInitStd);
+    fill_normal(wpe, rng, 0.0f, kInitStd);
     model.wte = make_parameter("transformer.wte.weight", wte);
     model.wpe = make_parameter("transformer.wpe.weight", wpe);
     const std::vector<std::string> mixers = block_mixers(c);
-    const bool gelu_act = c.activation == "gelu";
-    const SeqOp act = gelu_act ? SeqOp::pair_max : parse_seq_op(c.activation);
+    const MixerKind& activation = find_mixer_kind(c.activation, MixerUse::activation);
     for (int64_t l = 0; l < c.n_layer; l++) {
         const std::string name = "transformer.h." + std::to_string(l);
+        const MixerSettings s = mixer_settings(c, name + ".attn");
         Block b;
         b.ln_1 = make_layer_norm(name + ".ln_1", C, c.bias);
-        b.is_attention = mixers[l] == "attn";
-        if (b.is_attention)
-            b.attn = make_attention(name + ".attn", C, static_cast<int>(c.n_head), c.bias, std,
-                                    proj_std, rng);
-        else
-            b.mixer = make_sequence_mixer(name + ".attn", parse_seq_op(mixers[l]), C,
-                                          c.mixer_vproj, c.bias, std, proj_std, rng);
+        b.mixer = make_mixer(find_mixer_kind(mixers[l], MixerUse::mixer), s, rng);
         b.ln_2 = make_layer_norm(name + ".ln_2", C, c.bias);
-        b.mlp = make_mlp(name + ".mlp", C, gelu_act, act, c.bias, std, proj_std, rng);
+        b.mlp = make_mlp(name + ".mlp", C, activation, c.bias, s.std, s.proj_std, rng);
         model.h.push_back(std::move(b));
     }
     model.ln_f = make_layer_norm("transformer.ln_f", C, c.bias);
@@ -107,13 +108,7 @@ std::vector<Parameter*> gpt_parameters(GPT& m) {
     add(m.wpe);
     for (Block& b : m.h) {
         add_norm(b.ln_1);
-        if (b.is_attention) {
-            add_linear(b.attn.c_attn);
-            add_linear(b.attn.c_proj);
-        } else {
-            if (b.mixer.has_vproj) add_linear(b.mixer.c_v);
-            add_linear(b.mixer.c_proj);
-        }
+        add_mixer_parameters(b.mixer, out);
         add_norm(b.ln_2);
         add_linear(b.mlp.c_fc);
         add_linear(b.mlp.c_proj);
@@ -140,13 +135,12 @@ Var gpt_forward(GPT& m, const Ids& idx, bool training, Rng& rng) {
     Var tok = embedding(m.wte.var(), idx);                                  // (B, T, C)
     Var pos = embedding(m.wpe.var(), make_ids({T}, std::move(positions)));  // (T, C)
     Var x = dropout(add(tok, pos), c.dropout, training, rng);
+    const ForwardPass pass{training, c.dropout, &rng, m.composed_attention};
     for (const Block& b : m.h) {
-        Var h = layer_norm_forward(b.ln_1, x);
-        x = add(x, b.is_attention ? attention_forward(b.attn, h, c.dropout, training, rng)
-                                  : sequence_mixer_forward(b.mixer, h, c.dropout, training, rng));
-        x = add(x, mlp_forward(b.mlp, layer_norm_forward(b.ln_2, x), c.dropout, training, rng));
+        x = add(x, mixer_forward(b.mixer, layer_norm(b.ln_1, x), pass));
+        x = add(x, mlp_forward(b.mlp, layer_norm(b.ln_2, x), pass));
     }
-    x = layer_norm_forward(m.ln_f, x);
+    x = layer_norm(m.ln_f, x);
     return linear(x, m.wte.var(), Var{});  // (B, T, C) @ wte^T (C, V): lm_head tied to wte
 }
 
@@ -154,11 +148,8 @@ GPTState make_gpt_state(const GPT& m, int64_t N) {
     const GPTConfig& c = m.config;
     GPTState s;
     s.n_seq = N;
-    for (const Block& b : m.h) {
-        s.kv.push_back(b.is_attention ? make_kv_cache(b.attn, N, c.n_embd, c.block_size) : KVCache{});
-        s.mixer.push_back(b.is_attention ? SeqState{} : make_seq_state(N, c.n_embd));
-        s.activation.push_back(b.mlp.gelu ? SeqState{} : make_seq_state(N, 4 * c.n_embd));
-    }
+    for (const Block& b : m.h)
+        s.blocks.push_back({make_mixer_state(b.mixer, N, c.n_embd, c.block_size), make_mlp_state(b.mlp, N, c.block_size)});
     return s;
 }
 
@@ -174,15 +165,13 @@ Tensor gpt_step(const GPT& m, GPTState& s, const int* tokens) {
     add_forward(x, x, m.wpe.value.slice(0, s.pos, 1).reshape({C}));  // + wpe[pos] on every row
     for (size_t l = 0; l < m.h.size(); l++) {
         const Block& b = m.h[l];
-        Tensor h = layer_norm_forward(b.ln_1, constant(x)).value;
-        Tensor mixed = b.is_attention ? attention_step(b.attn, s.kv[l], h, s.pos)
-                                      : sequence_mixer_step(b.mixer, s.mixer[l], h);
-        accumulate_into(x, mixed);
-        h = layer_norm_forward(b.ln_2, constant(x)).value;
-        accumulate_into(x, mlp_step(b.mlp, s.activation[l], h));
+        Tensor h = layer_norm(b.ln_1, constant(x)).value;
+        accumulate_into(x, mixer_step(b.mixer, s.blocks[l].mixer, h));
+        h = layer_norm(b.ln_2, constant(x)).value;
+        accumulate_into(x, mlp_step(b.mlp, s.blocks[l].activation, h));
     }
     s.pos++;
-    Var out = layer_norm_forward(m.ln_f, constant(x));
+    Var out = layer_norm(m.ln_f, constant(x));
     return matmul(out, constant(m.wte.value.transpose(0, 1))).value;  // (N, V)
 }
 

@@ -1,5 +1,6 @@
 // The GPT: nanoGPT's decoder, where every block picks its sequence mixer,
-// standard causal self-attention or one of the replacement mixers.
+// standard causal self-attention or one of the replacement mixers, from the
+// mixer table (nn/mixers.cpp).
 //
 //   tokens (B, T) -> wte + wpe (B, T, C)
 //   each block:  x = x + mixer(ln_1(x));  x = x + mlp(ln_2(x))
@@ -9,10 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "nn/attention.h"
 #include "nn/layer_norm.h"
+#include "nn/mixer.h"
 #include "nn/mlp.h"
-#include "nn/sequence_mixer.h"
 
 namespace cg {
 
@@ -25,21 +25,20 @@ struct GPTConfig {
     float dropout = 0.0f;
     bool bias = false;
     std::string mixer = "attn";        // one name for all blocks, or a comma list, one per block
-    std::string activation = "gelu";   // or a sequence op replacing GELU in every MLP
-    bool mixer_vproj = false;          // a learned value projection c_v before the sequence op
+    std::string activation = "gelu";   // the MLP's: element-wise, or a parameter-free mixer
+    bool mixer_vproj = false;          // a learned value projection c_v before a parameter-free mixer
 };
 
 // Checks the config; throws with the offending key and the fix.
 void validate_config(const GPTConfig& config);
-// The mixer of each block: "attn" or a sequence op name.
+// The mixer name of each block.
 std::vector<std::string> block_mixers(const GPTConfig& config);
+// False when some block or activation lets a position see later ones.
 bool config_is_causal(const GPTConfig& config);
 
 struct Block {
     LayerNorm ln_1;
-    bool is_attention = true;
-    Attention attn;        // when is_attention
-    SequenceMixer mixer;   // otherwise
+    Mixer mixer;
     LayerNorm ln_2;
     MLP mlp;
 };
@@ -50,6 +49,9 @@ struct GPT {
     Parameter wpe;  // (block_size, C)
     std::vector<Block> h;
     LayerNorm ln_f;
+    // How the forward runs, not what it computes: the readable composed
+    // attention (autograd/composed.h) instead of the fused op (--attention).
+    bool composed_attention = false;
 };
 
 // nanoGPT's initialisation: N(0, 0.02) for weights and embeddings, residual
@@ -62,11 +64,14 @@ int64_t count_parameters(GPT& model, bool non_embedding);
 // idx (B, T) -> logits (B, T, V). Dropout draws from `rng` when training.
 Var gpt_forward(GPT& model, const Ids& idx, bool training, Rng& rng);
 
-// Incremental decoding: a key/value cache per attention block and a constant
-// state per sequence op, for N sequences fed one token at a time.
+// Incremental decoding of N sequences fed one token at a time: each block's
+// mixer state (attention's key/value cache, a parameter-free op's previous
+// input and running value) and its activation's.
+struct BlockState {
+    MixerState mixer, activation;
+};
 struct GPTState {
-    std::vector<KVCache> kv;
-    std::vector<SeqState> mixer, activation;
+    std::vector<BlockState> blocks;
     int64_t n_seq = 0;  // N, the sequences decoded side by side
     int64_t pos = 0;    // the position the next token takes
 };

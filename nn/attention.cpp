@@ -3,68 +3,52 @@
 #include <cmath>
 #include <vector>
 
+#include "autograd/composed.h"
 #include "tensor/fast_exp.h"
 #include "tensor/kernels.h"
 
 namespace cg {
 
-Attention make_attention(const std::string& name, int64_t C, int n_head, bool bias, float std,
-                         float proj_std, Rng& rng) {
-    if (n_head <= 0 || C % n_head != 0)
-        fail("attention", "n_embd " + std::to_string(C) + " must be a multiple of n_head " +
-                              std::to_string(n_head));
-    return Attention{make_linear(name + ".c_attn", C, 3 * C, bias, std, rng),
-                     make_linear(name + ".c_proj", C, C, bias, proj_std, rng), n_head};
+void attention_check(const MixerSettings& s) {
+    if (s.n_head <= 0 || s.C % s.n_head != 0)
+        fail("config", "n_embd " + std::to_string(s.C) + " must be a multiple of n_head " + std::to_string(s.n_head) +
+                           " for attention");
 }
 
-Var attention_heads_composed(const Var& qkv, int64_t n_head, float dropout_p, bool training, Rng& rng) {
-    const int64_t B = qkv.shape()[0], T = qkv.shape()[1], C = qkv.shape()[2] / 3;
-    const int64_t NH = n_head, HS = C / NH;
-    // Split into heads: (B, T, C) -> (B, T, NH, HS) -> (B, NH, T, HS)
-    auto heads = [&](int64_t part) {
-        Var p = reshape(slice(qkv, 2, part * C, C), {B, T, NH, HS});
-        return permute(p, {0, 2, 1, 3});
-    };
-    Var q = heads(0), k = heads(1), v = heads(2);
-    Var scores = matmul(q, transpose(k, -2, -1));  // (B, NH, T, T)
-    Var probs = causal_softmax(scores, 1.0f / std::sqrt(static_cast<float>(HS)));
-    probs = dropout(probs, dropout_p, training, rng);
-    Var y = matmul(probs, v);                          // (B, NH, T, HS)
-    return reshape(permute(y, {0, 2, 1, 3}), {B, T, C});  // heads side by side again
+void attention_init(Mixer& m, const MixerSettings& s, Rng& rng) {
+    m.c_in = make_linear(s.name + ".c_attn", s.C, 3 * s.C, s.bias, s.std, rng);
 }
 
-Var attention_forward(const Attention& attn, const Var& x, float dropout_p, bool training,
-                      Rng& rng) {
-    Var qkv = linear_forward(attn.c_attn, x);  // (B, T, 3C)
-    // The fused kernel has no dropout on the probabilities; with it on, the
-    // composed ops (which store the T x T probabilities) do the work.
-    const bool prob_dropout = training && dropout_p > 0.0f;
-    Var y = prob_dropout ? attention_heads_composed(qkv, attn.n_head, dropout_p, training, rng)
-                         : causal_attention(qkv, attn.n_head);
-    return dropout(linear_forward(attn.c_proj, y), dropout_p, training, rng);
+Var attention_core(const Mixer& m, const Var& qkv, const ForwardPass& pass) {
+    const bool prob_dropout = pass.training && pass.dropout > 0.0f;
+    if (prob_dropout || pass.composed_attention)
+        return causal_attention_composed(qkv, m.n_head, pass.dropout, pass.training, *pass.rng);
+    return causal_attention(qkv, m.n_head);
 }
 
-KVCache make_kv_cache(const Attention& attn, int64_t N, int64_t C, int64_t T_max) {
-    const int64_t NH = attn.n_head, HS = C / NH;
-    return KVCache{zeros({N, NH, T_max, HS}), zeros({N, NH, T_max, HS})};
+MixerState attention_state(const Mixer& m, int64_t N, int64_t W, int64_t T_max) {
+    const int64_t NH = m.n_head, HS = W / 3 / NH;
+    return MixerState{{zeros({N, NH, T_max, HS}), zeros({N, NH, T_max, HS})}, 0};
 }
 
-Tensor attention_step(const Attention& attn, KVCache& cache, const Tensor& x, int64_t t) {
-    NoGrad no_grad;
-    const int64_t N = x.shape[0], C = x.shape[1];
-    const int64_t NH = cache.k.shape[1], T_max = cache.k.shape[2], HS = cache.k.shape[3];
+double attention_flops(double BT, double T, double C) { return 2 * 2 * BT * T * C; }
+
+Tensor attention_step(const Mixer&, MixerState& state, const Tensor& qkv) {
+    const Tensor& kcache = state.t[0];
+    const Tensor& vcache = state.t[1];
+    const int64_t N = qkv.shape[0], C = qkv.shape[1] / 3, t = state.pos;
+    const int64_t NH = kcache.shape[1], T_max = kcache.shape[2], HS = kcache.shape[3];
     if (t >= T_max)
         fail("attention", "position " + std::to_string(t) + " beyond the cache of " +
                               std::to_string(T_max));
-    Tensor qkv = linear_forward(attn.c_attn, constant(x)).value;  // (N, 3C)
     Tensor y = empty({N, C});
     const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
     #pragma omp parallel for collapse(2) if (N * NH * t > 4096)
     for (int64_t n = 0; n < N; n++)
         for (int64_t h = 0; h < NH; h++) {
             const float* q = qkv.data + n * 3 * C + h * HS;  // (N, 3C): q | k | v
-            float* kc = cache.k.data + ((n * NH + h) * T_max) * HS;  // (N, NH, T_max, HS)
-            float* vc = cache.v.data + ((n * NH + h) * T_max) * HS;
+            float* kc = kcache.data + ((n * NH + h) * T_max) * HS;  // (N, NH, T_max, HS)
+            float* vc = vcache.data + ((n * NH + h) * T_max) * HS;
             for (int64_t i = 0; i < HS; i++) {
                 kc[t * HS + i] = qkv.data[n * 3 * C + C + h * HS + i];
                 vc[t * HS + i] = qkv.data[n * 3 * C + 2 * C + h * HS + i];
@@ -91,7 +75,8 @@ Tensor attention_step(const Attention& attn, KVCache& cache, const Tensor& x, in
                 for (int64_t i = 0; i < HS; i++) out[i] += w * vc[j * HS + i];
             }
         }
-    return linear_forward(attn.c_proj, constant(y)).value;
+    state.pos++;
+    return y;
 }
 
 }  // namespace cg

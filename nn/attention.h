@@ -1,40 +1,28 @@
-// Multi-head causal self-attention, as nanoGPT's CausalSelfAttention:
-// c_attn projects x to q, k, v; each head takes softmax(q k^T / sqrt(HS)) over
-// the previous tokens (causal mask) and mixes v with it; c_proj projects back.
+// Multi-head causal self-attention, as nanoGPT's CausalSelfAttention: c_attn
+// projects x to q, k, v; each head takes softmax(q k^T / sqrt(HS)) over the
+// previous tokens (the causal mask) and mixes v with it; c_proj projects back.
+// These are the functions of the "attn" row of the mixer table (nn/mixers.cpp).
 #pragma once
 
-#include "autograd/ops.h"
-#include "nn/linear.h"
+#include "nn/mixer.h"
 
 namespace cg {
 
-struct Attention {
-    Linear c_attn;  // (3C, C)
-    Linear c_proj;  // (C, C)
-    int n_head = 1;
-};
-
-Attention make_attention(const std::string& name, int64_t C, int n_head, bool bias, float std,
-                         float proj_std, Rng& rng);
-
-// x (B, T, C) -> (B, T, C), over full sequences (training, teacher forcing).
-// Uses the fused causal_attention op, or the composed one when dropout on the
-// attention probabilities is on.
-Var attention_forward(const Attention& attn, const Var& x, float dropout, bool training, Rng& rng);
-
-// The heads' attention from composed ops: split qkv (B, T, 3C) into heads,
-// softmax(q k^T / sqrt(HS)) with the causal mask, dropout, @ v, merge heads.
-// It stores the (B, NH, T, T) probabilities; the fused op must equal it.
-Var attention_heads_composed(const Var& qkv, int64_t n_head, float dropout, bool training, Rng& rng);
-
-// The key/value cache of incremental decoding: k, v (N, NH, T_max, HS).
-struct KVCache {
-    Tensor k, v;
-};
-KVCache make_kv_cache(const Attention& attn, int64_t N, int64_t C, int64_t T_max);
-// One new token per sequence at position t: x (N, C) -> (N, C), attending to
-// the cached positions 0..t. Costs O(t) per token instead of recomputing the
-// whole O(t^2) context.
-Tensor attention_step(const Attention& attn, KVCache& cache, const Tensor& x, int64_t t);
+// n_embd must be a multiple of n_head.
+void attention_check(const MixerSettings& s);
+// c_in = c_attn (3C, C).
+void attention_init(Mixer& m, const MixerSettings& s, Rng& rng);
+// qkv (B, T, 3C) -> (B, T, C) over full sequences: the fused op, or the
+// composed ops when asked (pass.composed_attention) or when dropout on the
+// attention probabilities is on (the fused kernel has none).
+Var attention_core(const Mixer& m, const Var& qkv, const ForwardPass& pass);
+// The key/value cache: t[0] = k, t[1] = v, each (N, NH, T_max, HS).
+MixerState attention_state(const Mixer& m, int64_t N, int64_t W, int64_t T_max);
+// One new token per sequence at position state.pos: qkv (N, 3C) -> (N, C),
+// attending to the cached positions 0..pos. O(pos) per token instead of
+// recomputing the whole O(pos^2) context.
+Tensor attention_step(const Mixer& m, MixerState& state, const Tensor& qkv);
+// q k^T and p v for BT queries over windows of T: 2 * 2 * BT * T * C.
+double attention_flops(double BT, double T, double C);
 
 }  // namespace cg

@@ -8,9 +8,9 @@ LayerNorm make_layer_norm(const std::string& name, int64_t C, bool bias) {
     return ln;
 }
 
-Var layer_norm_forward(const LayerNorm& ln, const Var& x) {
+Var layer_norm(const LayerNorm& ln, const Var& x) {
     Var bias = ln.bias.value.defined() ? ln.bias.var() : Var{};
-    return layernorm(x, ln.weight.var(), bias);
+    return layer_norm(x, ln.weight.var(), bias);
 }
 
 }  // namespace cg

@@ -13,6 +13,6 @@ struct LayerNorm {
 };
 
 LayerNorm make_layer_norm(const std::string& name, int64_t C, bool bias);
-Var layer_norm_forward(const LayerNorm& ln, const Var& x);  // (..., C) -> (..., C)
+Var layer_norm(const LayerNorm& ln, const Var& x);  // (..., C) -> (..., C)
 
 }  // namespace cg

@@ -11,7 +11,7 @@ Linear make_linear(const std::string& name, int64_t in, int64_t out, bool bias, 
     return layer;
 }
 
-Var linear_forward(const Linear& layer, const Var& x) {
+Var linear(const Linear& layer, const Var& x) {
     return linear(x, layer.weight.var(), layer.has_bias() ? layer.bias.var() : Var{});
 }
 

@@ -18,6 +18,6 @@ struct Linear {
 Linear make_linear(const std::string& name, int64_t in, int64_t out, bool bias, float std,
                    Rng& rng);
 // x (..., in) -> (..., out)
-Var linear_forward(const Linear& layer, const Var& x);
+Var linear(const Linear& layer, const Var& x);
 
 }  // namespace cg

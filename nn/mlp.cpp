@@ -2,23 +2,29 @@
 
 namespace cg {
 
-MLP make_mlp(const std::string& name, int64_t C, bool gelu, SeqOp activation, bool bias,
-             float std, float proj_std, Rng& rng) {
-    return MLP{make_linear(name + ".c_fc", C, 4 * C, bias, std, rng),
-               make_linear(name + ".c_proj", 4 * C, C, bias, proj_std, rng), gelu, activation};
+MLP make_mlp(const std::string& name, int64_t C, const MixerKind& activation, bool bias, float std,
+             float proj_std, Rng& rng) {
+    MLP mlp;
+    mlp.c_fc = make_linear(name + ".c_fc", C, 4 * C, bias, std, rng);
+    mlp.activation = make_activation(activation);
+    mlp.c_proj = make_linear(name + ".c_proj", 4 * C, C, bias, proj_std, rng);
+    return mlp;
 }
 
-Var mlp_forward(const MLP& mlp, const Var& x, float dropout_p, bool training, Rng& rng) {
-    Var h = linear_forward(mlp.c_fc, x);  // (B, T, 4C)
-    h = mlp.gelu ? gelu(h) : seq_op_forward(mlp.activation, h);
-    return dropout(linear_forward(mlp.c_proj, h), dropout_p, training, rng);
+Var mlp_forward(const MLP& mlp, const Var& x, const ForwardPass& pass) {
+    Var h = linear(mlp.c_fc, x);                // (B, T, 4C)
+    h = mixer_forward(mlp.activation, h, pass);  // its core alone: no weights
+    return dropout(linear(mlp.c_proj, h), pass.dropout, pass.training, *pass.rng);
 }
 
-Tensor mlp_step(const MLP& mlp, SeqState& state, const Tensor& x) {
+MixerState make_mlp_state(const MLP& mlp, int64_t N, int64_t T_max) {
+    return make_mixer_state(mlp.activation, N, mlp.c_fc.weight.value.shape[0], T_max);
+}
+
+Tensor mlp_step(const MLP& mlp, MixerState& state, const Tensor& x) {
     NoGrad no_grad;
-    Var h = linear_forward(mlp.c_fc, constant(x));  // (N, 4C)
-    h = mlp.gelu ? gelu(h) : constant(seq_op_step(mlp.activation, state, h.value));
-    return linear_forward(mlp.c_proj, h).value;
+    const Tensor h = linear(mlp.c_fc, constant(x)).value;  // (N, 4C)
+    return linear(mlp.c_proj, constant(mixer_step(mlp.activation, state, h))).value;
 }
 
 }  // namespace cg

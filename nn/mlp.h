@@ -1,25 +1,26 @@
 // The block's feed-forward part: c_fc to 4C, an activation, c_proj back to C.
-// The activation is GELU, or one of the sequence ops (the author's later code
-// replaces GELU with them), which then mixes along T as well.
+// The activation is a weightless row of the mixer table: GELU (nanoGPT's),
+// SiLU, ReLU, or one of the parameter-free ops along T (the paper author's
+// later code replaces GELU with them), which then mixes along T as well.
 #pragma once
 
 #include "nn/linear.h"
-#include "nn/sequence_mixer.h"
+#include "nn/mixer.h"
 
 namespace cg {
 
 struct MLP {
-    Linear c_fc;    // (4C, C)
-    Linear c_proj;  // (C, 4C)
-    bool gelu = true;
-    SeqOp activation = SeqOp::pair_max;  // used when !gelu
+    Linear c_fc;        // (4C, C)
+    Mixer activation;   // no weights: only its kind
+    Linear c_proj;      // (C, 4C)
 };
 
-MLP make_mlp(const std::string& name, int64_t C, bool gelu, SeqOp activation, bool bias,
-             float std, float proj_std, Rng& rng);
+MLP make_mlp(const std::string& name, int64_t C, const MixerKind& activation, bool bias, float std,
+             float proj_std, Rng& rng);
 // x (B, T, C) -> (B, T, C)
-Var mlp_forward(const MLP& mlp, const Var& x, float dropout, bool training, Rng& rng);
-// x (N, C) -> (N, C) for one new position; state is used by a sequence activation.
-Tensor mlp_step(const MLP& mlp, SeqState& state, const Tensor& x);
+Var mlp_forward(const MLP& mlp, const Var& x, const ForwardPass& pass);
+// Decoding: the activation's state, and one new position x (N, C) -> (N, C).
+MixerState make_mlp_state(const MLP& mlp, int64_t N, int64_t T_max);
+Tensor mlp_step(const MLP& mlp, MixerState& state, const Tensor& x);
 
 }  // namespace cg

@@ -85,7 +85,7 @@ void tile_scores(float* s, const float* q0, const float* k0, int64_t row, int64_
 
 }  // namespace
 
-void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head) {
+void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head) {
     const Heads h = check_attention(qkv, n_head);
     check_shape("attention", "output", out, Shape{h.B, h.T, h.C});
     check_contiguous("attention", "output", out);
@@ -146,7 +146,7 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, 
 //   dp_ij = dout_i . v_j,   ds_ij = p_ij (dp_ij - D_i)
 //   dq_i += scale sum_j ds_ij k_j,   dk_j += scale sum_i ds_ij q_i
 // Each task writes only its own head's columns of dqkv: no two threads collide.
-void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
+void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
                         const Tensor& lse, int64_t n_head) {
     const Heads h = check_attention(qkv, n_head);
     check_shape("attention", "dqkv", dqkv, qkv.shape);

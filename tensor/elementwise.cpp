@@ -1,5 +1,6 @@
-// Element-wise kernels: arithmetic with a trailing-dim broadcast, max/min,
-// GELU and the dropout mask. All parallel over elements or rows.
+// Element-wise kernels: arithmetic with a trailing-dim broadcast, max/min and
+// the dropout mask, all parallel over elements or rows. (The element-wise ops of
+// one input, GELU among them, are rows of autograd/unary.cpp run by tensor/map.h.)
 #include <cmath>
 
 #include "tensor/chunks.h"
@@ -81,6 +82,9 @@ void sub_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
 void mul_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
     binary("mul", out, a, b, [](float& o, float x, float y) { o = x * y; });
 }
+void div_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+    binary("div", out, a, b, [](float& o, float x, float y) { o = x / y; });
+}
 
 void scale_forward(const Tensor& out, const Tensor& x, float c) {
     check_same("scale", out, x);
@@ -128,6 +132,37 @@ void mul_backward_b(const Tensor& db, const Tensor& dy, const Tensor& a) {
     }
 }
 
+// y = a / b  ->  da += dy / b (b broadcast over rows)
+void div_backward_a(const Tensor& da, const Tensor& dy, const Tensor& b) {
+    binary("div", da, dy, b, [](float& d, float g, float y) { d += g / y; });
+}
+
+// y = a / b  ->  db += -dy * a / b^2, summed over rows when b is broadcast
+void div_backward_b(const Tensor& db, const Tensor& dy, const Tensor& a, const Tensor& b) {
+    check_same("div", dy, a);
+    check_contiguous("div", "db", db);
+    check_shape("div", "b", b, db.shape);
+    const int64_t inner = broadcast_inner("div", dy, db);
+    const int64_t rows = inner ? dy.numel() / inner : 0;
+    const float *g = dy.data, *pa = a.data, *pb = b.data;
+    float* d = db.data;
+    #pragma omp parallel for if (dy.numel() > kParallelMin)
+    for (int64_t i = 0; i < inner; i++) {
+        float s = 0.0f;
+        for (int64_t r = 0; r < rows; r++) s += g[r * inner + i] * pa[r * inner + i];
+        d[i] -= s / (pb[i] * pb[i]);
+    }
+}
+
+void add_scalar_forward(const Tensor& out, const Tensor& x, float c) {
+    check_same("add_scalar", out, x);
+    const int64_t n = x.numel();
+    float* po = out.data;
+    const float* px = x.data;
+    #pragma omp parallel for simd if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) po[i] = px[i] + c;
+}
+
 // y = c * x  ->  dx += c * dy
 void scale_backward(const Tensor& dx, const Tensor& dy, float c) {
     check_same("scale", dx, dy);
@@ -154,50 +189,6 @@ void maximum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const
 void minimum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const Tensor& b,
                       const Tensor& dy) {
     pick_backward("minimum", da, db, a, b, dy, [](float x, float y) { return x <= y; });
-}
-
-// ---- GELU (tanh form) ----
-// 0.5 (1 + tanh(u)) = sigmoid(2u), so y = x / (1 + e^(-2u)): one exp, no tanh,
-// and fast_exp lets the loop vectorise.
-namespace {
-constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2 / pi)
-constexpr float kGeluCubic = 0.044715f;
-}  // namespace
-
-// y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
-void gelu_forward(const Tensor& out, const Tensor& x) {
-    check_same("gelu", out, x);
-    const int64_t n = x.numel();
-    const float* px = x.data;
-    float* po = out.data;
-    #pragma omp parallel for simd if (n > kParallelMin)
-    for (int64_t i = 0; i < n; i++) {
-        const float v = px[i];
-        const float u = kGeluScale * (v + kGeluCubic * v * v * v);
-        // v * (1 / ...) rather than v / (...): the same division, but GCC
-        // schedules it twice as fast (1.1 against 2.2 ns an element on AVX2).
-        const float s = 1.0f / (1.0f + fast_exp(-2.0f * u));
-        po[i] = v * s;
-    }
-}
-
-// With s = sigmoid(2u) = 0.5 (1 + tanh(u)):
-// dy/dx = s + x * 2 s (1 - s) * du/dx,  du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-// (the same as 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx)
-void gelu_backward(const Tensor& dx, const Tensor& x, const Tensor& dy) {
-    check_same("gelu", dx, x);
-    check_same("gelu", dy, x);
-    const int64_t n = x.numel();
-    const float *px = x.data, *g = dy.data;
-    float* d = dx.data;
-    #pragma omp parallel for simd if (n > kParallelMin)
-    for (int64_t i = 0; i < n; i++) {
-        const float v = px[i];
-        const float u = kGeluScale * (v + kGeluCubic * v * v * v);
-        const float s = 1.0f / (1.0f + fast_exp(-2.0f * u));
-        const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * v * v);
-        d[i] += (s + v * 2.0f * s * (1.0f - s) * du) * g[i];
-    }
 }
 
 // Each element keeps with probability 1 - p, scaled by 1/(1-p) so the

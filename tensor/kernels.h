@@ -37,13 +37,19 @@ void sgemm_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, co
 void add_forward(const Tensor& out, const Tensor& a, const Tensor& b);
 void sub_forward(const Tensor& out, const Tensor& a, const Tensor& b);
 void mul_forward(const Tensor& out, const Tensor& a, const Tensor& b);
+void div_forward(const Tensor& out, const Tensor& a, const Tensor& b);
 void scale_forward(const Tensor& out, const Tensor& x, float c);
+void add_scalar_forward(const Tensor& out, const Tensor& x, float c);  // out = x + c
 // db (trailing shape) += dy summed over the leading dims; times `sign`.
 void broadcast_sum_backward(const Tensor& db, const Tensor& dy, float sign);
 // da += dy * b, with b broadcast as in mul_forward.
 void mul_backward_a(const Tensor& da, const Tensor& dy, const Tensor& b);
 // db += dy * a, summed over the leading dims when b is broadcast.
 void mul_backward_b(const Tensor& db, const Tensor& dy, const Tensor& a);
+// da += dy / b, with b broadcast as in div_forward.
+void div_backward_a(const Tensor& da, const Tensor& dy, const Tensor& b);
+// db += -dy * a / b^2, summed over the leading dims when b is broadcast.
+void div_backward_b(const Tensor& db, const Tensor& dy, const Tensor& a, const Tensor& b);
 void scale_backward(const Tensor& dx, const Tensor& dy, float c);
 // Element-wise max/min of two same-shape tensors; the gradient goes to the
 // chosen element, and a tie goes to a (the first argument).
@@ -54,25 +60,25 @@ void maximum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const
 void minimum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const Tensor& b,
                       const Tensor& dy);
 
-// GELU, tanh approximation as GPT-2:
-// y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-void gelu_forward(const Tensor& out, const Tensor& x);
-void gelu_backward(const Tensor& dx, const Tensor& x, const Tensor& dy);
-
 // Dropout: mask holds 0 or 1/(1-p) per element, drawn from rng (which advances).
 void dropout_mask(const Tensor& mask, float p, Rng& rng);
 
 // ---- reduce.cpp ------------------------------------------------------------
 double sum_all(const Tensor& x);  // accumulated in double
 void add_constant(const Tensor& dx, float c);  // dx += c everywhere
+// Along the last dim: out (..., 1) = sum_i x (..., i); and back, the two adjoint.
+void row_sum_forward(const Tensor& out, const Tensor& x);
+void row_sum_backward(const Tensor& dx, const Tensor& dy);      // dx (..., C) += dy (..., 1)
+void expand_last_forward(const Tensor& out, const Tensor& x);   // out (..., C) = x (..., 1)
+void expand_last_backward(const Tensor& dx, const Tensor& dy);  // dx (..., 1) += sum_i dy (..., i)
 
-// ---- layernorm.cpp ---------------------------------------------------------
+// ---- layer_norm.cpp ---------------------------------------------------------
 // x (N, C) -> out (N, C); weight (C); bias (C) or undefined; saves mean, rstd (N).
-void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd,
+void layer_norm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd,
                        const Tensor& x, const Tensor& weight, const Tensor& bias,
                        float eps = 1e-5f);
 // dbias may be undefined when there is no bias.
-void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
+void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
                         const Tensor& dy, const Tensor& x, const Tensor& weight,
                         const Tensor& mean, const Tensor& rstd);
 
@@ -82,9 +88,6 @@ void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& d
 void causal_softmax_forward(const Tensor& probs, const Tensor& scores, float scale);
 void causal_softmax_backward(const Tensor& dscores, const Tensor& probs, const Tensor& dprobs,
                              float scale);
-// Plain row softmax over the last dim: the reference the causal kernel is
-// tested against (sampling applies temperature and top-k in sample_token).
-void softmax_forward(const Tensor& probs, const Tensor& x);
 
 // Cross-entropy from logits (N, V) and targets (N ints in [0, V)); returns the
 // mean over rows of -log softmax(logits)[target]; saves lse (N), log-sum-exp.
@@ -97,9 +100,9 @@ void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const T
 // qkv (B, T, 3C) = q | k | v, NH heads of HS = C / NH -> out (B, T, C):
 // out_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(HS)) v_j per head, without
 // storing the T x T scores; saves lse (B, NH, T), each query's log-sum-exp.
-void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head);
+void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head);
 // dqkv (B, T, 3C) += the gradient, the probabilities recomputed from lse.
-void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
+void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
                         const Tensor& lse, int64_t n_head);
 
 // ---- embedding.cpp ---------------------------------------------------------
@@ -123,11 +126,17 @@ void scan_max_forward(const Tensor& out, const Tensor& x);    // y[t] = max(x[t]
 void scan_min_forward(const Tensor& out, const Tensor& x);    // y[t] = min(x[t], y[t-1])
 void scan_max_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy);
 void scan_min_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy);
-void causal_mean_forward(const Tensor& out, const Tensor& x); // y[t] = mean(x[0..t])
-void causal_mean_backward(const Tensor& dx, const Tensor& dy);
+void avg_forward(const Tensor& out, const Tensor& x); // y[t] = mean(x[0..t])
+void avg_backward(const Tensor& dx, const Tensor& dy);
 // y[t] = mean(x[0..T-1]) for every t: sees the future (reproduces published code only).
-void global_mean_forward(const Tensor& out, const Tensor& x);
-void global_mean_backward(const Tensor& dx, const Tensor& dy);
+void gavg_forward(const Tensor& out, const Tensor& x);
+void gavg_backward(const Tensor& dx, const Tensor& dy);
+// y[t] = a * y[t-1] + x[t], y[0] = x[0], a (C) one decay per channel: the
+// first-order linear recurrence (running sums, moving averages).
+void linear_scan_forward(const Tensor& out, const Tensor& x, const Tensor& a);
+// dx (or undefined) += ..., da (C, or undefined) += ...; da_rows (B, C) is scratch.
+void linear_scan_backward(const Tensor& dx, const Tensor& da, const Tensor& da_rows, const Tensor& y,
+                          const Tensor& a, const Tensor& dy);
 
 // ---- blas_info.cpp ---------------------------------------------------------
 std::string blas_core_name();  // the kernel family OpenBLAS chose, e.g. "Haswell"

@@ -184,8 +184,8 @@ void scan_min_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const
 }
 
 // y[t] = (x[0] + ... + x[t]) / (t + 1), the running sum kept in float.
-void causal_mean_forward(const Tensor& out, const Tensor& x) {
-    const Dims d = check_btc("causal_mean", x, out);
+void avg_forward(const Tensor& out, const Tensor& x) {
+    const Dims d = check_btc("avg", x, out);
     const float* px = x.data;
     float* py = out.data;
     for_columns(d, [&](int64_t o, int64_t c0, int64_t c1) {
@@ -202,8 +202,8 @@ void causal_mean_forward(const Tensor& out, const Tensor& x) {
     });
 }
 // dx[s] += sum_{t >= s} dy[t] / (t + 1): a reverse running sum.
-void causal_mean_backward(const Tensor& dx, const Tensor& dy) {
-    const Dims d = check_btc("causal_mean", dy, dx);
+void avg_backward(const Tensor& dx, const Tensor& dy) {
+    const Dims d = check_btc("avg", dy, dx);
     const float* g = dy.data;
     float* gx = dx.data;
     for_columns(d, [&](int64_t o, int64_t c0, int64_t c1) {
@@ -221,8 +221,8 @@ void causal_mean_backward(const Tensor& dx, const Tensor& dy) {
 }
 
 // y[t] = mean(x[0..T-1]) for all t: position t sees positions after it.
-void global_mean_forward(const Tensor& out, const Tensor& x) {
-    const Dims d = check_btc("global_mean", x, out);
+void gavg_forward(const Tensor& out, const Tensor& x) {
+    const Dims d = check_btc("gavg", x, out);
     const float* px = x.data;
     float* py = out.data;
     for_columns(d, [&](int64_t o, int64_t c0, int64_t c1) {
@@ -236,8 +236,8 @@ void global_mean_forward(const Tensor& out, const Tensor& x) {
     });
 }
 // dx[s] += sum_t dy[t] / T for every s.
-void global_mean_backward(const Tensor& dx, const Tensor& dy) {
-    const Dims d = check_btc("global_mean", dy, dx);
+void gavg_backward(const Tensor& dx, const Tensor& dy) {
+    const Dims d = check_btc("gavg", dy, dx);
     const float* g = dy.data;
     float* gx = dx.data;
     for_columns(d, [&](int64_t o, int64_t c0, int64_t c1) {
@@ -249,6 +249,55 @@ void global_mean_backward(const Tensor& dx, const Tensor& dy) {
         for (int64_t t = 0; t < d.T; t++)
             for (int64_t c = c0; c < c1; c++) gx[o + t * d.C + c] += run[c - c0] * inv;
     });
+}
+
+// y[t] = a * y[t-1] + x[t], y[0] = x[0], with one decay a[c] per channel.
+void linear_scan_forward(const Tensor& out, const Tensor& x, const Tensor& a) {
+    const Dims d = check_btc("linear_scan", x, out);
+    check_shape("linear_scan", "a", a, Shape{d.C});
+    check_contiguous("linear_scan", "a", a);
+    const float *px = x.data, *pa = a.data;
+    float* py = out.data;
+    for_columns(d, [&](int64_t o, int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; c++) py[o + c] = px[o + c];
+        for (int64_t t = 1; t < d.T; t++) {
+            const int64_t row = o + t * d.C;
+            for (int64_t c = c0; c < c1; c++) py[row + c] = pa[c] * py[row - d.C + c] + px[row + c];
+        }
+    });
+}
+
+// Walking t downwards, g[t] = dy[t] + a g[t+1] is everything y[t] passes on:
+//   dx[t] += g[t],   da += sum over t >= 1 of g[t] y[t-1].
+// da is summed per batch row into `da_rows` (B, C), then over rows in order,
+// so no two threads add into one da[c] and the sum is the same on any count.
+void linear_scan_backward(const Tensor& dx, const Tensor& da, const Tensor& da_rows, const Tensor& y,
+                          const Tensor& a, const Tensor& dy) {
+    const Dims d = check_btc("linear_scan", y, dy);
+    check_shape("linear_scan", "a", a, Shape{d.C});
+    check_shape("linear_scan", "da_rows", da_rows, Shape{d.B, d.C});
+    if (dx.defined()) check_shape("linear_scan", "dx", dx, y.shape);
+    if (da.defined()) check_shape("linear_scan", "da", da, Shape{d.C});
+    const float *py = y.data, *pa = a.data, *g = dy.data;
+    float* gx = dx.defined() ? dx.data : nullptr;
+    float* rows = da_rows.data;
+    for_columns(d, [&](int64_t o, int64_t c0, int64_t c1) {
+        float carry[kBlock], dsum[kBlock];
+        for (int64_t c = c0; c < c1; c++) carry[c - c0] = dsum[c - c0] = 0.0f;
+        for (int64_t t = d.T - 1; t >= 0; t--) {
+            const int64_t row = o + t * d.C;
+            for (int64_t c = c0; c < c1; c++) {
+                carry[c - c0] = g[row + c] + pa[c] * carry[c - c0];
+                if (gx) gx[row + c] += carry[c - c0];
+                if (t > 0) dsum[c - c0] += carry[c - c0] * py[row - d.C + c];
+            }
+        }
+        float* r = rows + (o / (d.T * d.C)) * d.C;
+        for (int64_t c = c0; c < c1; c++) r[c] = dsum[c - c0];
+    });
+    if (!da.defined()) return;
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t c = 0; c < d.C; c++) da.data[c] += rows[b * d.C + c];
 }
 
 }  // namespace cg

@@ -60,26 +60,6 @@ void causal_softmax_backward(const Tensor& dscores, const Tensor& probs, const T
     }
 }
 
-void softmax_forward(const Tensor& probs, const Tensor& x) {
-    check_contiguous("softmax", "input", x);
-    check_shape("softmax", "output", probs, x.shape);
-    const int64_t V = x.shape[-1], rows = V ? x.numel() / V : 0;
-    #pragma omp parallel for if (rows * V > kParallelMin)
-    for (int64_t r = 0; r < rows; r++) {
-        const float* s = x.data + r * V;
-        float* p = probs.data + r * V;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < V; j++) mx = s[j] > mx ? s[j] : mx;
-        float total = 0.0f;
-        for (int64_t j = 0; j < V; j++) {
-            p[j] = fast_exp(s[j] - mx);
-            total += p[j];
-        }
-        const float inv = 1.0f / total;
-        for (int64_t j = 0; j < V; j++) p[j] *= inv;
-    }
-}
-
 namespace {
 void check_targets(const char* op, const int* targets, int64_t N, int64_t V) {
     for (int64_t n = 0; n < N; n++)

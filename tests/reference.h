@@ -181,11 +181,11 @@ inline double gelu_grad(double x) {
            0.5 * x * sech * sech * kGeluS * (1.0 + 3.0 * kGeluA * x * x);
 }
 
-// ---- layernorm -----------------------------------------------------------------
+// ---- layer_norm -----------------------------------------------------------------
 struct LayerNormRef {
     Vec out, mean, rstd, xhat;
 };
-inline LayerNormRef layernorm_ref(const Vec& x, const Vec& w, const Vec* b, int64_t N,
+inline LayerNormRef layer_norm_ref(const Vec& x, const Vec& w, const Vec* b, int64_t N,
                                   int64_t C, double eps) {
     LayerNormRef r{Vec(x.size()), Vec(N), Vec(N), Vec(x.size())};
     for (int64_t n = 0; n < N; ++n) {

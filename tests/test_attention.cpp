@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
-#include "nn/attention.h"
+#include "autograd/composed.h"
 #include "tensor/kernels.h"
 
 namespace cg {
@@ -57,7 +57,7 @@ TEST_CASE("attention: the fused op equals the composed ops, forward and backward
         Rng unused{0, 0};
         Result fused = run(qkv, w, [&](const Var& x) { return causal_attention(x, c.NH); });
         Result composed = run(qkv, w, [&](const Var& x) {
-            return attention_heads_composed(x, c.NH, 0.0f, false, unused);
+            return causal_attention_composed(x, c.NH, 0.0f, false, unused);
         });
         CHECK(relative_error(fused.y, composed.y) < 1e-5);
         CHECK(relative_error(fused.dqkv, composed.dqkv) < 1e-5);

@@ -122,7 +122,7 @@ TEST_CASE("autograd: NoGrad records nothing and restores the previous state") {
     {
         NoGrad no_grad;
         CHECK_FALSE(grad_enabled());
-        const Var y = causal_mean(gelu(mul(p.var(), p.var())));
+        const Var y = avg(gelu(mul(p.var(), p.var())));
         const Var loss = weighted_sum(y, {1, 2, 3, 4, 5, 6});
         CHECK(tape_size() == 0);
         CHECK_FALSE(y.requires_grad());
@@ -205,8 +205,8 @@ TEST_CASE("autograd: an op with bad shapes throws [op] naming the shapes") {
         CHECK_MESSAGE(m.find("(3,5)") != std::string::npos, m);
     }
 
-    const std::string ln = error_of([&] { layernorm(x, constant(zeros({4})), Var{}); });
-    CHECK_MESSAGE(starts_with(ln, prefix_of(Op::layernorm)), ln);
+    const std::string ln = error_of([&] { layer_norm(x, constant(zeros({4})), Var{}); });
+    CHECK_MESSAGE(starts_with(ln, prefix_of(Op::layer_norm)), ln);
     CHECK_MESSAGE(ln.find("(4)") != std::string::npos, ln);
 
     const std::string sm = error_of([&] { causal_softmax(constant(zeros({2, 3, 4})), 1.0f); });
@@ -238,7 +238,7 @@ TEST_CASE("autograd: cross_entropy with a target outside [0, V) throws") {
           doctest::Approx(std::log(5.0)).epsilon(1e-6));
 }
 
-// A 2-layer MLP with layernorm, gelu and dropout on (B, T, C) = (3, 7, 5):
+// A 2-layer MLP with layer_norm, gelu and dropout on (B, T, C) = (3, 7, 5):
 // one training step (forward, backward, clear the gradients) must allocate
 // nothing new once the first step has filled the pool.
 TEST_CASE("autograd: the steady state allocates nothing") {
@@ -256,7 +256,7 @@ TEST_CASE("autograd: the steady state allocates nothing") {
     Rng rng{5, 0};
 
     auto step = [&] {
-        const Var h = layernorm(constant(x), ln_w.var(), ln_b.var());           // (B,T,C)
+        const Var h = layer_norm(constant(x), ln_w.var(), ln_b.var());           // (B,T,C)
         const Var a = gelu(add(matmul(h, fc_w.var()), fc_b.var()));             // (B,T,4C)
         const Var logits = matmul(dropout(a, 0.1f, true, rng), proj_w.var());  // (B,T,V)
         const Var loss = cross_entropy(logits, targets);

@@ -117,9 +117,9 @@ TEST_CASE("causality: scan_min") {
     CHECK(is_causal(scan_min, kSmall));
     CHECK(is_causal(scan_min, kLarge));
 }
-TEST_CASE("causality: causal_mean") {
-    CHECK(is_causal(causal_mean, kSmall));
-    CHECK(is_causal(causal_mean, kLarge));
+TEST_CASE("causality: avg") {
+    CHECK(is_causal(avg, kSmall));
+    CHECK(is_causal(avg, kLarge));
 }
 
 // Single head, q = k = v = x (B, T, C): scores (B, T, T), y (B, T, C).
@@ -164,8 +164,8 @@ Mixer block(int64_t C) {
     const Tensor ln_w = normal_tensor({C}, gen), ln_b = normal_tensor({C}, gen);
     const Tensor fc = normal_tensor({C, 4 * C}, gen), proj = normal_tensor({4 * C, C}, gen);
     return [=](const Var& x) {
-        const Var h = add(x, causal_mean(layernorm(x, constant(ln_w), constant(ln_b))));
-        const Var m = gelu(matmul(layernorm(h, constant(ln_w), Var{}), constant(fc)));
+        const Var h = add(x, avg(layer_norm(x, constant(ln_w), constant(ln_b))));
+        const Var m = gelu(matmul(layer_norm(h, constant(ln_w), Var{}), constant(fc)));
         return add(h, matmul(scan_max(m), constant(proj)));
     };
 }
@@ -180,24 +180,24 @@ TEST_CASE("causality: fused attention") {
     CHECK(is_causal(attention_fused(65, 5), kLarge));  // T = 65 spans two key tiles
 }
 
-TEST_CASE("causality: a block with layernorm, causal_mean, gelu and scan_max") {
+TEST_CASE("causality: a block with layer_norm, avg, gelu and scan_max") {
     CHECK(is_causal(block(3), kSmall));
     CHECK(is_causal(block(65), kLarge));
 }
 
-// global_mean averages over all T positions, so position 0 sees the last
+// gavg averages over all T positions, so position 0 sees the last
 // token. The test must notice.
-TEST_CASE("causality: global_mean leaks future tokens (as the published code does)") {
-    CHECK_FALSE(is_causal(global_mean, kSmall));
-    CHECK_FALSE(is_causal(global_mean, kLarge));
+TEST_CASE("causality: gavg leaks future tokens (as the published code does)") {
+    CHECK_FALSE(is_causal(gavg, kSmall));
+    CHECK_FALSE(is_causal(gavg, kLarge));
 
     // Directly: changing the last position changes the output at position 0.
     NoGrad no_grad;
     const int64_t T = 7, C = 3;
     std::vector<float> x(size_t(T * C), 0.5f);
-    const std::vector<float> before = values_of(global_mean(constant(tensor_of({1, T, C}, x))).value);
+    const std::vector<float> before = values_of(gavg(constant(tensor_of({1, T, C}, x))).value);
     for (int64_t c = 0; c < C; ++c) x[size_t((T - 1) * C + c)] += 7.0f;
-    const std::vector<float> after = values_of(global_mean(constant(tensor_of({1, T, C}, x))).value);
+    const std::vector<float> after = values_of(gavg(constant(tensor_of({1, T, C}, x))).value);
     for (int64_t c = 0; c < C; ++c) {
         CHECK(before[size_t(c)] == doctest::Approx(0.5));
         CHECK(after[size_t(c)] == doctest::Approx(0.5 + 7.0 / 7.0));  // the mean moved by 7 / T

@@ -27,8 +27,10 @@
 #include <string>
 #include <vector>
 
+#include "autograd/composed.h"
 #include "autograd/graph.h"
 #include "autograd/ops.h"
+#include "autograd/unary.h"
 #include "tests/grad_check.h"
 
 namespace cg {
@@ -52,9 +54,9 @@ struct Tolerance {
 // the step, matmul with K = 65 and |y| ~ 8 gives ~2e-4 (the worst seen in
 // these rows); element-wise ops stay near 1e-5. Hence atol 1e-3, rtol 1e-3.
 constexpr Tolerance kLinear{1e-3, 1e-3};
-// Curved ops (gelu, layernorm, softmax, cross-entropy, products of an input
+// Curved ops (gelu, layer_norm, softmax, cross-entropy, products of an input
 // with itself): the central difference adds a truncation error of
-// eps^2 / 6 * |f'''| ~ 2e-5 * |f'''|. |f'''| reaches ~100 in layernorm rows
+// eps^2 / 6 * |f'''| ~ 2e-5 * |f'''|. |f'''| reaches ~100 in layer_norm rows
 // whose values have a small spread (it grows like rstd^3: the C = 3 row is
 // off by 3e-3 at a gradient of 3.9) and ~30 in gelu with wide inputs (7e-4),
 // hence the larger relative part. A wrong backward is off by O(0.1 - 1).
@@ -70,6 +72,12 @@ std::vector<float> normal(int64_t n, std::mt19937& gen) { return normal_values(n
 std::vector<float> distinct(int64_t n, std::mt19937& gen) { return distinct_values(n, gen, 0.1f); }
 // Logits near 100: exp(100) overflows float32, so the forward must subtract the
 // row max (log-sum-exp) to stay finite.
+// For a divisor: |x| >= 0.5, so 1 / x stays tame within +-eps.
+std::vector<float> away_from_zero(int64_t n, std::mt19937& gen) {
+    std::vector<float> v = normal_values(n, gen);
+    for (float& x : v) x += x < 0 ? -0.5f : 0.5f;
+    return v;
+}
 std::vector<float> near_100(int64_t n, std::mt19937& gen) {
     std::vector<float> v = normal_values(n, gen);
     for (float& x : v) x += 100.0f;
@@ -78,7 +86,7 @@ std::vector<float> near_100(int64_t n, std::mt19937& gen) {
 
 struct GradRow {
     Op op;
-    const char* what;
+    std::string what;
     std::vector<Shape> shapes;  // of the differentiable inputs, in order
     Generator generate;
     std::function<Var(const Vars&)> build;  // the output from the inputs
@@ -87,7 +95,9 @@ struct GradRow {
     // input, drawn at random: for the rows large enough to take the kernels'
     // OpenMP paths, where checking every element would cost too much.
     int64_t sample = 0;
+    Domain domain = Domain::real;  // where `generate` is null: draw for this domain
 };
+std::vector<float> for_domain(Domain domain, int64_t n, std::mt19937& gen);
 
 // The elements of an input of n elements that a row perturbs.
 std::vector<int64_t> elements_to_check(int64_t n, int64_t sample, std::mt19937& gen) {
@@ -121,7 +131,7 @@ void check_gradients(const GradRow& row) {
     std::mt19937 gen(1234);
     int64_t total = 0;
     for (const Shape& s : row.shapes) total += s.numel();
-    const std::vector<float> drawn = row.generate(total, gen);
+    const std::vector<float> drawn = row.generate ? row.generate(total, gen) : for_domain(row.domain, total, gen);
 
     std::vector<Parameter> params;
     int64_t offset = 0;
@@ -178,7 +188,7 @@ void check_gradients(const GradRow& row) {
             }
         }
         std::ostringstream what;
-        what << op_name(row.op) << " (" << row.what << "), input " << i << " "
+        what << (row.op == Op::unary ? "unary" : op_name(row.op)) << " (" << row.what << "), input " << i << " "
              << p.value.shape.str() << ": " << mismatches << " of " << checked.size()
              << " elements off; worst " << worst_text.str();
         CHECK_MESSAGE(mismatches == 0, what.str());
@@ -244,6 +254,14 @@ GRAD_ROW(maximum, "tie-free", {{3, 7, 5}, {3, 7, 5}}, distinct,
          [](const Vars& x) { return maximum(x[0], x[1]); }, kLinear)
 GRAD_ROW(minimum, "tie-free", {{3, 7, 5}, {3, 7, 5}}, distinct,
          [](const Vars& x) { return minimum(x[0], x[1]); }, kLinear)
+GRAD_ROW(div, "equal shapes, b away from 0", {{3, 7, 5}, {3, 7, 5}}, away_from_zero,
+         [](const Vars& x) { return div(x[0], x[1]); }, kCurved)
+GRAD_ROW(div, "bias broadcast, C=65", {{1, 3, 65}, {65}}, away_from_zero,
+         [](const Vars& x) { return div(x[0], x[1]); }, kCurved)
+GRAD_ROW(div, "x / x, one input used twice", {{7, 3}}, away_from_zero,
+         [](const Vars& x) { return div(x[0], x[0]); }, kCurved)
+GRAD_ROW(add_scalar, "plus 2.5", {{3, 7, 5}}, normal,
+         [](const Vars& x) { return add_scalar(x[0], 2.5f); }, kLinear)
 
 // matmul
 GRAD_ROW(matmul, "2-D", {{7, 65}, {65, 3}}, normal,
@@ -307,6 +325,14 @@ GRAD_ROW(sum, "of a transposed view", {{3, 7, 5}}, normal,
          [](const Vars& x) { return sum(transpose(x[0], 0, 2)); }, kLinear)
 GRAD_ROW(mean, "of (3,65,1)", {{3, 65, 1}}, normal,
          [](const Vars& x) { return mean(x[0]); }, kLinear)
+GRAD_ROW(row_sum, "(3,7,5) to (3,7,1)", {{3, 7, 5}}, normal,
+         [](const Vars& x) { return row_sum(x[0]); }, kLinear)
+GRAD_ROW(row_sum, "C=65, 2-D", {{7, 65}}, normal,
+         [](const Vars& x) { return row_sum(x[0]); }, kLinear)
+GRAD_ROW(expand_last, "(3,7,1) to (3,7,5)", {{3, 7, 1}}, normal,
+         [](const Vars& x) { return expand_last(x[0], 5); }, kLinear)
+GRAD_ROW(expand_last, "x - mean(x) over rows, x used twice", {{7, 5}}, normal,
+         [](const Vars& x) { return sub(x[0], expand_last(scale(row_sum(x[0]), 0.2f), 5)); }, kLinear)
 
 // embedding
 GRAD_ROW(embedding, "repeated ids", {{7, 5}}, normal,
@@ -321,21 +347,15 @@ GRAD_ROW(embedding, "tied with the output matmul (wte and lm_head)", {{7, 5}}, n
          },
          kCurved)
 
-// layernorm
-GRAD_ROW(layernorm, "with bias", {{3, 7, 5}, {5}, {5}}, normal,
-         [](const Vars& x) { return layernorm(x[0], x[1], x[2]); }, kCurved)
-GRAD_ROW(layernorm, "without bias", {{3, 7, 5}, {5}}, normal,
-         [](const Vars& x) { return layernorm(x[0], x[1], Var{}); }, kCurved)
-GRAD_ROW(layernorm, "C=65", {{1, 3, 65}, {65}, {65}}, normal,
-         [](const Vars& x) { return layernorm(x[0], x[1], x[2]); }, kCurved)
-GRAD_ROW(layernorm, "2-D input, C=3", {{7, 3}, {3}, {3}}, normal,
-         [](const Vars& x) { return layernorm(x[0], x[1], x[2]); }, kCurved)
-
-// gelu
-GRAD_ROW(gelu, "(3,65,1)", {{3, 65, 1}}, normal,
-         [](const Vars& x) { return gelu(x[0]); }, kCurved)
-GRAD_ROW(gelu, "wide inputs (x * 3)", {{3, 7, 5}}, normal,
-         [](const Vars& x) { return gelu(scale(x[0], 3.0f)); }, kCurved)
+// layer_norm
+GRAD_ROW(layer_norm, "with bias", {{3, 7, 5}, {5}, {5}}, normal,
+         [](const Vars& x) { return layer_norm(x[0], x[1], x[2]); }, kCurved)
+GRAD_ROW(layer_norm, "without bias", {{3, 7, 5}, {5}}, normal,
+         [](const Vars& x) { return layer_norm(x[0], x[1], Var{}); }, kCurved)
+GRAD_ROW(layer_norm, "C=65", {{1, 3, 65}, {65}, {65}}, normal,
+         [](const Vars& x) { return layer_norm(x[0], x[1], x[2]); }, kCurved)
+GRAD_ROW(layer_norm, "2-D input, C=3", {{7, 3}, {3}, {3}}, normal,
+         [](const Vars& x) { return layer_norm(x[0], x[1], x[2]); }, kCurved)
 
 // dropout: the Rng is copied before every forward, so every evaluation uses
 // the same mask.
@@ -357,11 +377,11 @@ GRAD_ROW(causal_softmax, "(B,NH,T,T) = (1,3,7,7), scale 0.5", {{1, 3, 7, 7}}, no
          [](const Vars& x) { return causal_softmax(x[0], 0.5f); }, kCurved)
 GRAD_ROW(causal_softmax, "(3,7,7), scale 1/sqrt(3)", {{3, 7, 7}}, normal,
          [](const Vars& x) { return causal_softmax(x[0], 1.0f / std::sqrt(3.0f)); }, kCurved)
-GRAD_ROW(attention, "fused, (B,T,3C) = (3,7,3*6), 2 heads of 3", {{3, 7, 18}}, normal,
+GRAD_ROW(causal_attention, "fused, (B,T,3C) = (3,7,3*6), 2 heads of 3", {{3, 7, 18}}, normal,
          [](const Vars& x) { return causal_attention(x[0], 2); }, kCurved)
-GRAD_ROW(attention, "fused, T=1, 1 head of 5", {{2, 1, 15}}, normal,
+GRAD_ROW(causal_attention, "fused, T=1, 1 head of 5", {{2, 1, 15}}, normal,
          [](const Vars& x) { return causal_attention(x[0], 1); }, kCurved)
-GRAD_ROW(attention, "fused, T=65 crosses query blocks and key tiles, 3 heads of 1", {{1, 65, 9}}, normal,
+GRAD_ROW(causal_attention, "fused, T=65 crosses query blocks and key tiles, 3 heads of 1", {{1, 65, 9}}, normal,
          [](const Vars& x) { return causal_attention(x[0], 3); }, kCurved, 64)
 GRAD_ROW(causal_softmax, "T=1", {{3, 1, 1, 1}}, normal,
          [](const Vars& x) { return causal_softmax(x[0], 1.0f); }, kCurved)
@@ -407,21 +427,30 @@ GRAD_ROW(scan_min, "tie-free (3,7,5)", {{3, 7, 5}}, distinct,
          [](const Vars& x) { return scan_min(x[0]); }, kLinear)
 GRAD_ROW(scan_min, "tie-free (1,65,3)", {{1, 65, 3}}, distinct,
          [](const Vars& x) { return scan_min(x[0]); }, kLinear)
-GRAD_ROW(causal_mean, "(3,7,5)", {{3, 7, 5}}, normal,
-         [](const Vars& x) { return causal_mean(x[0]); }, kLinear)
-GRAD_ROW(causal_mean, "(1,65,3)", {{1, 65, 3}}, normal,
-         [](const Vars& x) { return causal_mean(x[0]); }, kLinear)
-GRAD_ROW(causal_mean, "T=1", {{3, 1, 5}}, normal,
-         [](const Vars& x) { return causal_mean(x[0]); }, kLinear)
-GRAD_ROW(global_mean, "(3,7,5)", {{3, 7, 5}}, normal,
-         [](const Vars& x) { return global_mean(x[0]); }, kLinear)
-GRAD_ROW(global_mean, "(1,65,3)", {{1, 65, 3}}, normal,
-         [](const Vars& x) { return global_mean(x[0]); }, kLinear)
+GRAD_ROW(avg, "(3,7,5)", {{3, 7, 5}}, normal,
+         [](const Vars& x) { return avg(x[0]); }, kLinear)
+GRAD_ROW(avg, "(1,65,3)", {{1, 65, 3}}, normal,
+         [](const Vars& x) { return avg(x[0]); }, kLinear)
+GRAD_ROW(avg, "T=1", {{3, 1, 5}}, normal,
+         [](const Vars& x) { return avg(x[0]); }, kLinear)
+GRAD_ROW(gavg, "(3,7,5)", {{3, 7, 5}}, normal,
+         [](const Vars& x) { return gavg(x[0]); }, kLinear)
+GRAD_ROW(gavg, "(1,65,3)", {{1, 65, 3}}, normal,
+         [](const Vars& x) { return gavg(x[0]); }, kLinear)
+// linear_scan's decays are drawn in (0.1, 0.9): the second input goes through sigmoid.
+GRAD_ROW(linear_scan, "(3,7,5), decays in (0,1)", {{3, 7, 5}, {5}}, normal,
+         [](const Vars& x) { return linear_scan(x[0], sigmoid(x[1])); }, kCurved)
+GRAD_ROW(linear_scan, "(1,65,3)", {{1, 65, 3}, {3}}, normal,
+         [](const Vars& x) { return linear_scan(x[0], sigmoid(x[1])); }, kCurved)
+GRAD_ROW(linear_scan, "T=1", {{3, 1, 5}, {5}}, normal,
+         [](const Vars& x) { return linear_scan(x[0], sigmoid(x[1])); }, kCurved)
+GRAD_ROW(linear_scan, "x also scaled by its decays (ema)", {{2, 7, 3}, {3}}, normal,
+         [](const Vars& x) { return linear_scan(mul(x[0], sigmoid(scale(x[1], -1.0f))), sigmoid(x[1])); }, kCurved)
 
 // The same ops at sizes above the kernels' OpenMP thresholds (16384 elements,
 // 8192 for softmax and cross-entropy), where the backward loops run in
 // parallel: a race in a scatter-add or in a sum over rows (the embedding
-// backward, layernorm's dweight and dbias, a bias gradient, the scans) shows
+// backward, layer_norm's dweight and dbias, a bias gradient, the scans) shows
 // here. (B, T, C) = (4, 65, 65); a random sample of each input is perturbed.
 Ids ids_4x65() {  // (4, 65), each of the 65 ids four times
     std::vector<int> v(4 * 65);
@@ -434,16 +463,49 @@ GRAD_ROW(mul, "parallel path: bias broadcast over (4,65,65)", {{4, 65, 65}, {65}
          [](const Vars& x) { return mul(x[0], x[1]); }, kLinear, 64)
 GRAD_ROW(embedding, "parallel path: (65,65) table, (4,65) repeated ids", {{65, 65}}, normal,
          [](const Vars& x) { return embedding(x[0], ids_4x65()); }, kLinear, 64)
-GRAD_ROW(layernorm, "parallel path: (4,65,65)", {{4, 65, 65}, {65}, {65}}, normal,
-         [](const Vars& x) { return layernorm(x[0], x[1], x[2]); }, kCurved, 64)
+GRAD_ROW(layer_norm, "parallel path: (4,65,65)", {{4, 65, 65}, {65}, {65}}, normal,
+         [](const Vars& x) { return layer_norm(x[0], x[1], x[2]); }, kCurved, 64)
 GRAD_ROW(causal_softmax, "parallel path: (1,3,65,65)", {{1, 3, 65, 65}}, normal,
          [](const Vars& x) { return causal_softmax(x[0], 0.125f); }, kCurved, 64)
 GRAD_ROW(cross_entropy, "parallel path: (4,65,65)", {{4, 65, 65}}, normal,
          [](const Vars& x) { return cross_entropy(x[0], ids_4x65()); }, kCurved, 64)
 GRAD_ROW(scan_max, "parallel path: tie-free (4,65,65)", {{4, 65, 65}}, distinct,
          [](const Vars& x) { return scan_max(x[0]); }, kLinear, 64)
-GRAD_ROW(causal_mean, "parallel path: (4,65,65)", {{4, 65, 65}}, normal,
-         [](const Vars& x) { return causal_mean(x[0]); }, kLinear, 64)
+GRAD_ROW(avg, "parallel path: (4,65,65)", {{4, 65, 65}}, normal,
+         [](const Vars& x) { return avg(x[0]); }, kLinear, 64)
+GRAD_ROW(linear_scan, "parallel path: (4,65,65)", {{4, 65, 65}, {65}}, normal,
+         [](const Vars& x) { return linear_scan(x[0], sigmoid(x[1])); }, kCurved, 64)
+
+// Every row of autograd/unary.cpp, at odd shapes and above the OpenMP
+// threshold, with inputs drawn where the op is smooth: a new row is checked
+// without an edit here.
+std::vector<float> for_domain(Domain domain, int64_t n, std::mt19937& gen) {
+    std::vector<float> v = normal_values(n, gen);
+    for (float& x : v) {
+        if (domain == Domain::real) x *= 2.0f;                                // wide: both tails of exp, gelu, tanh
+        if (domain == Domain::positive) x = std::fabs(x) * 2.0f + 0.2f;       // log, sqrt
+        if (domain == Domain::nonzero) x += x < 0 ? -0.05f : 0.05f;           // relu: the kink stays beyond +-eps
+    }
+    return v;
+}
+const bool kUnaryRows = [] {
+    for (const UnaryOp* op : unary_ops()) {
+        for (const Shape& shape : {Shape{3, 7, 5}, Shape{1, 65, 3}, Shape{4, 65, 65}}) {
+            GradRow row{Op::unary, std::string(op->name) + " " + shape.str(), {shape}, nullptr,
+                        [op](const Vars& x) { return unary(*op, x[0]); }, kCurved, shape.numel() > 10000 ? 64 : 0};
+            row.domain = op->domain;
+            add_row(std::move(row));
+        }
+    }
+    return true;
+}();
+TEST_CASE("grad: every row of the unary table (autograd/unary.cpp)") {
+    for (const GradRow& row : grad_table())
+        if (row.op == Op::unary) {
+            CAPTURE(row.what);
+            check_gradients(row);
+        }
+}
 
 TEST_CASE("grad: every op has a gradient test") {
     for (int i = 0; i < static_cast<int>(Op::count); ++i) {
@@ -451,6 +513,114 @@ TEST_CASE("grad: every op has a gradient test") {
         bool found = false;
         for (const GradRow& row : grad_table()) found = found || row.op == op;
         CHECK_MESSAGE(found, "no gradient test row for op " << std::string(op_name(op)));
+    }
+}
+
+// ---- fused equals composed ---------------------------------------------------
+// Each fused op against the same formula written with primitives
+// (autograd/composed.h, and the `composed` of a unary row): forward values and
+// the gradient of every input agree to within float rounding of the two paths.
+struct FusedRow {
+    std::string what;
+    std::vector<Shape> shapes;
+    Generator generate;
+    std::function<Var(const Vars&)> fused, composed;
+};
+
+void check_fused_equals_composed(const FusedRow& row) {
+    std::mt19937 gen(99);
+    int64_t total = 0;
+    for (const Shape& s : row.shapes) total += s.numel();
+    const std::vector<float> drawn = row.generate(total, gen);
+    std::vector<Parameter> params;
+    int64_t offset = 0;
+    for (size_t i = 0; i < row.shapes.size(); ++i) {
+        params.push_back(make_parameter("x" + std::to_string(i), from_data(row.shapes[i], drawn.data() + offset)));
+        offset += row.shapes[i].numel();
+    }
+    Vars inputs;
+    for (const Parameter& p : params) inputs.push_back(p.var());
+    std::vector<float> w;
+    auto run = [&](const std::function<Var(const Vars&)>& build, std::vector<std::vector<float>>& grads) {
+        for (Parameter& p : params) fill(p.grad(), 0.0f);
+        const Var y = build(inputs);
+        if (w.empty()) w = normal_values(y.value.numel(), gen);
+        std::vector<float> values = values_of(y.value);
+        backward(sum(mul(y, constant(tensor_of(y.shape(), w)))));
+        for (Parameter& p : params) grads.push_back(values_of(p.grad()));
+        return values;
+    };
+    std::vector<std::vector<float>> g_fused, g_composed;
+    const std::vector<float> y_fused = run(row.fused, g_fused), y_composed = run(row.composed, g_composed);
+    auto close = [](const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+        REQUIRE(a.size() == b.size());
+        int off = 0;
+        for (size_t i = 0; i < a.size(); i++) off += !(std::fabs(a[i] - b[i]) <= 1e-4 * (1.0 + std::fabs(b[i])));
+        CHECK_MESSAGE(off == 0, what << ": " << off << " of " << a.size() << " differ by more than 1e-4 relative");
+    };
+    close(y_fused, y_composed, row.what + ", values");
+    for (size_t i = 0; i < params.size(); i++) close(g_fused[i], g_composed[i], row.what + ", gradient of input " + std::to_string(i));
+}
+
+std::vector<FusedRow> fused_rows() {
+    std::vector<FusedRow> rows = {
+        {"layer_norm with bias", {{3, 7, 5}, {5}, {5}}, normal,
+         [](const Vars& x) { return layer_norm(x[0], x[1], x[2]); },
+         [](const Vars& x) { return layer_norm_composed(x[0], x[1], x[2]); }},
+        {"layer_norm without bias, C=65", {{2, 3, 65}, {65}}, normal,
+         [](const Vars& x) { return layer_norm(x[0], x[1], Var{}); },
+         [](const Vars& x) { return layer_norm_composed(x[0], x[1], Var{}); }},
+        {"causal_softmax (1,3,7,7)", {{1, 3, 7, 7}}, normal,
+         [](const Vars& x) { return causal_softmax(x[0], 0.5f); },
+         [](const Vars& x) { return causal_softmax_composed(x[0], 0.5f); }},
+        {"cross_entropy (3,7,5)", {{3, 7, 5}}, normal,
+         [](const Vars& x) { return cross_entropy(x[0], targets_3x7_v5()); },
+         [](const Vars& x) { return cross_entropy_composed(x[0], targets_3x7_v5()); }},
+        {"cross_entropy, logits near 100", {{3, 7, 5}}, near_100,
+         [](const Vars& x) { return cross_entropy(x[0], targets_3x7_v5()); },
+         [](const Vars& x) { return cross_entropy_composed(x[0], targets_3x7_v5()); }},
+        {"causal_attention, 2 heads of 3, T=65", {{2, 65, 18}}, normal,
+         [](const Vars& x) { return causal_attention(x[0], 2); },
+         [](const Vars& x) {
+             Rng unused{0, 0};
+             return causal_attention_composed(x[0], 2, 0.0f, false, unused);
+         }},
+    };
+    for (const UnaryOp* op : unary_ops())
+        if (op->composed)
+            rows.push_back({std::string(op->name) + " against " + op->formula, {{3, 7, 5}}, normal,
+                            [op](const Vars& x) { return unary(*op, scale(x[0], 2.0f)); },
+                            [op](const Vars& x) { return op->composed(scale(x[0], 2.0f)); }});
+    return rows;
+}
+
+TEST_CASE("grad: fused ops equal their composed forms, values and gradients") {
+    for (const FusedRow& row : fused_rows()) {
+        CAPTURE(row.what);
+        check_fused_equals_composed(row);
+    }
+}
+
+// The unary kernels against their formulas in double: f(x), and f'(x) from a
+// central difference of the double formula (exact to ~1e-10 with h = 1e-5).
+TEST_CASE("grad: every unary kernel matches its formula in double, value and derivative") {
+    for (const UnaryOp* op : unary_ops()) {
+        CAPTURE(op->name);
+        std::mt19937 gen(5);
+        const Shape shape{4, 65, 65};  // above the OpenMP threshold
+        const std::vector<float> xs = for_domain(op->domain, shape.numel(), gen);
+        Tensor x = tensor_of(shape, xs), y = empty(shape), dx = zeros(shape), dy = full(shape, 1.0f);
+        op->forward(y, x);
+        op->backward(dx, x, y, dy);
+        int off_value = 0, off_slope = 0;
+        for (int64_t i = 0; i < shape.numel(); i++) {
+            const double xi = xs[size_t(i)], want = op->reference(xi);
+            const double h = 1e-5, slope = (op->reference(xi + h) - op->reference(xi - h)) / (2 * h);
+            off_value += !(std::fabs(y.data[i] - want) <= 1e-6 + 1e-5 * std::fabs(want));
+            off_slope += !(std::fabs(dx.data[i] - slope) <= 1e-5 + 1e-4 * std::fabs(slope));
+        }
+        CHECK_MESSAGE(off_value == 0, off_value << " values off");
+        CHECK_MESSAGE(off_slope == 0, off_slope << " derivatives off");
     }
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/unary.h"
 #include "tensor/kernels.h"
 #include "tests/reference.h"
 
@@ -274,8 +275,8 @@ TEST_CASE("kernel: kernels reject bad arguments with cg::Error naming the op") {
     };
     expect_error("add", [] { add_forward(zeros({2, 3}), zeros({2, 3}), zeros({2})); });
     expect_error("mul", [] { mul_forward(zeros({2, 3}), zeros({2, 3}), zeros({3, 3})); });
-    expect_error("layernorm", [] {
-        layernorm_forward(zeros({2, 3}), zeros({2}), zeros({2}), zeros({2, 3}), zeros({4}), Tensor());
+    expect_error("layer_norm", [] {
+        layer_norm_forward(zeros({2, 3}), zeros({2}), zeros({2}), zeros({2, 3}), zeros({4}), Tensor());
     });
     expect_error("causal_softmax", [] { causal_softmax_forward(zeros({2, 3}), zeros({2, 3}), 1.0f); });
     expect_error("embedding", [] {
@@ -424,6 +425,14 @@ TEST_CASE("kernel: maximum/minimum tie rule: a tie gives the gradient to a") {
     check_max_min(ra, rb, rdy, false, "many ties");
 }
 
+// A row of the unary table by name.
+const UnaryOp& unary_row(const std::string& name) {
+    for (const UnaryOp* op : unary_ops())
+        if (name == op->name) return *op;
+    FAIL("no unary op " << name);
+    throw;
+}
+
 TEST_CASE("kernel: gelu forward vs the tanh formula in double, backward vs the analytic derivative") {
     Rng rng{25, 0};
     Tensor x = randn({3, 7, 65}, rng, 3.0f);
@@ -451,11 +460,12 @@ TEST_CASE("kernel: gelu forward vs the tanh formula in double, backward vs the a
                         0.5 * std::fabs(v) * du * (sech2 * (1.0 + 2.0 * std::fabs(uu)) + 1.0)) +
                    2.0 * kU * std::fabs(dx0[i]) + kTiny;
     }
+    const UnaryOp& gelu = unary_row("gelu");
     Tensor out = full(x.shape, NAN);
-    gelu_forward(out, x);
-    expect_close(out, y, ytol, "gelu_forward");
-    gelu_backward(dx, x, dy);
-    expect_close(dx, dxw, dxtol, "gelu_backward (accumulating)");
+    gelu.forward(out, x);
+    expect_close(out, y, ytol, "gelu forward");
+    gelu.backward(dx, x, out, dy);
+    expect_close(dx, dxw, dxtol, "gelu backward (accumulating)");
 }
 
 TEST_CASE("kernel: broadcast_sum_backward sums dy over the leading dims (accumulating)") {
@@ -595,7 +605,7 @@ TEST_CASE("kernel: sum_all (double accumulation) and add_constant") {
 }
 
 // ============================================================================
-// layernorm
+// layer_norm
 // ============================================================================
 
 // Tolerances (two-pass or one-pass, any summation order): the mean is a sum
@@ -604,8 +614,8 @@ TEST_CASE("kernel: sum_all (double accumulation) and add_constant") {
 // ~C u. h = |xhat| + (|x| + |mean|) rstd bounds what each xhat carries, and
 // every tolerance is 4 (n + 8) u times the magnitudes involved, n the length
 // of the sum behind it.
-void check_layernorm(int64_t N, int64_t C, bool with_bias, float offset, Rng& rng) {
-    const std::string what = "layernorm N,C=" + std::to_string(N) + "," + std::to_string(C) +
+void check_layer_norm(int64_t N, int64_t C, bool with_bias, float offset, Rng& rng) {
+    const std::string what = "layer_norm N,C=" + std::to_string(N) + "," + std::to_string(C) +
                              (with_bias ? " bias" : " no bias") +
                              (offset != 0.0f ? " offset" : "");
     Tensor x = randn({N, C}, rng, 1.5f, 0.3f);
@@ -615,7 +625,7 @@ void check_layernorm(int64_t N, int64_t C, bool with_bias, float offset, Rng& rn
     const float eps = 1e-5f;
     const Vec xv = values(x), wv = values(w);
     const Vec bv = with_bias ? values(b) : Vec();
-    const ref::LayerNormRef r = ref::layernorm_ref(xv, wv, with_bias ? &bv : nullptr, N, C, eps);
+    const ref::LayerNormRef r = ref::layer_norm_ref(xv, wv, with_bias ? &bv : nullptr, N, C, eps);
 
     Vec h(xv.size()), mtol(N), rtol(N), otol(xv.size());
     for (int64_t n = 0; n < N; ++n) {
@@ -631,7 +641,7 @@ void check_layernorm(int64_t N, int64_t C, bool with_bias, float offset, Rng& rn
         }
     }
     Tensor out = full({N, C}, NAN), mean = full({N}, NAN), rstd = full({N}, NAN);
-    layernorm_forward(out, mean, rstd, x, w, b, eps);
+    layer_norm_forward(out, mean, rstd, x, w, b, eps);
     expect_close(out, r.out, otol, what + " out");
     expect_close(mean, r.mean, mtol, what + " mean");
     expect_close(rstd, r.rstd, rtol, what + " rstd");
@@ -673,21 +683,21 @@ void check_layernorm(int64_t N, int64_t C, bool with_bias, float offset, Rng& rn
         }
     }
     for (int64_t c = 0; c < C; ++c) dwtol[c] += kTiny, dbtol[c] += kTiny;
-    layernorm_backward(dx, dw, db, dy, x, w, mean, rstd);
+    layer_norm_backward(dx, dw, db, dy, x, w, mean, rstd);
     expect_close(dx, dxw, dxtol, what + " dx");
     expect_close(dw, dww, dwtol, what + " dweight");
     if (with_bias) expect_close(db, dbw, dbtol, what + " dbias");
 }
 
-TEST_CASE("kernel: layernorm forward and backward vs naive double, with and without bias") {
+TEST_CASE("kernel: layer_norm forward and backward vs naive double, with and without bias") {
     Rng rng{51, 0};
     const int64_t sizes[][2] = {{21, 65}, {7, 129}, {64, 128}, {129, 3}, {1, 1}, {3, 7}};
     for (const auto& s : sizes) {
-        check_layernorm(s[0], s[1], true, 0.0f, rng);
-        check_layernorm(s[0], s[1], false, 0.0f, rng);
+        check_layer_norm(s[0], s[1], true, 0.0f, rng);
+        check_layer_norm(s[0], s[1], false, 0.0f, rng);
     }
     // Rows whose mean is large against their spread.
-    check_layernorm(7, 65, true, 8.0f, rng);
+    check_layer_norm(7, 65, true, 8.0f, rng);
 }
 
 // ============================================================================
@@ -774,28 +784,6 @@ TEST_CASE("kernel: causal_softmax with huge scores stays finite (row max subtrac
     check_causal_softmax({3, 7, 7}, 1.0f, 1.0f, 1e4f, rng);
     check_causal_softmax({3, 7, 7}, 1.0f, 1.0f, -1e4f, rng);
     check_causal_softmax({1, 65, 65}, 1.0f, 1e4f, 0.0f, rng);
-}
-
-TEST_CASE("kernel: softmax_forward over the last dim") {
-    Rng rng{63, 0};
-    struct Case {
-        Shape shape;
-        float stddev, offset;
-    };
-    const Case cases[] = {{{7, 65}, 2.0f, 0.0f},  {{1, 1}, 1.0f, 0.0f},  {{3, 5, 129}, 3.0f, 0.0f},
-                          {{129, 3}, 1.0f, 0.0f}, {{4, 64}, 1.0f, 0.0f}, {{2, 7}, 1.0f, 1e4f},
-                          {{2, 7}, 1.0f, -1e4f}};
-    for (const Case& c : cases) {
-        const Shape& shape = c.shape;
-        const int64_t V = shape[-1], rows = shape.numel() / V;
-        Tensor x = randn(shape, rng, c.stddev, c.offset);
-        const Vec s = values(x);
-        Vec p(s.size());
-        for (int64_t r = 0; r < rows; ++r) ref::softmax_row(&s[r * V], &p[r * V], V, V, 1.0);
-        Tensor probs = full(shape, NAN);
-        softmax_forward(probs, x);
-        expect_close(probs, p, softmax_tol(s, p, rows, V, false, 1.0), "softmax_forward " + shape.str());
-    }
 }
 
 // Cross-entropy. lse = max + log(sum exp(l - max)): the exp arguments carry
@@ -907,7 +895,7 @@ TEST_CASE("kernel: embedding forward and scatter-add backward with repeated ids"
 
 const Shape kScanShapes[] = {{3, 7, 65}, {1, 1, 1}, {2, 65, 3}, {1, 129, 7}, {4, 64, 32}};
 
-enum class Scan { shift, pair_max, pair_min, pair_mean, scan_max, scan_min, causal_mean, global_mean };
+enum class Scan { shift, pair_max, pair_min, pair_mean, scan_max, scan_min, avg, gavg };
 const char* scan_name(Scan k) {
     switch (k) {
         case Scan::shift: return "shift";
@@ -916,13 +904,13 @@ const char* scan_name(Scan k) {
         case Scan::pair_mean: return "pair_mean";
         case Scan::scan_max: return "scan_max";
         case Scan::scan_min: return "scan_min";
-        case Scan::causal_mean: return "causal_mean";
-        case Scan::global_mean: return "global_mean";
+        case Scan::avg: return "avg";
+        case Scan::gavg: return "gavg";
     }
     return "?";
 }
 const Scan kAllScans[] = {Scan::shift,    Scan::pair_max, Scan::pair_min,    Scan::pair_mean,
-                          Scan::scan_max, Scan::scan_min, Scan::causal_mean, Scan::global_mean};
+                          Scan::scan_max, Scan::scan_min, Scan::avg, Scan::gavg};
 
 void scan_forward(Scan k, const Tensor& out, const Tensor& x) {
     switch (k) {
@@ -932,8 +920,8 @@ void scan_forward(Scan k, const Tensor& out, const Tensor& x) {
         case Scan::pair_mean: pair_mean_forward(out, x); break;
         case Scan::scan_max: scan_max_forward(out, x); break;
         case Scan::scan_min: scan_min_forward(out, x); break;
-        case Scan::causal_mean: causal_mean_forward(out, x); break;
-        case Scan::global_mean: global_mean_forward(out, x); break;
+        case Scan::avg: avg_forward(out, x); break;
+        case Scan::gavg: gavg_forward(out, x); break;
     }
 }
 void scan_backward(Scan k, const Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy) {
@@ -944,8 +932,8 @@ void scan_backward(Scan k, const Tensor& dx, const Tensor& x, const Tensor& y, c
         case Scan::pair_mean: pair_mean_backward(dx, dy); break;
         case Scan::scan_max: scan_max_backward(dx, x, y, dy); break;
         case Scan::scan_min: scan_min_backward(dx, x, y, dy); break;
-        case Scan::causal_mean: causal_mean_backward(dx, dy); break;
-        case Scan::global_mean: global_mean_backward(dx, dy); break;
+        case Scan::avg: avg_backward(dx, dy); break;
+        case Scan::gavg: gavg_backward(dx, dy); break;
     }
 }
 
@@ -976,10 +964,10 @@ void scan_reference(Scan k, const Vec& x, const Vec& dy, const ref::BTC& d, Vec&
                     case Scan::scan_min:
                         src = {{ref::scan_source(x, d, b, t, c, k == Scan::scan_max), 1.0}};
                         break;
-                    case Scan::causal_mean:
+                    case Scan::avg:
                         for (int64_t s = 0; s <= t; ++s) src.push_back({s, 1.0 / (t + 1)});
                         break;
-                    case Scan::global_mean:
+                    case Scan::gavg:
                         for (int64_t s = 0; s < d.T; ++s) src.push_back({s, 1.0 / d.T});
                         break;
                 }
@@ -1076,15 +1064,15 @@ TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
          }},
         {"gelu", [&] {
              Tensor o = empty(x.shape), d = dx0.clone();
-             gelu_forward(o, x);
-             gelu_backward(d, x, dy);
+             unary_row("gelu").forward(o, x);
+             unary_row("gelu").backward(d, x, o, dy);
              return std::vector<Tensor>{o, d};
          }},
-        {"layernorm forward, dx", [&] {
+        {"layer_norm forward, dx", [&] {
              Tensor o = empty({N, C}), m = empty({N}), r = empty({N});
-             layernorm_forward(o, m, r, xn, w, bias);
+             layer_norm_forward(o, m, r, xn, w, bias);
              Tensor d = dx0.clone().reshape({N, C}), dw = zeros({C}), db = zeros({C});
-             layernorm_backward(d, dw, db, dyn, xn, w, m, r);
+             layer_norm_backward(d, dw, db, dyn, xn, w, m, r);
              return std::vector<Tensor>{o, m, r, d};
          }},
         {"causal_softmax", [&] {
@@ -1093,7 +1081,6 @@ TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
              causal_softmax_backward(ds, p, dprobs, 0.3f);
              return std::vector<Tensor>{p, ds};
          }},
-        {"softmax_forward", [&] { Tensor p = empty(logits.shape); softmax_forward(p, logits); return std::vector<Tensor>{p}; }},
         {"cross_entropy lse, dlogits", [&] {
              Tensor lse = empty({N}), d = zeros(logits.shape);
              cross_entropy_forward(lse, logits, ids.data());
@@ -1114,11 +1101,11 @@ TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
              matmul(s, scores, dprobs);
              return std::vector<Tensor>{o, g, a, s};
          }},
-        {"layernorm dweight, dbias", [&] {
+        {"layer_norm dweight, dbias", [&] {
              Tensor o = empty({N, C}), m = empty({N}), r = empty({N});
-             layernorm_forward(o, m, r, xn, w, bias);
+             layer_norm_forward(o, m, r, xn, w, bias);
              Tensor dw = zeros({C}), db = zeros({C});
-             layernorm_backward(Tensor{}, dw, db, dyn, xn, w, m, r);
+             layer_norm_backward(Tensor{}, dw, db, dyn, xn, w, m, r);
              return std::vector<Tensor>{dw, db};
          }},
         {"cross_entropy loss, sum_all, broadcast sums", [&] {
@@ -1132,8 +1119,8 @@ TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
         {"attention (fused), forward and backward", [&] {
              Tensor qkv = x.reshape({B, T, C}).slice(2, 0, 3 * 64).contiguous();
              Tensor o = empty({B, T, 64}), lse = empty({B, 4, T}), d = zeros(qkv.shape);
-             attention_forward(o, lse, qkv, 4);
-             attention_backward(d, dy.slice(2, 0, 64).contiguous(), qkv, o, lse, 4);
+             causal_attention_forward(o, lse, qkv, 4);
+             causal_attention_backward(d, dy.slice(2, 0, 64).contiguous(), qkv, o, lse, 4);
              return std::vector<Tensor>{o, lse, d};
          }},
     };

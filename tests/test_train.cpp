@@ -698,7 +698,7 @@ TEST_CASE("train: bad configs throw before training starts") {
     {
         TrainConfig c = tiny_run(data, out, "attn");
         c.model.activation = "attn";
-        check_train_refuses(c, {"activation 'attn'"});
+        check_train_refuses(c, {"activation 'attn' is a mixer", "gelu, silu, relu"});
     }
     {
         TrainConfig c = tiny_run(data, out, "attn");
@@ -717,8 +717,12 @@ TEST_CASE("train: bad configs throw before training starts") {
     }
     {
         TrainConfig c = tiny_run(data, out, "attn,pair_min");
-        c.model.activation = "relu";
-        check_train_refuses(c, {"relu"});
+        c.model.activation = "gelu2";
+        check_train_refuses(c, {"unknown activation 'gelu2'", "gelu"});
+    }
+    {
+        TrainConfig c = tiny_run(data, out, "gelu");
+        check_train_refuses(c, {"mixer 'gelu' is element-wise"});
     }
     {
         TrainConfig c = tiny_run(dir / "no-data", out, "attn");

@@ -43,29 +43,31 @@ Ids random_ids(Shape shape, int64_t vocab, Rng& rng) {
 
 }  // namespace
 
+// Every 2-D weight but the position embedding is a linear layer's (wte serves as
+// lm_head): their (out, in) shapes, from the model itself.
+std::vector<std::pair<int64_t, int64_t>> linear_layers(const GPTConfig& c) {
+    GPT model = make_gpt(c, 0);
+    std::vector<std::pair<int64_t, int64_t>> layers;
+    for (Parameter* p : gpt_parameters(model))
+        if (p->value.ndim() == 2 && p != &model.wpe) layers.push_back({p->value.shape[0], p->value.shape[1]});
+    return layers;
+}
+
 double train_step_flops(const GPTConfig& c, int64_t B) {
-    const double BT = static_cast<double>(B * c.block_size), C = static_cast<double>(c.n_embd);
-    const double T = static_cast<double>(c.block_size), V = static_cast<double>(c.vocab_size);
-    double forward = 2 * BT * C * V;  // lm_head
+    const double BT = static_cast<double>(B * c.block_size), T = static_cast<double>(c.block_size);
+    double forward = 0;
+    for (const auto& [out, in] : linear_layers(c)) forward += 2 * BT * static_cast<double>(in * out);
     for (const std::string& m : block_mixers(c)) {
-        if (m == "attn") forward += 2 * BT * C * 3 * C + 2 * 2 * BT * T * C + 2 * BT * C * C;  // qkv, q k^T and p v, c_proj
-        else forward += (c.mixer_vproj ? 2 : 1) * 2 * BT * C * C;                             // c_v, c_proj
-        forward += 2 * 2 * BT * C * 4 * C;                                                      // c_fc, mlp.c_proj
+        const MixerKind& kind = find_mixer_kind(m, MixerUse::mixer);
+        if (kind.core_flops) forward += kind.core_flops(BT, T, static_cast<double>(c.n_embd));
     }
-    return 3 * forward;
+    return 3 * forward;  // the backward takes about twice the forward's
 }
 
 double linear_products_ms(const GPTConfig& c, int64_t B) {
-    const int64_t N = B * c.block_size, C = c.n_embd;
+    const int64_t N = B * c.block_size;
     std::vector<std::pair<int64_t, int64_t>> layers;  // (in, out) of each linear layer
-    for (const std::string& m : block_mixers(c)) {
-        if (m == "attn") layers.push_back({C, 3 * C});
-        else if (c.mixer_vproj) layers.push_back({C, C});
-        layers.push_back({C, C});
-        layers.push_back({C, 4 * C});
-        layers.push_back({4 * C, C});
-    }
-    layers.push_back({C, c.vocab_size});  // lm_head
+    for (const auto& [out, in] : linear_layers(c)) layers.push_back({in, out});
     struct Buffers {
         Tensor x, w, y, dy, dx, dw;
     };

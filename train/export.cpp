@@ -25,7 +25,7 @@ Metadata export_metadata(const GPTConfig& config, const Vocab& vocab) {
     bool all_attention = config.activation == "gelu";
     for (size_t l = 0; l < mixers.size(); l++) {
         meta.emplace_back("mixer." + std::to_string(l), mixers[l]);
-        all_attention = all_attention && mixers[l] == "attn";
+        all_attention = all_attention && find_mixer_kind(mixers[l], MixerUse::mixer).nanogpt_attention;
     }
     meta.emplace_back("nanogpt_compatible", all_attention ? "True" : "False");
     std::string codes;
@@ -67,7 +67,7 @@ void export_safetensors(GPT& model, const Vocab& vocab, const std::string& path)
     std::vector<TensorToWrite> tensors;
     for (Parameter* p : gpt_parameters(model)) tensors.push_back({p->name, shape_of(p->value), p->value.data});
     for (size_t l = 0; l < model.h.size(); l++)
-        if (model.h[l].is_attention)
+        if (model.h[l].mixer.kind->nanogpt_attention)
             tensors.push_back({"transformer.h." + std::to_string(l) + ".attn.bias", {1, 1, T, T}, mask.data()});
     tensors.push_back({"lm_head.weight", shape_of(model.wte.value), model.wte.value.data});
     write_safetensors(path, export_metadata(c, vocab), tensors);

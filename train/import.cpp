@@ -200,7 +200,7 @@ ImportedModel import_model(const SafetensorsFile& f, const std::string& path, co
     for (const StoredTensor& t : f.tensors) {
         if (std::find(used.begin(), used.end(), t.name) != used.end()) continue;
         const int64_t l = block_of(t.name);
-        if (l >= 0 && l < c.n_layer && out.model.h[l].is_attention && t.name == "transformer.h." + std::to_string(l) + ".attn.bias") {
+        if (l >= 0 && l < c.n_layer && out.model.h[l].mixer.kind->nanogpt_attention && t.name == "transformer.h." + std::to_string(l) + ".attn.bias") {
             check_mask(t, c.block_size);
             masks++;
             continue;

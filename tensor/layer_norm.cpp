@@ -8,22 +8,22 @@
 namespace cg {
 
 namespace {
-void check_layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    check_contiguous("layernorm", "input", x);
+void check_layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    check_contiguous("layer_norm", "input", x);
     const int64_t C = x.shape[-1];
-    check_shape("layernorm", "weight", weight, Shape{C});
-    if (bias.defined()) check_shape("layernorm", "bias", bias, Shape{C});
+    check_shape("layer_norm", "weight", weight, Shape{C});
+    if (bias.defined()) check_shape("layer_norm", "bias", bias, Shape{C});
 }
 }  // namespace
 
 // x (N, C) -> out = (x - mean) * rstd * weight + bias; saves mean, rstd (N)
-void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd,
+void layer_norm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd,
                        const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
-    check_layernorm(x, weight, bias);
-    check_shape("layernorm", "output", out, x.shape);
+    check_layer_norm(x, weight, bias);
+    check_shape("layer_norm", "output", out, x.shape);
     const int64_t C = x.shape[-1], N = C ? x.numel() / C : 0;
-    check_shape("layernorm", "mean", mean, Shape{N});
-    check_shape("layernorm", "rstd", rstd, Shape{N});
+    check_shape("layer_norm", "mean", mean, Shape{N});
+    check_shape("layer_norm", "rstd", rstd, Shape{N});
     const float *w = weight.data, *b = bias.defined() ? bias.data : nullptr;
     #pragma omp parallel for if (N * C > kParallelMin)
     for (int64_t n = 0; n < N; n++) {
@@ -50,16 +50,16 @@ void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 //   dweight += sum_rows dy * xhat,  dbias += sum_rows dy
 // (the three terms of the layer-norm backward; see Ba et al. 2016, or llm.c).
-void layernorm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
+void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
                         const Tensor& dy, const Tensor& x, const Tensor& weight,
                         const Tensor& mean, const Tensor& rstd) {
-    check_layernorm(x, weight, dbias);
-    check_shape("layernorm", "dy", dy, x.shape);
-    check_contiguous("layernorm", "dy", dy);
+    check_layer_norm(x, weight, dbias);
+    check_shape("layer_norm", "dy", dy, x.shape);
+    check_contiguous("layer_norm", "dy", dy);
     const int64_t C = x.shape[-1], N = C ? x.numel() / C : 0;
-    check_shape("layernorm", "mean", mean, Shape{N});
-    check_shape("layernorm", "rstd", rstd, Shape{N});
-    if (dweight.defined()) check_shape("layernorm", "dweight", dweight, Shape{C});
+    check_shape("layer_norm", "mean", mean, Shape{N});
+    check_shape("layer_norm", "rstd", rstd, Shape{N});
+    if (dweight.defined()) check_shape("layer_norm", "dweight", dweight, Shape{C});
     const float* w = weight.data;
     // Rows in parallel. The parameter gradients sum over rows, so each chunk
     // of rows sums into its own slice of `partial`, and the slices are added

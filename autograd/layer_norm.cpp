@@ -5,15 +5,15 @@
 namespace cg {
 
 // y = (x - mean) * rstd * weight + bias; saves x, weight, mean, rstd
-Var layernorm(const Var& x, const Var& weight, const Var& bias, float eps) {
+Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
     Tensor xc = x.value.contiguous();
     const int64_t C = xc.shape[-1];
     Tensor y = empty(xc.shape), mean = empty({xc.numel() / C}), rstd = empty({xc.numel() / C});
-    layernorm_forward(y, mean, rstd, xc, weight.value, bias.value, eps);
-    // dx, dweight, dbias: see layernorm_backward in tensor/layernorm.cpp
-    Node* n = record(Op::layernorm, y.shape, {&x, &weight, &bias}, [](Node& n) {
+    layer_norm_forward(y, mean, rstd, xc, weight.value, bias.value, eps);
+    // dx, dweight, dbias: see layer_norm_backward in tensor/layer_norm.cpp
+    Node* n = record(Op::layer_norm, y.shape, {&x, &weight, &bias}, [](Node& n) {
         Tensor none;
-        layernorm_backward(n.inputs[0] ? grad_of(n.inputs[0]) : none,
+        layer_norm_backward(n.inputs[0] ? grad_of(n.inputs[0]) : none,
                            n.inputs[1] ? grad_of(n.inputs[1]) : none,
                            n.inputs[2] ? grad_of(n.inputs[2]) : none, n.grad, n.saved[0],
                            n.saved[1], n.saved[2], n.saved[3]);
