@@ -8,8 +8,11 @@
 
 namespace cg {
 
+// nanoGPT's shakespeare_char settings: beta2 0.99 rather than the usual 0.95,
+// since its small batches make the second moment noisy. The training
+// defaults (train/settings.h) are these.
 struct AdamWConfig {
-    float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0.1f;
+    float beta1 = 0.9f, beta2 = 0.99f, eps = 1e-8f, weight_decay = 0.1f;
 };
 
 struct AdamW {

@@ -136,7 +136,7 @@ double peak_memory_mib() {
 TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
     GPT model = make_gpt(o.model, 1337);
     std::vector<Parameter*> params = gpt_parameters(model);
-    AdamW opt = make_adamw(params, AdamWConfig{0.9f, 0.99f, 1e-8f, 0.1f});
+    AdamW opt = make_adamw(params, AdamWConfig{});
     Rng data{1, 0}, drop{2, 0};
     const int64_t B = o.batch_size, T = o.model.block_size;
     std::vector<double> times;

@@ -161,7 +161,7 @@ RunState fresh_run_state(uint64_t seed) {
 }
 
 void save_new_checkpoint(const std::string& path, const TrainConfig& config, const Vocab& vocab, GPT& model) {
-    const AdamW opt = make_adamw(gpt_parameters(model), AdamWConfig{config.beta1, config.beta2, 1e-8f, config.weight_decay});
+    const AdamW opt = make_adamw(gpt_parameters(model), adamw_config(config));
     save_checkpoint(path, config, vocab, model, opt, fresh_run_state(config.seed));
 }
 

@@ -15,7 +15,7 @@
 #include "models/gpt.h"
 #include "nn/adamw.h"
 #include "train/dataset.h"
-#include "train/options.h"
+#include "train/settings.h"
 
 namespace cg {
 

@@ -4,22 +4,17 @@
 
 #include <fstream>
 
-#include "train/options.h"
+#include "train/settings.h"
 #include "train/safe_file.h"
 
 namespace cg {
 
 Metadata export_metadata(const GPTConfig& config, const Vocab& vocab) {
-    TrainConfig run;
-    run.model = config;
+    GPTConfig model = config;
     Metadata meta = {{"format", "pt"}};  // what PyTorch's safetensors writer puts there
-    for (const auto& [key, value] : config_pairs(run)) {
-        const bool is_model_key = key == "n_layer" || key == "n_head" || key == "n_embd" || key == "block_size" ||
-                                  key == "vocab_size" || key == "dropout" || key == "bias" || key == "mixer" ||
-                                  key == "activation" || key == "mixer_vproj";
-        if (!is_model_key) continue;
-        if (value == "true" || value == "false") meta.emplace_back(key, value == "true" ? "True" : "False");
-        else meta.emplace_back(key, value);
+    for (const Setting& s : model_settings(model)) {  // booleans as Python writes them
+        const std::string value = setting_text(s);
+        meta.emplace_back(s.key, value == "true" ? "True" : value == "false" ? "False" : value);
     }
     const std::vector<std::string> mixers = block_mixers(config);
     bool all_attention = config.activation == "gelu";

@@ -13,7 +13,7 @@
 
 #include "models/gpt.h"
 #include "train/dataset.h"
-#include "train/options.h"
+#include "train/settings.h"
 #include "train/safetensors.h"
 
 namespace cg {

@@ -102,8 +102,8 @@ int cmd_train(int argc, char** argv) {
     add_train_options(o, config);
     cxxopts::ParseResult r;
     if (!parse(o, argc, argv, true, &r)) return 0;
-    for (const char* key : kCheckpointOwnedKeys)
-        if (r.count(key)) config.model_keys_given.push_back(key);
+    for (const Setting& s : settings(config))
+        if (s.from_checkpoint && s.option && r.count(s.key)) config.model_keys_given.push_back(s.key);
     // Under mpirun: rank 0 prints; an error on any rank ends them all, not only itself.
     const ProcessGroup group = join_process_group(&argc, &argv);
     std::ostream unused(nullptr);  // the other ranks' progress: no buffer, so never written

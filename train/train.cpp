@@ -52,6 +52,8 @@ void check_train_config(const TrainConfig& c) {
     auto need = [](bool ok, const std::string& msg) {
         if (!ok) fail("config", msg);
     };
+    need(c.attention == "fused" || c.attention == "composed",
+         "attention must be 'fused' or 'composed', got '" + c.attention + "'");
     need(c.init_from == "scratch" || c.init_from == "resume",
          "init_from must be 'scratch' or 'resume', got '" + c.init_from + "'");
     need(!(c.overwrite && c.init_from == "resume"), "--overwrite is for runs from scratch; drop it to resume");
@@ -109,140 +111,246 @@ std::string duration_text(double seconds) {
 
 }  // namespace
 
+StepResult train_step(GPT& model, AdamW& opt, const TrainConfig& config, const std::vector<uint16_t>& tokens,
+                      int64_t step, RunState& state, GradientExchange& exchange, const ProcessGroup& group) {
+    StepResult r;
+    r.lr = learning_rate_at(config, step);
+    // batch -> forward -> cross-entropy -> backward, for every micro-batch, summed over processes
+    const StepGradient gradient =
+        compute_step_gradient(model, tokens, config.batch_size, config.grad_accum, state, exchange, group);
+    r.loss = gradient.loss;
+    r.stop_signal = gradient.stop_signal;
+    r.grad_norm = clip_grad_norm(opt.params, config.grad_clip);
+    // A non-finite step is not taken: the weights stay those of the last finite one.
+    if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) return r;
+    adamw_step(opt, r.lr);
+    zero_grad(opt.params);  // the one place gradients are cleared
+    r.updated = true;
+    return r;
+}
+
 std::string with_commas(int64_t n) {
     std::string s = std::to_string(n);
     for (int i = static_cast<int>(s.size()) - 3; i > (n < 0 ? 1 : 0); i -= 3) s.insert(static_cast<size_t>(i), ",");
     return s;
 }
 
-TrainReport train(TrainConfig config, std::ostream& log) {
-    // ---- everything is checked before anything is written ----
-    check_train_config(config);
-    const std::string ckpt_path = config.out_dir + "/ckpt.bin";
-    Dataset data = load_dataset(config.data_dir);
+namespace {
 
-    // The model, optimizer and random streams: fresh, or as the checkpoint left them.
+// Everything a run holds while it trains. It is made in place and never moved:
+// the optimizer and the gradient exchange point into the model.
+struct Run {
+    TrainConfig config;
+    std::string ckpt_path;
+    bool resume = false;
+    const ProcessGroup* group = nullptr;
+    bool lead = false;  // rank 0: prints, evaluates, owns out_dir
+    Dataset data;
     GPT model;
     RunState state;
-    Checkpoint ckpt;
-    const bool resume = config.init_from == "resume";
+    AdamW opt;
+    GradientExchange exchange;
+    int thread_request = 0, threads = 0;
+    RunLogStart log_start;
+    RunLock lock;
+    RunLog csv;
+    int64_t first_step = 0;
+    int64_t tokens_per_step = 0;
+    int64_t eval_batches = 0;
+};
+
+// Checks everything (settings, data, checkpoint, out_dir, memory, threads)
+// and builds the model, optimizer and random streams, fresh or as the
+// checkpoint left them. Writes nothing.
+void open_run(Run& run, TrainConfig config) {
+    check_train_config(config);
+    run.ckpt_path = config.out_dir + "/ckpt.bin";
+    run.data = load_dataset(config.data_dir);
+    run.resume = config.init_from == "resume";
     // Every process loads the data and the checkpoint; rank 0 alone owns out_dir.
-    const ProcessGroup& group = process_group();
-    const bool lead = group.rank == 0;
-    if (resume) {
-        ckpt = load_checkpoint(ckpt_path);
+    run.group = &process_group();
+    run.lead = run.group->rank == 0;
+    Checkpoint ckpt;
+    if (run.resume) {
+        ckpt = load_checkpoint(run.ckpt_path);
         check_resume_settings(config, ckpt.config);
         // The architecture and seed come from the checkpoint; the schedule,
         // logging and paths from the command line (so a run can be extended).
         config.model = ckpt.config.model;
         config.seed = ckpt.config.seed;
-        if (data.vocab != ckpt.vocab)
+        if (run.data.vocab != ckpt.vocab)
             fail("train", "the vocabulary of '" + config.data_dir + "' differs from the checkpoint's");
     } else {
-        if (lead && !config.overwrite && ::access(ckpt_path.c_str(), F_OK) == 0)
-            fail("train", "'" + ckpt_path + "' holds an earlier run; continue it with --init_from=resume, "
+        if (run.lead && !config.overwrite && ::access(run.ckpt_path.c_str(), F_OK) == 0)
+            fail("train", "'" + run.ckpt_path + "' holds an earlier run; continue it with --init_from=resume, "
                           "or replace it with --overwrite");
-        config.model.vocab_size = static_cast<int64_t>(data.vocab.size());
+        config.model.vocab_size = static_cast<int64_t>(run.data.vocab.size());
     }
-    check_splits(data, config.data_dir, config.model.block_size);
+    check_splits(run.data, config.data_dir, config.model.block_size);
     check_fits_in_memory(training_bytes(config.model, config.batch_size), "train");
-    RunLogStart log_start;
-    if (lead) {
+    if (run.lead) {
         check_writable_dir(config.out_dir, "train");
-        log_start = plan_run_log(config.out_dir + "/log.csv", resume ? ckpt.state.step : -1);
+        run.log_start = plan_run_log(config.out_dir + "/log.csv", run.resume ? ckpt.state.step : -1);
     }
-    const int thread_request = threads_per_process(config.threads, group);
-    const int threads = set_num_threads(thread_request);
-    if (resume) {
-        model = std::move(ckpt.model);
-        state = ckpt.state;
+    run.thread_request = threads_per_process(config.threads, *run.group);
+    run.threads = set_num_threads(run.thread_request);
+    if (run.resume) {
+        run.model = std::move(ckpt.model);
+        run.state = ckpt.state;
     } else {
-        model = make_gpt(config.model, config.seed);
-        state = fresh_run_state(config.seed);
+        run.model = make_gpt(config.model, config.seed);
+        run.state = fresh_run_state(config.seed);
     }
-    std::vector<Parameter*> params = gpt_parameters(model);
-    AdamW opt = make_adamw(params, AdamWConfig{config.beta1, config.beta2, 1e-8f, config.weight_decay});
-    if (resume) restore_optimizer(ckpt, opt);
-    ckpt = Checkpoint{};
-    GradientExchange exchange = make_gradient_exchange(params);
-
-    // ---- the run owns out_dir from here on ----
-    RunLock lock;
-    RunLog csv;
-    if (lead) {
-        std::filesystem::create_directories(config.out_dir);
-        lock = lock_out_dir(config.out_dir);
-        // --overwrite replaces the earlier run as a whole: its checkpoint must not
-        // outlive its log, or a later resume would pair it with this run's rows.
-        if (!resume && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
-            fail("train", "cannot remove the earlier '" + ckpt_path + "' (" + std::strerror(errno) + ")");
-        csv = open_run_log(log_start);
-    }
-    if (!csv.warning.empty()) log << "warning: " << csv.warning << "\n";
-    const StopSignals stop_signals;
-    const int64_t first_step = state.step;
-    auto stopped_at = [&](int64_t step, const std::string& what) {
-        return what + " at step " + std::to_string(step) + "; stopped. " +
-               (::access(ckpt_path.c_str(), F_OK) == 0 ? "'" + ckpt_path + "' is untouched"
-                                                         : std::string("no checkpoint was saved")) +
-               "; lower --learning_rate or --weight_decay, or set --grad_clip";
-    };
-
-    const GPTConfig& mc = model.config;
-    const int64_t B = config.batch_size, T = mc.block_size;
-    const int64_t tokens_per_step = group.size * config.grad_accum * B * T;
+    run.model.composed_attention = config.attention == "composed";
+    const std::vector<Parameter*> params = gpt_parameters(run.model);
+    run.opt = make_adamw(params, adamw_config(config));
+    if (run.resume) restore_optimizer(ckpt, run.opt);
+    run.exchange = make_gradient_exchange(params);
+    run.first_step = run.state.step;
+    run.tokens_per_step = run.group->size * config.grad_accum * config.batch_size * config.model.block_size;
     // eval_iters batches of the step's global rows, read B rows at a time (the same rows; see distributed.h).
-    const int64_t eval_batches = config.eval_iters * group.size * config.grad_accum;
-    log << "causalgrad train: " << (resume ? "resuming at step " + std::to_string(state.step) : std::string("from scratch"))
-        << "\n";
+    run.eval_batches = config.eval_iters * run.group->size * config.grad_accum;
+    run.config = std::move(config);
+}
+
+// From here on the run owns out_dir: the lock, the log.
+void claim_out_dir(Run& run) {
+    if (!run.lead) return;
+    std::filesystem::create_directories(run.config.out_dir);
+    run.lock = lock_out_dir(run.config.out_dir);
+    // --overwrite replaces the earlier run as a whole: its checkpoint must not
+    // outlive its log, or a later resume would pair it with this run's rows.
+    if (!run.resume && ::unlink(run.ckpt_path.c_str()) != 0 && errno != ENOENT)
+        fail("train", "cannot remove the earlier '" + run.ckpt_path + "' (" + std::strerror(errno) + ")");
+    run.csv = open_run_log(run.log_start);
+}
+
+// The start-up table: every resolved setting, the sizes, the threads.
+void print_start(Run& run, std::ostream& log) {
+    const TrainConfig& config = run.config;
+    const ProcessGroup& group = *run.group;
+    if (!run.csv.warning.empty()) log << "warning: " << run.csv.warning << "\n";
+    log << "causalgrad train: "
+        << (run.resume ? "resuming at step " + std::to_string(run.state.step) : std::string("from scratch")) << "\n";
     for (const auto& [k, v] : config_pairs(config)) log << "  " << k << " = " << v << "\n";
-    log << "  parameters: " << fmt("%.2fM", count_parameters(model, false) / 1e6) << " ("
-        << with_commas(count_parameters(model, true)) << " without position embeddings)\n";
-    log << "  threads: " << (thread_request > 0 ? std::to_string(threads) : "1 or " + std::to_string(threads) + ", chosen by measuring")
+    log << "  parameters: " << fmt("%.2fM", count_parameters(run.model, false) / 1e6) << " ("
+        << with_commas(count_parameters(run.model, true)) << " without position embeddings)\n";
+    log << "  threads: "
+        << (run.thread_request > 0 ? std::to_string(run.threads) : "1 or " + std::to_string(run.threads) + ", chosen by measuring")
         << " (OpenBLAS " << blas_num_threads() << " inside each, core " << blas_core_name() << "; idle threads: "
         << omp_wait_setting() << ")\n";
-    log << "  processes: " << group.size << " x " << threads << " threads (" << group.local_size
+    log << "  processes: " << group.size << " x " << run.threads << " threads (" << group.local_size
         << " on this machine; MPI: " << process_group_library() << "), all-reduce "
-        << with_commas(allreduce_bytes_per_step(exchange, group)) << " bytes per step\n";
-    log << "  data: vocab " << data.vocab.size() << ", train " << with_commas(static_cast<int64_t>(data.train.size()))
-        << " tokens, val " << with_commas(static_cast<int64_t>(data.val.size())) << " tokens\n";
-    log << "  tokens per step: " << with_commas(tokens_per_step) << " (processes x grad_accum x batch_size x block_size = "
-        << group.size << " x " << config.grad_accum << " x " << B << " x " << T << ")\n";
-    if (!config_is_causal(mc))
-        log << "warning: mixer '" << mc.mixer << "' averages over the whole sequence, so every "
+        << with_commas(allreduce_bytes_per_step(run.exchange, group)) << " bytes per step\n";
+    log << "  data: vocab " << run.data.vocab.size() << ", train "
+        << with_commas(static_cast<int64_t>(run.data.train.size())) << " tokens, val "
+        << with_commas(static_cast<int64_t>(run.data.val.size())) << " tokens\n";
+    log << "  tokens per step: " << with_commas(run.tokens_per_step)
+        << " (processes x grad_accum x batch_size x block_size = " << group.size << " x " << config.grad_accum << " x "
+        << config.batch_size << " x " << config.model.block_size << ")\n";
+    if (!config_is_causal(run.model.config))
+        log << "warning: mixer '" << run.model.config.mixer << "' averages over the whole sequence, so every "
             << "position sees future tokens: its losses are not honest next-token losses\n";
     log.flush();
+}
 
+// What a failure after `step` says: where the checkpoint stands, and the fix.
+std::string stopped_at(const Run& run, int64_t step, const std::string& what) {
+    return what + " at step " + std::to_string(step) + "; stopped. " +
+           (::access(run.ckpt_path.c_str(), F_OK) == 0 ? "'" + run.ckpt_path + "' is untouched"
+                                                       : std::string("no checkpoint was saved")) +
+           "; lower --learning_rate or --weight_decay, or set --grad_clip";
+}
+
+// Train and val loss of the weights after `step` updates, logged; a checkpoint
+// when val improves (or always, with always_save_checkpoint).
+void evaluate_and_save(Run& run, int64_t step, TrainReport& report, std::ostream& log) {
+    const int64_t B = run.config.batch_size, T = run.model.config.block_size;
+    const float train_loss = estimate_loss(run.model, run.data.train, B, T, run.eval_batches, kEvalSeed);
+    const float val_loss = estimate_loss(run.model, run.data.val, B, T, run.eval_batches, kEvalSeed + 1);
+    if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
+        fail("train", stopped_at(run, step, "the evaluated loss became " + fmt("%g", train_loss) + " (train), " +
+                                                fmt("%g", val_loss) + " (val)"));
+    log << "step " << step << ": train loss " << fmt("%.4f", train_loss) << ", val loss " << fmt("%.4f", val_loss)
+        << "\n";
+    run.csv.eval(step, train_loss, val_loss);
+    report.last_val_loss = val_loss;
+    if (val_loss < run.state.best_val_loss || run.config.always_save_checkpoint) {
+        run.state.best_val_loss = std::min(run.state.best_val_loss, val_loss);
+        report.best_val_loss = run.state.best_val_loss;
+        if (step > 0) {
+            run.state.step = step;
+            save_checkpoint(run.ckpt_path, run.config, run.data.vocab, run.model, run.opt, run.state);
+            log << "saved checkpoint to " << run.ckpt_path << "\n";
+        }
+    }
+    log.flush();
+}
+
+// The fixed-width progress line, and its row in log.csv.
+void print_progress(Run& run, int64_t step, const StepResult& r, double ms, double elapsed_s, std::ostream& log) {
+    const double tok_s = static_cast<double>(run.tokens_per_step) / (ms / 1000.0);
+    const double left = elapsed_s / static_cast<double>(step + 1 - run.first_step) *
+                        static_cast<double>(run.config.max_iters - step - 1);
+    log << "step " << std::setw(5) << step << "/" << run.config.max_iters << " | loss " << fmt("%.4f", r.loss)
+        << " | lr " << fmt("%.2e", r.lr) << " | norm " << fmt("%.4f", r.grad_norm) << " | " << fmt("%.1f", ms)
+        << " ms | " << fmt("%.0f", tok_s) << " tok/s | ETA " << duration_text(left) << "\n";
+    log.flush();
+    run.csv.step(step, r.loss, r.lr, r.grad_norm, ms, tok_s);
+}
+
+// A stop signal arrived during `step`: the step is done, so save it and say
+// how to continue.
+void save_after_signal(Run& run, int64_t step, int signal, std::ostream& log) {
+    run.state.step = step + 1;
+    if (!run.lead) return;
+    const char* name = stop_signal_name(signal);
+    try {
+        save_checkpoint(run.ckpt_path, run.config, run.data.vocab, run.model, run.opt, run.state);
+        log << "stopped by " << name << " after step " << step << ": saved checkpoint to " << run.ckpt_path
+            << "; continue with: causalgrad train --out_dir=" << run.config.out_dir << " --init_from=resume\n";
+    } catch (const Error& e) {
+        log << "stopped by " << name << " after step " << step << ", without saving: " << e.what() << "\n";
+    }
+    log.flush();
+}
+
+// The median step time (warm-up left out) and, over MPI, the all-reduce's.
+void print_summary(Run& run, TrainReport& report, std::vector<double>& step_ms, std::ostream& log) {
+    if (step_ms.empty()) return;
+    std::sort(step_ms.begin(), step_ms.end());
+    report.median_ms = step_ms[step_ms.size() / 2];
+    log << "median " << fmt("%.1f", report.median_ms) << " ms/step over " << step_ms.size() << " steps ("
+        << fmt("%.0f", static_cast<double>(run.tokens_per_step) / (report.median_ms / 1000.0)) << " tok/s)\n";
+    std::vector<double>& ar = run.exchange.allreduce_ms;
+    if (ar.empty()) return;
+    std::sort(ar.begin(), ar.end());
+    log << "all-reduce: median " << fmt("%.2f", ar[ar.size() / 2]) << " ms per step, mean "
+        << fmt("%.2f", std::accumulate(ar.begin(), ar.end(), 0.0) / static_cast<double>(ar.size()))
+        << " ms with the waits for rank 0's evaluations (" << with_commas(allreduce_bytes_per_step(run.exchange, *run.group))
+        << " bytes)\n";
+}
+
+}  // namespace
+
+TrainReport train(TrainConfig config, std::ostream& log) {
+    Run run;
+    open_run(run, std::move(config));  // everything is checked before anything is written
+    claim_out_dir(run);
+    const StopSignals stop_signals;  // from here a signal ends the run after its step, saved
+    print_start(run, log);
     TrainReport report;
-    report.best_val_loss = state.best_val_loss;
+    report.best_val_loss = run.state.best_val_loss;
     std::vector<double> step_ms;
     ThreadGovernor governor = make_thread_governor();
     const auto run_start = std::chrono::steady_clock::now();  // for the ETA: evaluations included
-    for (int64_t step = state.step;; step++) {
-        const bool last = step >= config.max_iters;
-        // Evaluate (and checkpoint) the state after `step` updates; the state a
-        // resumed run starts from was evaluated before it was saved.
-        if (lead && (step % config.eval_interval == 0 || last) && !(step == first_step && csv.has_eval_at_start)) {
-            const float train_loss = estimate_loss(model, data.train, B, T, eval_batches, kEvalSeed);
-            const float val_loss = estimate_loss(model, data.val, B, T, eval_batches, kEvalSeed + 1);
-            if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
-                fail("train", stopped_at(step, "the evaluated loss became " + fmt("%g", train_loss) + " (train), " +
-                                                   fmt("%g", val_loss) + " (val)"));
-            log << "step " << step << ": train loss " << fmt("%.4f", train_loss) << ", val loss "
-                << fmt("%.4f", val_loss) << "\n";
-            csv.eval(step, train_loss, val_loss);
-            report.last_val_loss = val_loss;
-            if (val_loss < state.best_val_loss || config.always_save_checkpoint) {
-                state.best_val_loss = std::min(state.best_val_loss, val_loss);
-                report.best_val_loss = state.best_val_loss;
-                if (step > 0) {
-                    state.step = step;
-                    save_checkpoint(ckpt_path, config, data.vocab, model, opt, state);
-                    log << "saved checkpoint to " << ckpt_path << "\n";
-                }
-            }
-            log.flush();
-        }
+    for (int64_t step = run.state.step;; step++) {
+        const bool last = step >= run.config.max_iters;
+        // The weights after `step` updates; the state a resumed run starts from
+        // was evaluated before it was saved.
+        const bool evaluated_at_start = step == run.first_step && run.csv.has_eval_at_start;
+        if (run.lead && (step % run.config.eval_interval == 0 || last) && !evaluated_at_start)
+            evaluate_and_save(run, step, report, log);
         if (last) {
             report.final_step = step;
             break;
@@ -250,66 +358,27 @@ TrainReport train(TrainConfig config, std::ostream& log) {
 
         governor_begin(governor);
         const auto t0 = std::chrono::steady_clock::now();
-        const float lr = learning_rate_at(config, step);
-        const StepGradient gradient =
-            compute_step_gradient(model, data.train, B, config.grad_accum, state, exchange, group);
-        const float loss_value = gradient.loss;
-        const float norm = clip_grad_norm(params, config.grad_clip);
-        // Before the update, so the weights in memory stay those of the last finite step.
-        if (!std::isfinite(loss_value) || !std::isfinite(norm))
-            fail("train", stopped_at(step, "the loss became " + fmt("%g", loss_value) + " and the gradient norm " +
-                                               fmt("%g", norm)));
-        adamw_step(opt, lr);
-        zero_grad(params);
+        const StepResult result =
+            train_step(run.model, run.opt, run.config, run.data.train, step, run.state, run.exchange, *run.group);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         governor_end(governor, ms);
+        if (!result.updated)
+            fail("train", stopped_at(run, step, "the loss became " + fmt("%g", result.loss) + " and the gradient norm " +
+                                                    fmt("%g", result.grad_norm)));
 
-        report.step_losses.push_back(loss_value);
+        report.step_losses.push_back(result.loss);
         if (static_cast<int64_t>(report.step_losses.size()) > kWarmupSteps) step_ms.push_back(ms);
-        if (step % config.log_interval == 0) {
-            const double tok_s = static_cast<double>(tokens_per_step) / (ms / 1000.0);
-            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-            const double left = elapsed / static_cast<double>(step + 1 - first_step) *
-                                static_cast<double>(config.max_iters - step - 1);
-            log << "step " << std::setw(5) << step << "/" << config.max_iters << " | loss "
-                << fmt("%.4f", loss_value) << " | lr " << fmt("%.2e", lr) << " | norm "
-                << fmt("%.4f", norm) << " | " << fmt("%.1f", ms) << " ms | " << fmt("%.0f", tok_s)
-                << " tok/s | ETA " << duration_text(left) << "\n";
-            log.flush();
-            csv.step(step, loss_value, lr, norm, ms, tok_s);
-        }
-        if (const int signal = gradient.stop_signal) {
-            // The step is done: save it, so the run continues from here.
-            state.step = step + 1;
-            report.final_step = state.step;
-            report.stopped_by_signal = signal;
-            const char* name = stop_signal_name(signal);
-            if (!lead) return report;
-            try {
-                save_checkpoint(ckpt_path, config, data.vocab, model, opt, state);
-                log << "stopped by " << name << " after step " << step << ": saved checkpoint to " << ckpt_path
-                    << "; continue with: causalgrad train --out_dir=" << config.out_dir << " --init_from=resume\n";
-            } catch (const Error& e) {
-                log << "stopped by " << name << " after step " << step << ", without saving: " << e.what() << "\n";
-            }
-            log.flush();
+        if (step % run.config.log_interval == 0)
+            print_progress(run, step, result, ms,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count(), log);
+        if (result.stop_signal) {
+            save_after_signal(run, step, result.stop_signal, log);
+            report.final_step = run.state.step;
+            report.stopped_by_signal = result.stop_signal;
             return report;
         }
     }
-    if (!step_ms.empty()) {
-        std::sort(step_ms.begin(), step_ms.end());
-        report.median_ms = step_ms[step_ms.size() / 2];
-        log << "median " << fmt("%.1f", report.median_ms) << " ms/step over " << step_ms.size()
-            << " steps (" << fmt("%.0f", static_cast<double>(tokens_per_step) / (report.median_ms / 1000.0)) << " tok/s)\n";
-        if (!exchange.allreduce_ms.empty()) {
-            std::vector<double>& ar = exchange.allreduce_ms;
-            std::sort(ar.begin(), ar.end());
-            log << "all-reduce: median " << fmt("%.2f", ar[ar.size() / 2]) << " ms per step, mean "
-                << fmt("%.2f", std::accumulate(ar.begin(), ar.end(), 0.0) / static_cast<double>(ar.size()))
-                << " ms with the waits for rank 0's evaluations (" << with_commas(allreduce_bytes_per_step(exchange, group))
-                << " bytes)\n";
-        }
-    }
+    print_summary(run, report, step_ms, log);
     return report;
 }
 

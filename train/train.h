@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "train/options.h"
+#include "nn/adamw.h"
+#include "train/distributed.h"
+#include "train/settings.h"
 
 namespace cg {
 
@@ -23,6 +25,20 @@ struct TrainReport {
     int64_t final_step = 0;
     int stopped_by_signal = 0;       // SIGINT/SIGTERM/SIGHUP/SIGUSR1 ended the run early (after saving)
 };
+
+struct StepResult {
+    float loss = 0.0f;       // mean over the step's rows
+    float grad_norm = 0.0f;  // before clipping
+    float lr = 0.0f;
+    bool updated = false;    // false: the loss or norm was not finite, and no update was made
+    int stop_signal = 0;     // a stop signal reached some process during the step
+};
+// One training step, as the loop runs it:
+//   lr for the step -> the gradient of the step's rows (train/distributed.h:
+//   batch, forward, cross-entropy, backward per micro-batch, summed over
+//   processes) -> clip by global norm -> AdamW -> zero the gradients.
+StepResult train_step(GPT& model, AdamW& opt, const TrainConfig& config, const std::vector<uint16_t>& tokens,
+                      int64_t step, RunState& state, GradientExchange& exchange, const ProcessGroup& group);
 
 // 1003854 -> "1,003,854", for the counts people read.
 std::string with_commas(int64_t n);
