@@ -3,7 +3,9 @@
 // is changed; the outputs at every position before t must stay bit-identical,
 // and the output at t must change (at t + 1 for shift), otherwise the test
 // could not fail.
-// Adding a mixer adds one line calling is_causal().
+// Every kind of the mixer table is checked here as it is (its row says
+// whether it is causal), so a new kind is checked without an edit; the ops
+// it is made of are checked one by one below.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -16,12 +18,13 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "nn/mixer.h"
 #include "tests/grad_check.h"
 
 namespace cg {
 namespace {
 
-using Mixer = std::function<Var(const Var&)>;
+using SequenceFn = std::function<Var(const Var&)>;
 
 // Whether a mixer is causal; when it is not, which change leaked where. It
 // converts to bool, and doctest prints it (the leak) when a CHECK fails.
@@ -38,7 +41,7 @@ std::ostream& operator<<(std::ostream& os, const Causality& c) {
 // before t. Also CHECKs that each change did reach the output at position
 // t + lag (lag = 1 for shift, whose output at t is x[t-1]), so a mixer that
 // ignores its input is not reported as causal by accident.
-Causality is_causal(const Mixer& mixer, const Shape& shape, int lag = 0) {
+Causality is_causal(const SequenceFn& mixer, const Shape& shape, int lag = 0) {
     REQUIRE(shape.ndim == 3);
     const int64_t B = shape[0], T = shape[1], C = shape[2];
     std::mt19937 gen(7);
@@ -93,6 +96,35 @@ Causality is_causal(const Mixer& mixer, const Shape& shape, int lag = 0) {
 const Shape kSmall{2, 7, 3};
 const Shape kLarge{4, 65, 65};
 
+// A block's mixer of every kind (with random weights, with and without
+// --mixer_vproj), and every activation: causal as its row says, or caught
+// leaking when its row says it leaks.
+TEST_CASE("causality: every kind of the mixer table (nn/mixers.cpp)") {
+    for (const MixerKind& kind : mixer_kinds()) {
+        for (bool vproj : {false, true}) {
+            if (vproj && kind.use != MixerUse::both) continue;
+            CAPTURE(kind.name);
+            CAPTURE(vproj);
+            for (const Shape& shape : {kSmall, kLarge}) {
+                const int64_t C = shape[2];
+                MixerSettings s;
+                s.name = "m";
+                s.C = C;
+                s.n_head = C == 3 ? 3 : 5;
+                s.vproj = vproj;
+                s.std = s.proj_std = 0.3f;
+                Rng rng{17, 0};
+                const Mixer m = kind.use == MixerUse::activation ? make_activation(kind) : make_mixer(kind, s, rng);
+                Rng unused{0, 0};
+                const ForwardPass pass{false, 0.0f, &unused, false};
+                const Causality c = is_causal([&](const Var& x) { return mixer_forward(m, x, pass); }, shape);
+                if (kind.causal) CHECK(c);
+                else CHECK_FALSE(c);
+            }
+        }
+    }
+}
+
 TEST_CASE("causality: shift") {
     CHECK(is_causal(shift, kSmall, 1));
     CHECK(is_causal(shift, kLarge, 1));
@@ -131,7 +163,7 @@ Var attention_single_head(const Var& x) {
 
 // Multi-head attention as in GPT-2, from a fixed qkv projection w (C, 3C):
 // q, k, v are slices of x @ w, split into NH heads of size HS = C / NH.
-Mixer attention_multi_head(int64_t C, int64_t NH) {
+SequenceFn attention_multi_head(int64_t C, int64_t NH) {
     std::mt19937 gen(11);
     const Tensor w = normal_tensor({C, 3 * C}, gen, 1.0f / std::sqrt(float(C)));
     return [w, C, NH](const Var& x) {
@@ -159,7 +191,7 @@ TEST_CASE("causality: attention, multi-head from a qkv projection") {
 
 // A whole block, h + mixer(ln(h)) then h + mlp(ln(h)): the per-position ops
 // around the mixer must not leak either.
-Mixer block(int64_t C) {
+SequenceFn block(int64_t C) {
     std::mt19937 gen(13);
     const Tensor ln_w = normal_tensor({C}, gen), ln_b = normal_tensor({C}, gen);
     const Tensor fc = normal_tensor({C, 4 * C}, gen), proj = normal_tensor({4 * C, C}, gen);
@@ -170,7 +202,7 @@ Mixer block(int64_t C) {
     };
 }
 // The fused attention op on the same projection.
-Mixer attention_fused(int64_t C, int64_t NH) {
+SequenceFn attention_fused(int64_t C, int64_t NH) {
     std::mt19937 gen(11);
     const Tensor w = normal_tensor({C, 3 * C}, gen, 1.0f / std::sqrt(float(C)));
     return [w, NH](const Var& x) { return causal_attention(matmul(x, constant(w)), NH); };

@@ -29,12 +29,15 @@
 namespace cg {
 namespace {
 
-// Every mixer whose output at position t depends on positions 0..t only.
-const std::string kCausalMixers[] = {"attn",     "pair_max", "pair_min",     "pair_mean",   "scan_max",
-                                     "scan_min", "avg",      "pair_max+avg", "pair_min+avg"};
-
-
-
+// The kinds of the mixer table usable as `use` whose output at position t
+// depends on positions 0..t only.
+std::vector<std::string> causal_kinds(MixerUse use) {
+    std::vector<std::string> names;
+    for (const MixerKind& k : mixer_kinds())
+        if (k.causal && (k.use == use || k.use == MixerUse::both)) names.push_back(k.name);
+    return names;
+}
+const std::vector<std::string> kCausalMixers = causal_kinds(MixerUse::mixer);
 
 // The same logits through gpt_step, one position at a time for B sequences.
 std::vector<float> step_logits(const GPT& m, const std::vector<int>& tokens, int64_t B, int64_t T) {
@@ -98,6 +101,15 @@ TEST_CASE("model: gpt_step reproduces gpt_forward for every causal mixer, vproj 
                 INFO("mixer=" << mixer << " mixer_vproj=" << vproj << " bias=" << bias);
                 check_step_matches_forward(c);
             }
+}
+
+TEST_CASE("model: gpt_step reproduces gpt_forward for every causal activation") {
+    for (const std::string& activation : causal_kinds(MixerUse::activation)) {
+        GPTConfig c = tiny_config("attn,pair_max");
+        c.activation = activation;
+        INFO("activation=" << activation);
+        check_step_matches_forward(c);
+    }
 }
 
 TEST_CASE("model: gpt_step reproduces gpt_forward with a sequence-op activation and mixed blocks") {

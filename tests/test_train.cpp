@@ -354,6 +354,28 @@ TEST_CASE("train: a resumed run repeats the uninterrupted run bit for bit") {
     CHECK(csv_without_timing(dir / "a/log.csv") == csv_without_timing(dir / "b/log.csv"));
 }
 
+// The readable composed attention (--attention=composed) trains to the fused
+// kernel's losses: the same model, the same batches, other float roundings.
+TEST_CASE("train: --attention=composed gives the losses of the fused attention") {
+    TempDir dir;
+    const std::string data = prepare_corpus(dir);
+    auto run = [&](const std::string& attention) {
+        TrainConfig c = tiny_run(data, dir / attention, "attn,pair_max");
+        c.max_iters = 20;
+        c.attention = attention;
+        std::ostringstream log;
+        return train(c, log).step_losses;
+    };
+    const std::vector<float> fused = run("fused"), composed = run("composed");
+    REQUIRE(fused.size() == 20);
+    REQUIRE(composed.size() == 20);
+    for (size_t i = 0; i < fused.size(); i++) {
+        CAPTURE(i);
+        CHECK(std::fabs(composed[i] - fused[i]) <= 1e-4f * fused[i]);
+    }
+    CHECK(fused.back() < fused.front() - 0.1f);  // it learned, so the comparison is of something
+}
+
 // Large enough that every kernel takes its parallel path (matmul rows split,
 // attention over heads, layer-norm chunks, AdamW slices).
 TEST_CASE("train: the same losses bit for bit on 1 thread, 2 threads and the measured choice") {
