@@ -6,16 +6,6 @@ namespace cg {
 
 namespace {
 
-constexpr const char* kOpNames[] = {
-    "add", "sub", "mul", "div", "scale", "add_scalar", "maximum", "minimum", "unary",
-    "matmul", "linear", "reshape", "transpose", "permute", "slice", "contiguous",
-    "sum", "mean", "row_sum", "expand_last",
-    "embedding", "layer_norm", "dropout", "causal_softmax", "causal_attention", "cross_entropy",
-    "shift", "pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "avg", "gavg", "linear_scan",
-};
-static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(Op::count),
-              "every Op needs a name in kOpNames");
-
 // The tape: nodes in the order the ops ran. Node objects are kept when the
 // tape is cleared and handed out again, so a steady-state step allocates none.
 constexpr uint64_t kCleared = ~0ull;  // the generation of a node waiting for reuse

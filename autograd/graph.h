@@ -20,9 +20,10 @@
 
 namespace cg {
 
-// Every differentiable op, in one list: the gradient test holds one row per
-// entry and a test fails if an op has none. The element-wise ops of one input
-// (exp, gelu, ...) are all `unary`, each a row of autograd/unary.cpp.
+// Every differentiable op, in one list with its names: the gradient test
+// holds one row per entry and a test fails if an op has none; a name missing
+// here fails the build. The element-wise ops of one input (exp, gelu, ...) are
+// all `unary`, each a row of autograd/unary.cpp.
 enum class Op {
     add, sub, mul, div, scale, add_scalar, maximum, minimum, unary,
     matmul, linear, reshape, transpose, permute, slice, contiguous,
@@ -31,6 +32,15 @@ enum class Op {
     shift, pair_max, pair_min, pair_mean, scan_max, scan_min, avg, gavg, linear_scan,
     count
 };
+inline constexpr const char* kOpNames[] = {
+    "add", "sub", "mul", "div", "scale", "add_scalar", "maximum", "minimum", "unary",
+    "matmul", "linear", "reshape", "transpose", "permute", "slice", "contiguous",
+    "sum", "mean", "row_sum", "expand_last",
+    "embedding", "layer_norm", "dropout", "causal_softmax", "causal_attention", "cross_entropy",
+    "shift", "pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "avg", "gavg", "linear_scan",
+};
+static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(Op::count),
+              "every Op needs a name in kOpNames");
 const char* op_name(Op op);
 struct UnaryOp;  // autograd/unary.h
 

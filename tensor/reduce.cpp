@@ -46,48 +46,34 @@ std::pair<int64_t, int64_t> rows_of(const char* op, const Tensor& full, const Te
 }
 }  // namespace
 
-void row_sum_forward(const Tensor& out, const Tensor& x) {
-    const auto [N, C] = rows_of("row_sum", x, out);
-    const float* px = x.data;
-    float* po = out.data;
+namespace {
+// sums (..., 1) (+)= sum_i full (..., i), or full (..., i) (+)= sums (..., 1).
+void rows_to_sums(const char* op, const Tensor& sums, const Tensor& full, bool add) {
+    const auto [N, C] = rows_of(op, full, sums);
+    const float* px = full.data;
+    float* po = sums.data;
     #pragma omp parallel for if (N * C > kParallelMin)
     for (int64_t r = 0; r < N; r++) {
         float s = 0.0f;
         for (int64_t i = 0; i < C; i++) s += px[r * C + i];
-        po[r] = s;
+        po[r] = add ? po[r] + s : s;
     }
 }
+void sums_to_rows(const char* op, const Tensor& full, const Tensor& sums, bool add) {
+    const auto [N, C] = rows_of(op, full, sums);
+    const float* px = sums.data;
+    float* po = full.data;
+    #pragma omp parallel for if (N * C > kParallelMin)
+    for (int64_t r = 0; r < N; r++)
+        for (int64_t i = 0; i < C; i++) po[r * C + i] = add ? po[r * C + i] + px[r] : px[r];
+}
+}  // namespace
 
+void row_sum_forward(const Tensor& out, const Tensor& x) { rows_to_sums("row_sum", out, x, false); }
 // y (..., 1) = sum_i x (..., i)  ->  dx (..., i) += dy (..., 1)
-void row_sum_backward(const Tensor& dx, const Tensor& dy) {
-    const auto [N, C] = rows_of("row_sum", dx, dy);
-    const float* g = dy.data;
-    float* d = dx.data;
-    #pragma omp parallel for if (N * C > kParallelMin)
-    for (int64_t r = 0; r < N; r++)
-        for (int64_t i = 0; i < C; i++) d[r * C + i] += g[r];
-}
-
-void expand_last_forward(const Tensor& out, const Tensor& x) {
-    const auto [N, C] = rows_of("expand_last", out, x);
-    const float* px = x.data;
-    float* po = out.data;
-    #pragma omp parallel for if (N * C > kParallelMin)
-    for (int64_t r = 0; r < N; r++)
-        for (int64_t i = 0; i < C; i++) po[r * C + i] = px[r];
-}
-
+void row_sum_backward(const Tensor& dx, const Tensor& dy) { sums_to_rows("row_sum", dx, dy, true); }
+void expand_last_forward(const Tensor& out, const Tensor& x) { sums_to_rows("expand_last", out, x, false); }
 // y (..., i) = x (..., 1)  ->  dx (..., 1) += sum_i dy (..., i)
-void expand_last_backward(const Tensor& dx, const Tensor& dy) {
-    const auto [N, C] = rows_of("expand_last", dy, dx);
-    const float* g = dy.data;
-    float* d = dx.data;
-    #pragma omp parallel for if (N * C > kParallelMin)
-    for (int64_t r = 0; r < N; r++) {
-        float s = 0.0f;
-        for (int64_t i = 0; i < C; i++) s += g[r * C + i];
-        d[r] += s;
-    }
-}
+void expand_last_backward(const Tensor& dx, const Tensor& dy) { rows_to_sums("expand_last", dx, dy, true); }
 
 }  // namespace cg

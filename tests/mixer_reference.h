@@ -2,13 +2,15 @@
 // (B, T, C), as a plain loop in double written from its formula in
 // nn/mixers.cpp's help text, sharing no code with the library. A new kind of
 // the table adds its branch here; tests/test_mixers.cpp fails for a kind with
-// none.
+// none. An element-wise activation needs no branch: its unary op's row
+// (autograd/unary.cpp) carries its formula in double.
 #pragma once
 
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "autograd/unary.h"
 #include "nn/mixer.h"
 
 namespace cg::ref {
@@ -88,14 +90,15 @@ inline bool naive_core(const std::string& name, const Mixer& m, const std::vecto
                 double r = 0;
                 for (int64_t t = 0; t < T; t++) y[size_t((b * T + t) * W + c)] = r = d_c * r + (1 - d_c) * at(b, t, c);
             }
-    else if (name == "gelu")
-        each([&](int64_t b, int64_t t, int64_t c) {
-            const double v = at(b, t, c);
-            return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
-        });
-    else if (name == "silu") each([&](int64_t b, int64_t t, int64_t c) { return at(b, t, c) / (1 + std::exp(-at(b, t, c))); });
-    else if (name == "relu") each([&](int64_t b, int64_t t, int64_t c) { return std::fmax(at(b, t, c), 0.0); });
-    else return false;
+    else {
+        // An element-wise activation: the formula in double of its unary op's row.
+        for (const UnaryOp* op : unary_ops())
+            if (name == op->name) {
+                each([&](int64_t b, int64_t t, int64_t c) { return op->reference(at(b, t, c)); });
+                return true;
+            }
+        return false;
+    }
     return true;
 }
 
