@@ -6,10 +6,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <numeric>
 #include <random>
-#include <string>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -60,15 +58,5 @@ inline std::vector<float> distinct_values(int64_t n, std::mt19937& gen, float ga
 
 inline Tensor normal_tensor(const Shape& s, std::mt19937& gen, float stddev = 1.0f) {
     return tensor_of(s, normal_values(s.numel(), gen, stddev));
-}
-
-// The message of the cg::Error that f throws, or a note that it threw none.
-inline std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no cg::Error was thrown)";
 }
 }  // namespace cg

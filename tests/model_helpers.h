@@ -1,32 +1,41 @@
-// Helpers of the model-level tests: models with large random weights, the
-// logits of a full forward, and a temporary folder removed at the end.
+// Helpers of the model-level tests: configs of the sizes the tests use, models
+// with large random weights, and the logits of a full forward.
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "models/gpt.h"
 #include "tests/grad_check.h"
+#include "tests/helpers.h"
 
 namespace cg {
 
-// 2 layers, 2 heads, C 16, T 16, vocab 11: small enough for a fast test, even under sanitizers.
-inline GPTConfig tiny_config(const std::string& mixer) {
+// A config of these sizes and mixer; every other setting keeps GPTConfig's
+// default. Call it with the names as comments, gpt_config(/*vocab_size=*/65, ...),
+// and set any other setting by name on the result.
+inline GPTConfig gpt_config(int64_t vocab_size, int64_t block_size, int64_t n_layer, int64_t n_head,
+                            int64_t n_embd, const std::string& mixer) {
     GPTConfig c;
-    c.vocab_size = 11;
-    c.block_size = 16;
-    c.n_layer = 2;
-    c.n_head = 2;
-    c.n_embd = 16;
+    c.vocab_size = vocab_size;
+    c.block_size = block_size;
+    c.n_layer = n_layer;
+    c.n_head = n_head;
+    c.n_embd = n_embd;
     c.mixer = mixer;
     return c;
+}
+
+// 2 layers, 2 heads, C 16, T 16, vocab 11: small enough for a fast test, even
+// under sanitizers. A test that needs one size changed sets it on the result
+// (GPTConfig c = tiny_config("attn"); c.n_embd = 32;).
+inline GPTConfig tiny_config(const std::string& mixer) {
+    return gpt_config(/*vocab_size=*/11, /*block_size=*/16, /*n_layer=*/2, /*n_head=*/2, /*n_embd=*/16, mixer);
 }
 
 // Overwrites every parameter with N(0, std) values from std::mt19937, so the
@@ -61,27 +70,6 @@ inline std::vector<float> forward_logits(GPT& m, const std::vector<int>& tokens,
     const Var logits = gpt_forward(m, make_ids({B, T}, tokens), false, unused);
     REQUIRE(logits.shape() == Shape({B, T, m.config.vocab_size}));
     return values_of(logits.value);
-}
-
-struct TempPath {
-    std::filesystem::path path;
-    explicit TempPath(const std::string& name) {
-        std::random_device rd;
-        path = std::filesystem::temp_directory_path() /
-               ("causalgrad-model-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-        std::filesystem::create_directories(path);
-        path /= name;
-    }
-    ~TempPath() {
-        std::error_code ec;
-        std::filesystem::remove_all(path.parent_path(), ec);
-    }
-};
-
-inline std::string read_bytes(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    REQUIRE(in);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 }  // namespace cg

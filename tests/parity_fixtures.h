@@ -1,14 +1,15 @@
-// Where the PyTorch fixtures live (tests/parity) and how results are compared
-// with them: shared by the parity and the safetensors import tests.
+// Where the PyTorch fixtures live (tests/parity) and the tolerance of a
+// comparison with them (rel_err, in tests/helpers.h): shared by the parity and
+// the safetensors import tests.
 #pragma once
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <cmath>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "tests/helpers.h"
 
 namespace cg {
 
@@ -33,17 +34,6 @@ inline std::string fixture_dir() {
     FAIL("parity fixtures not found; looked for make_fixtures.py in:"
          << tried << ". Run the tests from the repository root.");
     return "";
-}
-
-// max|ours - theirs| / max(max|theirs|, tiny); see tests/test_parity.cpp.
-inline double rel_err(const std::vector<float>& ours, const std::vector<float>& theirs) {
-    REQUIRE(ours.size() == theirs.size());
-    double diff = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < ours.size(); i++) {
-        diff = std::max(diff, std::fabs(static_cast<double>(ours[i]) - theirs[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(theirs[i])));
-    }
-    return diff / scale;
 }
 
 }  // namespace cg

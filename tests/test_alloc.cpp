@@ -11,6 +11,7 @@
 
 #include "models/gpt.h"
 #include "nn/adamw.h"
+#include "tests/model_helpers.h"
 #include "train/dataset.h"
 
 namespace {
@@ -31,13 +32,8 @@ namespace {
 TEST_CASE("alloc: a steady-state training step makes a handful of heap allocations, not one per op") {
     for (const std::string mixer : {"attn", "pair_max+avg"}) {
         CAPTURE(mixer);
-        GPTConfig c;
-        c.n_layer = 2;
+        GPTConfig c = tiny_config(mixer);
         c.n_embd = 32;
-        c.n_head = 2;
-        c.block_size = 16;
-        c.vocab_size = 11;
-        c.mixer = mixer;
         GPT model = make_gpt(c, 1);
         std::vector<Parameter*> params = gpt_parameters(model);
         AdamW opt = make_adamw(params, AdamWConfig{});

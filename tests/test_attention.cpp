@@ -9,6 +9,7 @@
 #include "autograd/ops.h"
 #include "autograd/composed.h"
 #include "tensor/kernels.h"
+#include "tests/helpers.h"
 
 namespace cg {
 namespace {
@@ -26,19 +27,6 @@ Result run(const Tensor& qkv_value, const Tensor& w, Attend attend) {
     backward(sum(mul(y, constant(w))));
     r.dqkv.assign(qkv.grad().data, qkv.grad().data + qkv.grad().numel());
     return r;
-}
-
-// Largest |a - b| over the largest |b|: both paths sum the same float terms in
-// different orders, so they agree to a few float32 roundings per term
-// (relative 1e-5 leaves a wide margin for T = 130 terms; a wrong mask, scale
-// or tile boundary gives errors of order 1).
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-    double worst = 0, scale = 1e-30;
-    for (size_t i = 0; i < a.size(); i++) {
-        worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
-        scale = std::max(scale, std::fabs(double(b[i])));
-    }
-    return worst / scale;
 }
 
 TEST_CASE("attention: the fused op equals the composed ops, forward and backward") {
@@ -59,8 +47,13 @@ TEST_CASE("attention: the fused op equals the composed ops, forward and backward
         Result composed = run(qkv, w, [&](const Var& x) {
             return causal_attention_composed(x, c.NH, 0.0f, false, unused);
         });
-        CHECK(relative_error(fused.y, composed.y) < 1e-5);
-        CHECK(relative_error(fused.dqkv, composed.dqkv) < 1e-5);
+        // rel_err, the largest |fused - composed| over the largest |composed|:
+        // both paths sum the same float terms in different orders, so they
+        // agree to a few float32 roundings per term (relative 1e-5 leaves a
+        // wide margin for T = 130 terms; a wrong mask, scale or tile boundary
+        // gives errors of order 1).
+        CHECK(rel_err(fused.y, composed.y) < 1e-5);
+        CHECK(rel_err(fused.dqkv, composed.dqkv) < 1e-5);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "autograd/ops.h"
 #include "tensor/rng.h"
 #include "tests/grad_check.h"
+#include "tests/helpers.h"
 
 namespace cg {
 namespace {
@@ -28,9 +29,6 @@ Var weighted_sum(const Var& x, const std::vector<float>& w) {
     return sum(mul(x, constant(tensor_of(x.shape(), w))));
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-    return s.compare(0, prefix.size(), prefix) == 0;
-}
 std::string prefix_of(Op op) { return std::string("[") + op_name(op) + "]"; }
 
 TEST_CASE("autograd: gradients accumulate across backward() calls until zero_grad") {

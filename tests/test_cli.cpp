@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/helpers.h"
 #include "train/checkpoint.h"
 #include "train/run_lock.h"
 
@@ -32,18 +33,6 @@ namespace cg {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void spit(const fs::path& path, const std::string& bytes) {
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out);
-}
 
 std::vector<std::string> words(const std::string& text) {
     std::vector<std::string> out;
@@ -100,8 +89,8 @@ Outcome finish_cli(const Started& s) {
     REQUIRE(waitpid(s.pid, &wstatus, 0) == s.pid);
     Outcome o;
     o.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    o.out = s.stdout_path.empty() ? slurp(s.out_file) : "";
-    o.err = slurp(s.err_file);
+    o.out = s.stdout_path.empty() ? read_file(s.out_file) : "";
+    o.err = read_file(s.err_file);
     return o;
 }
 
@@ -115,7 +104,7 @@ std::map<std::string, std::string> snapshot(const fs::path& root) {
     std::map<std::string, std::string> files;
     for (const auto& e : fs::recursive_directory_iterator(root)) {
         const std::string rel = fs::relative(e.path(), root).string();
-        files[rel] = e.is_directory() ? std::string("<dir>") : "file:" + slurp(e.path());
+        files[rel] = e.is_directory() ? std::string("<dir>") : "file:" + read_file(e.path());
     }
     return files;
 }
@@ -134,12 +123,9 @@ std::string pattern_text() {
 
 // The folder every row runs in, made once.
 struct Fixture {
-    fs::path root, scratch;
+    TempDir base{"cli"};
+    fs::path root = base.path / "work", scratch = base.path / "scratch";
     Fixture() {
-        std::random_device rd;
-        const fs::path base = fs::temp_directory_path() / ("causalgrad-cli-" + std::to_string(rd()) + std::to_string(rd()));
-        root = base / "work";
-        scratch = base / "scratch";
         fs::create_directories(root);
         fs::create_directories(scratch);
         auto must = [&](const std::string& args) {
@@ -147,62 +133,58 @@ struct Fixture {
             INFO(args << "\n" << o.err);
             REQUIRE(o.status == 0);
         };
-        spit(root / "input.txt", pattern_text());
+        write_file(root / "input.txt", pattern_text());
         must("prepare --input=input.txt --out_dir=data");
-        spit(root / "other.txt", "xyzzy plugh " + pattern_text());
+        write_file(root / "other.txt", "xyzzy plugh " + pattern_text());
         must("prepare --input=other.txt --out_dir=data_other");
-        spit(root / "short.txt", "the cat sat on the mat. the dog ran to the log.\n");
+        write_file(root / "short.txt", "the cat sat on the mat. the dog ran to the log.\n");
         must("prepare --input=short.txt --out_dir=data_short");
         must(std::string("train ") + kTiny + "--out_dir=run --max_iters=10 --always_save_checkpoint");
-        spit(root / "bad_utf8.txt", "caf\xC3");
-        spit(root / "one_char.txt", "a");
-        spit(root / "plain", "a regular file, not a folder\n");
-        spit(root / "prompt.txt", "the cat\n");
+        write_file(root / "bad_utf8.txt", "caf\xC3");
+        write_file(root / "one_char.txt", "a");
+        write_file(root / "plain", "a regular file, not a folder\n");
+        write_file(root / "prompt.txt", "the cat\n");
         fs::create_directories(root / "a_folder");
 
         // Broken data folders, each a copy of data/ with one fault.
         for (const char* d : {"data_odd", "data_tok", "data_vocab", "data_dirbin"})
             fs::copy(root / "data", root / d);
-        spit(root / "data_odd/train.bin", slurp(root / "data/train.bin") + "x");
-        spit(root / "data_tok/val.bin", std::string("\xff\xff", 2) + slurp(root / "data/val.bin"));
-        spit(root / "data_vocab/vocab.txt", "causalgrad-vocab 1\n5\n97\n98\n");
+        write_file(root / "data_odd/train.bin", read_file(root / "data/train.bin") + "x");
+        write_file(root / "data_tok/val.bin", std::string("\xff\xff", 2) + read_file(root / "data/val.bin"));
+        write_file(root / "data_vocab/vocab.txt", "causalgrad-vocab 1\n5\n97\n98\n");
         fs::remove(root / "data_dirbin/train.bin");
         fs::create_directories(root / "data_dirbin/train.bin");
 
         // Damaged checkpoints, each in its own out_dir.
-        const std::string good = slurp(root / "run/ckpt.bin");
+        const std::string good = read_file(root / "run/ckpt.bin");
         std::string flipped = good;
         flipped[good.size() / 2] ^= 0x10;
-        spit(root / "flipped/ckpt.bin", flipped);
-        spit(root / "truncated/ckpt.bin", good.substr(0, good.size() - 100));
+        write_file(root / "flipped/ckpt.bin", flipped);
+        write_file(root / "truncated/ckpt.bin", good.substr(0, good.size() - 100));
         std::string v1 = good;
         v1[7] = '1';
-        spit(root / "v1/ckpt.bin", v1);
+        write_file(root / "v1/ckpt.bin", v1);
         std::string payload = good.substr(16, good.size() - 20);
         const float nan = NAN;
         std::memcpy(&payload[payload.size() - 4], &nan, 4);
-        spit(root / "nan/ckpt.bin", wrap_checkpoint_payload(payload));
+        write_file(root / "nan/ckpt.bin", wrap_checkpoint_payload(payload));
         fs::create_directories(root / "dirckpt/ckpt.bin");
-        spit(root / "badlog/ckpt.bin", good);
-        spit(root / "badlog/log.csv", slurp(root / "run/log.csv") + "5,oops,,,,,\n");
-        spit(root / "lockrun/ckpt.bin", good);
-        spit(root / "nanrun/ckpt.bin", good);
-        spit(root / "nanrun/log.csv", slurp(root / "run/log.csv"));
-        spit(root / "empty_run/.keep", "");
+        write_file(root / "badlog/ckpt.bin", good);
+        write_file(root / "badlog/log.csv", read_file(root / "run/log.csv") + "5,oops,,,,,\n");
+        write_file(root / "lockrun/ckpt.bin", good);
+        write_file(root / "nanrun/ckpt.bin", good);
+        write_file(root / "nanrun/log.csv", read_file(root / "run/log.csv"));
+        write_file(root / "empty_run/.keep", "");
 
         // Config files with one fault each.
-        spit(root / "conf/dup.conf", "n_layer = 2\nbatch_size = 4\nn_layer = 3\n");
-        spit(root / "conf/unknown.conf", "n_layers = 2\n");
-        spit(root / "conf/noeq.conf", "n_layer 2\n");
-        spit(root / "conf/badval.conf", "n_layer = two\n");
-        spit(root / "conf/nested.conf", "config = other.conf\n");
-        spit(root / "conf/nokey.conf", " = 3\n");
-        spit(root / "conf/mixer.conf", "mixer = 'pair_max'\n");
-        spit(root / "conf/badbool.conf", "bias = Maybe\n");
-    }
-    ~Fixture() {
-        std::error_code ec;
-        fs::remove_all(root.parent_path(), ec);
+        write_file(root / "conf/dup.conf", "n_layer = 2\nbatch_size = 4\nn_layer = 3\n");
+        write_file(root / "conf/unknown.conf", "n_layers = 2\n");
+        write_file(root / "conf/noeq.conf", "n_layer 2\n");
+        write_file(root / "conf/badval.conf", "n_layer = two\n");
+        write_file(root / "conf/nested.conf", "config = other.conf\n");
+        write_file(root / "conf/nokey.conf", " = 3\n");
+        write_file(root / "conf/mixer.conf", "mixer = 'pair_max'\n");
+        write_file(root / "conf/badbool.conf", "bias = Maybe\n");
     }
 };
 
@@ -385,8 +367,6 @@ const std::vector<CliCase> kCases = {
     {"bench stray", 2, "unexpected argument 'stray'"},
 };
 // clang-format on
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The one fixture of this file, made on first use.
 Fixture& fixture() {

@@ -23,6 +23,7 @@
 #include "autograd/ops.h"
 #include "data/prepare.h"
 #include "models/gpt.h"
+#include "tests/helpers.h"
 #include "tests/model_helpers.h"
 #include "tests/parity_fixtures.h"
 #include "train/checkpoint.h"
@@ -102,10 +103,11 @@ TEST_CASE("interop: export writes nanoGPT's state_dict: names, lm_head, masks, F
         c.dropout = 0.1f;
         INFO("mixer " << mixer);
         GPT m = random_model(c);
-        TempPath file("model.safetensors");
-        export_safetensors(m, letters(c.vocab_size), file.path.string());
-        CHECK_FALSE(std::filesystem::exists(file.path.string() + ".tmp"));
-        const std::string bytes = read_bytes(file.path);
+        TempDir dir("interop");
+        const std::string file = dir / "model.safetensors";
+        export_safetensors(m, letters(c.vocab_size), file);
+        CHECK_FALSE(std::filesystem::exists(file + ".tmp"));
+        const std::string bytes = read_file(file);
         uint64_t data_begin = 0;
         const Json root = header_of(bytes, data_begin);
 
@@ -160,15 +162,15 @@ TEST_CASE("interop: export writes nanoGPT's state_dict: names, lm_head, masks, F
         CHECK((root.find("transformer.h.1.attn.c_v.weight") != nullptr) == (mixer != "attn"));
 
         // The byte ranges tile the data section without gaps or overlaps (the reader checks it).
-        const SafetensorsFile back = read_safetensors(file.path.string());
+        const SafetensorsFile back = read_safetensors(file);
         CHECK(back.tensors.size() == root.members.size() - 1);
     }
 }
 
 TEST_CASE("interop: export into a missing folder throws and names the path") {
     GPT m = random_model(small_config("attn"));
-    TempPath file("x");
-    const std::string bad = (file.path.parent_path() / "no-such-dir" / "m.safetensors").string();
+    TempDir dir("interop");
+    const std::string bad = dir / "no-such-dir/m.safetensors";
     CHECK_THROWS_WITH_AS(export_safetensors(m, letters(11), bad), doctest::Contains("no-such-dir"), Error);
 }
 
@@ -190,10 +192,11 @@ TEST_CASE("interop: export then import gives bit-identical logits and a checkpoi
         c.bias = k.bias;
         c.mixer_vproj = k.vproj;
         GPT m = random_model(c, 5);
-        TempPath file("m.safetensors");
-        export_safetensors(m, letters(11), file.path.string());
+        TempDir dir("interop");
+        const std::string file = dir / "m.safetensors";
+        export_safetensors(m, letters(11), file);
 
-        ImportedModel in = import_safetensors(file.path.string(), ImportOptions{});
+        ImportedModel in = import_safetensors(file, ImportOptions{});
         CHECK(in.model.config.mixer == c.mixer);
         CHECK(in.model.config.activation == c.activation);
         CHECK(in.model.config.bias == c.bias);
@@ -206,7 +209,7 @@ TEST_CASE("interop: export then import gives bit-identical logits and a checkpoi
         CHECK(std::memcmp(got.data(), want.data(), want.size() * 4) == 0);
 
         // The checkpoint: same logits, step 0, zero AdamW moments.
-        const std::string ckpt = (file.path.parent_path() / "ckpt.bin").string();
+        const std::string ckpt = dir / "ckpt.bin";
         save_new_checkpoint(ckpt, in.config, in.vocab, in.model);
         Checkpoint back = load_checkpoint(ckpt);
         const std::vector<float> again = forward_logits(back.model, tokens, 2, 8);
@@ -233,9 +236,10 @@ TEST_CASE("interop: a nanoGPT state_dict written by PyTorch imports and reproduc
         // No vocabulary in the file either: without --vocab the import says so.
         CHECK_THROWS_WITH_AS(import_safetensors(dir + "/nanogpt_" + dtype + ".safetensors", o),
                              doctest::Contains("--vocab="), Error);
-        TempPath vocab_file("vocab.txt");
-        write_vocab(vocab_file.path.string(), letters(11));
-        o.vocab_path = vocab_file.path.string();
+        TempDir vocab_dir("interop");
+        const std::string vocab_file = vocab_dir / "vocab.txt";
+        write_vocab(vocab_file, letters(11));
+        o.vocab_path = vocab_file;
         ImportedModel in = import_safetensors(dir + "/nanogpt_" + dtype + ".safetensors", o);
         const GPTConfig& c = in.model.config;
         CHECK(c.n_layer == 2);
@@ -257,9 +261,9 @@ TEST_CASE("interop: a nanoGPT state_dict written by PyTorch imports and reproduc
 namespace {
 
 // A file of the given header text (padded to 8 bytes) and `data_bytes` bytes of data.
-std::string raw_file(const TempPath& dir, const std::string& name, const std::string& header, size_t data_bytes,
+std::string raw_file(const TempDir& dir, const std::string& name, const std::string& header, size_t data_bytes,
                      int64_t claimed_length = -1) {
-    const std::string path = (dir.path.parent_path() / name).string();
+    const std::string path = dir / name;
     std::string h = header;
     while (h.size() % 8) h += ' ';
     const uint64_t n = claimed_length >= 0 ? static_cast<uint64_t>(claimed_length) : h.size();
@@ -270,10 +274,10 @@ std::string raw_file(const TempPath& dir, const std::string& name, const std::st
 }
 
 // An export of a small model (attention by default), read back, changed by `edit`, written again.
-std::string edited_export(const TempPath& dir, const std::string& name, const std::function<void(SafetensorsFile&)>& edit,
+std::string edited_export(const TempDir& dir, const std::string& name, const std::function<void(SafetensorsFile&)>& edit,
                           const GPTConfig& config = small_config("attn")) {
     GPT m = random_model(config);
-    const std::string path = (dir.path.parent_path() / name).string();
+    const std::string path = dir / name;
     export_safetensors(m, letters(11), path);
     SafetensorsFile f = read_safetensors(path);
     edit(f);
@@ -286,9 +290,9 @@ std::string edited_export(const TempPath& dir, const std::string& name, const st
 }  // namespace
 
 TEST_CASE("interop: malformed safetensors files give one-line errors naming the problem") {
-    TempPath dir("x");
+    TempDir dir("interop");
     const std::string one = R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
-    const std::string tiny_file = (dir.path.parent_path() / "tiny").string();
+    const std::string tiny_file = dir / "tiny";
     std::ofstream(tiny_file, std::ios::binary) << "abc";
     struct Case {
         std::string what, path, expect;
@@ -331,7 +335,7 @@ TEST_CASE("interop: malformed safetensors files give one-line errors naming the 
              for (StoredTensor& t : f.tensors)
                  if (t.name == "transformer.h.1.attn.bias") t.values[1] = 1.0f;  // row 0 sees position 1
          }), "is not the causal mask"},
-        {"missing file", (dir.path.parent_path() / "nope.safetensors").string(), "does not exist"},
+        {"missing file", dir / "nope.safetensors", "does not exist"},
     };
     for (const Case& k : cases) {
         CAPTURE(k.what);
@@ -343,7 +347,7 @@ TEST_CASE("interop: malformed safetensors files give one-line errors naming the 
 }
 
 TEST_CASE("interop: F16 and BF16 values convert to float32 exactly, subnormals, infinity and NaN included") {
-    TempPath dir("x");
+    TempDir dir("interop");
     const uint16_t f16[] = {0x0001, 0x03FF, 0x0400, 0x3C00, 0xC000, 0x7BFF, 0x7C00, 0xFC00, 0x7E00, 0x8000};
     const uint16_t bf16[] = {0x3F80, 0xC0A0, 0x0001, 0x7F80};
     const std::string path = raw_file(dir, "half", R"({"h":{"dtype":"F16","shape":[10],"data_offsets":[0,20]},)"
@@ -376,7 +380,7 @@ TEST_CASE("interop: F16 and BF16 values convert to float32 exactly, subnormals, 
 // ---- lm_head, missing settings ------------------------------------------------------
 
 TEST_CASE("interop: an untied lm_head is refused unless --untied picks one; lm_head alone is the tied matrix") {
-    TempPath dir("x");
+    TempDir dir("interop");
     GPT m = random_model(small_config("attn"));
     const std::vector<float> wte = values_of(m.wte.value);
     std::vector<float> head = wte;
@@ -409,16 +413,16 @@ TEST_CASE("interop: an untied lm_head is refused unless --untied picks one; lm_h
 }
 
 TEST_CASE("interop: without metadata, shapes give the config and the settings they cannot give are asked for") {
-    TempPath dir("x");
+    TempDir dir("interop");
     auto strip = [](SafetensorsFile& f) { f.metadata.clear(); };
     GPTConfig c = small_config("pair_max");
     c.mixer_vproj = true;
     GPT m = random_model(c);  // the model edited_export writes
     const std::string path = edited_export(dir, "pm.safetensors", strip, c);
-    TempPath vocab_file("vocab.txt");
-    write_vocab(vocab_file.path.string(), letters(11));
+    const std::string vocab_file = dir / "vocab.txt";
+    write_vocab(vocab_file, letters(11));
     ImportOptions o;
-    o.vocab_path = vocab_file.path.string();
+    o.vocab_path = vocab_file;
     CHECK_THROWS_WITH_AS(import_safetensors(path, o), doctest::Contains("pass --mixer=NAME"), Error);
     o.settings = {{"mixer", "pair_max"}};
     ImportedModel in = import_safetensors(path, o);
@@ -432,7 +436,7 @@ TEST_CASE("interop: without metadata, shapes give the config and the settings th
 }
 
 TEST_CASE("interop: metadata asking for far more weights than the file holds is refused before allocating") {
-    TempPath dir("x");
+    TempDir dir("interop");
     const std::string path = edited_export(dir, "huge.safetensors", [](SafetensorsFile& f) {
         for (auto& [key, value] : f.metadata)
             if (key == "n_layer") value = "100000";
@@ -443,23 +447,24 @@ TEST_CASE("interop: metadata asking for far more weights than the file holds is 
 // ---- fine-tuning an import ------------------------------------------------------------
 
 TEST_CASE("interop: train --init_from=resume continues from an imported checkpoint's weights") {
-    TempPath dir("input.txt");
+    TempDir dir("interop");
+    const std::string input = dir / "input.txt";
     std::string text;
     for (int i = 0; text.size() < 3000; i++) text += i % 2 ? "to be or not to be.\n" : "that is the question.\n";
-    std::ofstream(dir.path.string()) << text;
-    const std::string data_dir = (dir.path.parent_path() / "data").string();
-    prepare_text(dir.path.string(), data_dir);
+    std::ofstream(input) << text;
+    const std::string data_dir = dir / "data";
+    prepare_text(input, data_dir);
     const Vocab vocab = read_vocab(data_dir + "/vocab.txt");
 
     GPTConfig c = small_config("attn,pair_max");
     c.vocab_size = static_cast<int64_t>(vocab.size());
     GPT m = random_model(c, 3);
-    const std::string file = (dir.path.parent_path() / "m.safetensors").string();
+    const std::string file = dir / "m.safetensors";
     export_safetensors(m, vocab, file);
     ImportOptions o;
     o.vocab_path = data_dir + "/vocab.txt";
     ImportedModel in = import_safetensors(file, o);
-    const std::string out_dir = (dir.path.parent_path() / "out").string();
+    const std::string out_dir = dir / "out";
     std::filesystem::create_directories(out_dir);
     in.config.out_dir = out_dir;
     save_new_checkpoint(out_dir + "/ckpt.bin", in.config, in.vocab, in.model);
@@ -492,8 +497,8 @@ TEST_CASE("interop: train --init_from=resume continues from an imported checkpoi
 // skipped in a plain run of the binary, run by `make test` on its own (--no-skip).
 TEST_CASE("interop: scripts/load_nanogpt.py loads attention exports strictly and refuses every other mixer" *
           doctest::skip()) {
-    TempPath dir("x");
-    const std::string d = dir.path.parent_path().string();
+    TempDir dir("interop");
+    const std::string d = dir.path.string();
     GPTConfig c = small_config("attn");
     c.bias = true;
     GPT attn = random_model(c, 7);

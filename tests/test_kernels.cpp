@@ -21,6 +21,7 @@
 
 #include "autograd/unary.h"
 #include "tensor/kernels.h"
+#include "tests/helpers.h"
 #include "tests/reference.h"
 
 namespace cg {
@@ -47,10 +48,6 @@ struct ThreadCount {
     explicit ThreadCount(int n) : previous(omp_get_max_threads()) { omp_set_num_threads(n); }
     ~ThreadCount() { omp_set_num_threads(previous); }
 };
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-    return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 // Running sums for a reference of a backward kernel: want = d0 + sum of
 // contributions; tol = 2 (n + 2) u (|d0| + sum |contribution|), n the number
@@ -264,13 +261,8 @@ TEST_CASE("kernel: matmul rejects mismatched shapes with [matmul] and both shape
 
 TEST_CASE("kernel: kernels reject bad arguments with cg::Error naming the op") {
     // Each call is wrong in one way; the message must start with the op's name.
-    auto expect_error = [](const char* op, auto fn) {
-        std::string m;
-        try {
-            fn();
-        } catch (const Error& e) {
-            m = e.what();
-        }
+    auto expect_error = [](const char* op, const std::function<void()>& fn) {
+        const std::string m = error_of(fn);
         CHECK_MESSAGE(starts_with(m, std::string("[") + op + "]"), "expected a [" << op << "] error, got '" << m << "'");
     };
     expect_error("add", [] { add_forward(zeros({2, 3}), zeros({2, 3}), zeros({2})); });

@@ -234,12 +234,7 @@ TEST_CASE("model: count_parameters matches nanoGPT's CPU config") {
     // nanoGPT's shakespeare_char CPU run: n_layer 4, n_head 4, n_embd 128,
     // block 64, vocab 65, no bias. It prints parameters without wpe (and
     // counts the tied wte/lm_head once): 0.80M.
-    GPTConfig c;
-    c.vocab_size = 65;
-    c.block_size = 64;
-    c.n_layer = 4;
-    c.n_head = 4;
-    c.n_embd = 128;
+    GPTConfig c = gpt_config(/*vocab_size=*/65, /*block_size=*/64, /*n_layer=*/4, /*n_head=*/4, /*n_embd=*/128, "attn");
     c.bias = false;
     const int64_t wpe = 64 * 128;
     GPT attn = make_gpt(c, 1);

@@ -4,13 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <functional>
-#include <fstream>
-#include <iterator>
-#include <random>
 #include <string>
 
 #include "tensor/tensor.h"
+#include "tests/helpers.h"
 #include "train/plot.h"
 
 namespace cg {
@@ -18,42 +15,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct PlotDir {
-    fs::path path;
-    PlotDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("causalgrad-plot-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~PlotDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string write(const std::string& name, const std::string& text) const {
-        const std::string p = (path / name).string();
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
 const char* kHeader = "step,train_loss,val_loss,lr,grad_norm,ms_per_step,tokens_per_s\n";
 
 TEST_CASE("plot: a malformed log.csv line is an error naming the file and the line") {
-    PlotDir d;
+    TempDir d("plot");
     const std::string bad_loss = d.write("a.csv", std::string(kHeader) + "0,4.1,4.2,,,,\n10,abc,,0.001,1,2,3\n");
     const std::string msg = error_of([&] { read_log_csv(bad_loss, "a"); });
     CHECK(msg.find("a.csv:3") != std::string::npos);
@@ -68,7 +33,7 @@ TEST_CASE("plot: a malformed log.csv line is an error naming the file and the li
 }
 
 TEST_CASE("plot: inf and nan losses are counted and left out, and the picture is finite") {
-    PlotDir d;
+    TempDir d("plot");
     const std::string log = d.write("log.csv", std::string(kHeader) +
                                                    "0,4.0,4.1,,,,\n0,4.0,,1,1,1,1\n10,nan,,1,1,1,1\n"
                                                    "20,inf,,1,1,1,1\n20,3.0,-nan,,,,\n30,2.5,2.6,,,,\n");
@@ -125,14 +90,14 @@ TEST_CASE("plot: a log-scale step axis has a tick per decade and leaves step 0 o
 }
 
 TEST_CASE("plot: the SVG replaces only an .svg file, through a temporary file") {
-    PlotDir d;
+    TempDir d("plot");
     const std::string log = d.write("log.csv", std::string(kHeader) + "0,4.0,4.1,,,,\n");
     const std::string data = d.write("train.bin", "\x01\x02");
     const std::string ckpt = d.write("ckpt.bin", "keep");
     for (const std::string& target : {log, data, ckpt, std::string("/dev/null"), d.path.string()}) {
-        const std::string before = fs::is_regular_file(target) ? slurp(target) : "";
+        const std::string before = fs::is_regular_file(target) ? read_file(target) : "";
         CHECK(!error_of([&] { write_svg(target, "<svg/>\n"); }).empty());
-        if (fs::is_regular_file(target)) CHECK(slurp(target) == before);
+        if (fs::is_regular_file(target)) CHECK(read_file(target) == before);
     }
     fs::create_directories(d.path / "folder.svg");
     CHECK(error_of([&] { write_svg((d.path / "folder.svg").string(), "<svg/>\n"); }).find("not a regular file") !=
@@ -141,7 +106,7 @@ TEST_CASE("plot: the SVG replaces only an .svg file, through a temporary file") 
 
     const std::string out = d.write("old.svg", "old picture");
     write_svg(out, "<svg>new</svg>\n");
-    CHECK(slurp(out) == "<svg>new</svg>\n");
+    CHECK(read_file(out) == "<svg>new</svg>\n");
     CHECK(!error_of([&] { write_svg((d.path / "missing/x.svg").string(), "<svg/>\n"); }).empty());
     for (const auto& entry : fs::directory_iterator(d.path))  // no temporary file left behind
         CHECK(entry.path().string().find(".tmp") == std::string::npos);

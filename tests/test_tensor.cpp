@@ -14,6 +14,7 @@
 #include "tensor/kernels.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
+#include "tests/helpers.h"
 #include "tests/reference.h"
 
 namespace cg {
@@ -21,21 +22,6 @@ namespace {
 
 using ref::values;
 using ref::Vec;
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-    return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-// The message of the cg::Error that `fn` throws ("" if it throws none).
-template <class F>
-std::string error_of(F fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // A tensor whose element at logical flat index i holds i (exact in float).
 Tensor iota(Shape s) {

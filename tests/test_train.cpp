@@ -25,6 +25,8 @@
 
 #include "data/prepare.h"
 #include "nn/adamw.h"
+#include "tests/helpers.h"
+#include "tests/model_helpers.h"
 #include "train/checkpoint.h"
 #include "train/crc32.h"
 #include "train/dataset.h"
@@ -37,34 +39,6 @@ namespace cg {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh folder under the temp dir, removed (with everything in it) at scope exit.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() /
-               ("causalgrad-train-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE(in);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 std::vector<uint16_t> read_u16(const std::string& path) {
     const std::string bytes = read_file(path);
@@ -107,11 +81,7 @@ std::string prepare_corpus(const TempDir& dir, const std::string& text = pattern
 
 TrainConfig tiny_run(const std::string& data_dir, const std::string& out_dir, const std::string& mixer) {
     TrainConfig c;
-    c.model.n_layer = 2;
-    c.model.n_head = 2;
-    c.model.n_embd = 16;
-    c.model.block_size = 16;
-    c.model.mixer = mixer;
+    c.model = tiny_config(mixer);  // its vocab_size is replaced by the data's
     c.data_dir = data_dir;
     c.out_dir = out_dir;
     c.batch_size = 4;
@@ -132,8 +102,6 @@ float mean_of(const std::vector<float>& v, size_t from, size_t n) {
     for (size_t i = from; i < from + n; i++) s += v[i];
     return static_cast<float>(s / static_cast<double>(n));
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // ---- data preparation ---------------------------------------------------------------------
 
@@ -458,14 +426,10 @@ struct Saved {
 Saved make_saved() {
     Saved s;
     TrainConfig& c = s.config;
-    c.model.vocab_size = 7;
-    c.model.block_size = 8;
-    c.model.n_layer = 3;
-    c.model.n_head = 2;
-    c.model.n_embd = 12;
+    c.model = gpt_config(/*vocab_size=*/7, /*block_size=*/8, /*n_layer=*/3, /*n_head=*/2, /*n_embd=*/12,
+                         "pair_max+avg,attn,scan_min");
     c.model.dropout = 1.0f / 3.0f;  // needs 9 digits to round-trip
     c.model.bias = true;
-    c.model.mixer = "pair_max+avg,attn,scan_min";
     c.model.activation = "pair_min";
     c.model.mixer_vproj = true;
     c.data_dir = "some/data dir";
