@@ -5,7 +5,7 @@
 // could not fail.
 // Every kind of the mixer table is checked here as it is (its row says
 // whether it is causal), so a new kind is checked without an edit; the ops
-// it is made of are checked one by one below.
+// it is made of are checked one by one below, as rows of a table.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -125,35 +125,6 @@ TEST_CASE("causality: every kind of the mixer table (nn/mixers.cpp)") {
     }
 }
 
-TEST_CASE("causality: shift") {
-    CHECK(is_causal(shift, kSmall, 1));
-    CHECK(is_causal(shift, kLarge, 1));
-}
-TEST_CASE("causality: pair_max") {
-    CHECK(is_causal(pair_max, kSmall));
-    CHECK(is_causal(pair_max, kLarge));
-}
-TEST_CASE("causality: pair_min") {
-    CHECK(is_causal(pair_min, kSmall));
-    CHECK(is_causal(pair_min, kLarge));
-}
-TEST_CASE("causality: pair_mean") {
-    CHECK(is_causal(pair_mean, kSmall));
-    CHECK(is_causal(pair_mean, kLarge));
-}
-TEST_CASE("causality: scan_max") {
-    CHECK(is_causal(scan_max, kSmall));
-    CHECK(is_causal(scan_max, kLarge));
-}
-TEST_CASE("causality: scan_min") {
-    CHECK(is_causal(scan_min, kSmall));
-    CHECK(is_causal(scan_min, kLarge));
-}
-TEST_CASE("causality: avg") {
-    CHECK(is_causal(avg, kSmall));
-    CHECK(is_causal(avg, kLarge));
-}
-
 // Single head, q = k = v = x (B, T, C): scores (B, T, T), y (B, T, C).
 Var attention_single_head(const Var& x) {
     const float scale = 1.0f / std::sqrt(float(x.shape()[2]));
@@ -180,15 +151,6 @@ SequenceFn attention_multi_head(int64_t C, int64_t NH) {
     };
 }
 
-TEST_CASE("causality: attention, single head, q = k = v = x") {
-    CHECK(is_causal(attention_single_head, kSmall));
-    CHECK(is_causal(attention_single_head, kLarge));
-}
-TEST_CASE("causality: attention, multi-head from a qkv projection") {
-    CHECK(is_causal(attention_multi_head(3, 3), kSmall));   // NH = 3, HS = 1
-    CHECK(is_causal(attention_multi_head(65, 5), kLarge));  // NH = 5, HS = 13
-}
-
 // A whole block, h + mixer(ln(h)) then h + mlp(ln(h)): the per-position ops
 // around the mixer must not leak either.
 SequenceFn block(int64_t C) {
@@ -207,14 +169,48 @@ SequenceFn attention_fused(int64_t C, int64_t NH) {
     const Tensor w = normal_tensor({C, 3 * C}, gen, 1.0f / std::sqrt(float(C)));
     return [w, NH](const Var& x) { return causal_attention(matmul(x, constant(w)), NH); };
 }
-TEST_CASE("causality: fused attention") {
-    CHECK(is_causal(attention_fused(3, 3), kSmall));
-    CHECK(is_causal(attention_fused(65, 5), kLarge));  // T = 65 spans two key tiles
+
+// The ops the mixers are made of, attention written out and fused, and a whole
+// block: one row each, checked at both shapes. `make` gives the function for
+// C channels (the ones with weights need C); lag as in is_causal.
+struct CausalRow {
+    const char* what;
+    std::function<SequenceFn(int64_t C)> make;
+    int lag = 0;
+};
+std::function<SequenceFn(int64_t)> any_width(const SequenceFn& op) {
+    return [op](int64_t) { return op; };
+}
+// The heads of the attention rows: NH = 3, HS = 1 at C 3; NH = 5, HS = 13 at C 65.
+int64_t heads_for(int64_t C) { return C == 3 ? 3 : 5; }
+
+const std::vector<CausalRow>& causal_rows() {
+    static const std::vector<CausalRow> rows = {
+        {"shift", any_width(shift), 1},
+        {"pair_max", any_width(pair_max)},
+        {"pair_min", any_width(pair_min)},
+        {"pair_mean", any_width(pair_mean)},
+        {"scan_max", any_width(scan_max)},
+        {"scan_min", any_width(scan_min)},
+        {"avg", any_width(avg)},
+        {"attention, single head, q = k = v = x", any_width(attention_single_head)},
+        {"attention, multi-head from a qkv projection",
+         [](int64_t C) { return attention_multi_head(C, heads_for(C)); }},
+        {"fused attention",  // at T = 65 the keys span two tiles
+         [](int64_t C) { return attention_fused(C, heads_for(C)); }},
+        {"a block with layer_norm, avg, gelu and scan_max", block},
+    };
+    return rows;
 }
 
-TEST_CASE("causality: a block with layer_norm, avg, gelu and scan_max") {
-    CHECK(is_causal(block(3), kSmall));
-    CHECK(is_causal(block(65), kLarge));
+TEST_CASE("causality: each op, attention (composed and fused) and a block, at both shapes") {
+    for (const CausalRow& row : causal_rows()) {
+        CAPTURE(row.what);
+        for (const Shape& shape : {kSmall, kLarge}) {
+            INFO("shape " << shape.str());
+            CHECK(is_causal(row.make(shape[2]), shape, row.lag));
+        }
+    }
 }
 
 // gavg averages over all T positions, so position 0 sees the last
