@@ -642,24 +642,28 @@ void run_backward(const Var& y, const std::vector<float>& dy) {
 const std::vector<float> kDy5 = {1, 10, 100, 1000, 10000};
 const std::vector<float> kDy3 = {1, 10, 100};
 
-TEST_CASE("maximum tie: the first argument takes the gradient") {
-    Parameter a = make_parameter("a", from_values({3}, {1, 2, 3}));
-    Parameter b = make_parameter("b", from_values({3}, {1, 5, 3}));
-    const Var y = maximum(a.var(), b.var());
-    CHECK(values_of(y.value) == std::vector<float>{1, 5, 3});
-    run_backward(y, kDy3);
-    CHECK(grad_values(a) == std::vector<float>{1, 0, 100});
-    CHECK(grad_values(b) == std::vector<float>{0, 10, 0});
-}
+// maximum(a, b) and minimum(a, b) where a[i] == b[i]: a, the first argument, takes it.
+struct BinaryTieRow {
+    const char* op;
+    std::function<Var(const Var&, const Var&)> fn;
+    std::vector<float> a, b, y, da, db;  // dy = kDy3
+};
+const BinaryTieRow kBinaryTies[] = {
+    {"maximum", maximum, {1, 2, 3}, {1, 5, 3}, {1, 5, 3}, {1, 0, 100}, {0, 10, 0}},
+    {"minimum", minimum, {1, 2, 3}, {1, 0, 3}, {1, 0, 3}, {1, 0, 100}, {0, 10, 0}},
+};
 
-TEST_CASE("minimum tie: the first argument takes the gradient") {
-    Parameter a = make_parameter("a", from_values({3}, {1, 2, 3}));
-    Parameter b = make_parameter("b", from_values({3}, {1, 0, 3}));
-    const Var y = minimum(a.var(), b.var());
-    CHECK(values_of(y.value) == std::vector<float>{1, 0, 3});
-    run_backward(y, kDy3);
-    CHECK(grad_values(a) == std::vector<float>{1, 0, 100});
-    CHECK(grad_values(b) == std::vector<float>{0, 10, 0});
+TEST_CASE("maximum and minimum tie: the first argument takes the gradient") {
+    for (const BinaryTieRow& row : kBinaryTies) {
+        CAPTURE(row.op);
+        Parameter a = make_parameter("a", tensor_of({3}, row.a));
+        Parameter b = make_parameter("b", tensor_of({3}, row.b));
+        const Var y = row.fn(a.var(), b.var());
+        CHECK(values_of(y.value) == row.y);
+        run_backward(y, kDy3);
+        CHECK(grad_values(a) == row.da);
+        CHECK(grad_values(b) == row.db);
+    }
 }
 
 TEST_CASE("maximum tie: maximum(x, x) passes the gradient once, through the first argument") {
@@ -670,71 +674,70 @@ TEST_CASE("maximum tie: maximum(x, x) passes the gradient once, through the firs
     CHECK(grad_values(x) == std::vector<float>{1, 10, 100});
 }
 
-// x = [1, 3, 3, 2, 3] along T (B = C = 1).
-//   y[0] = x[0]               = 1  -> x[0]
-//   y[1] = max(x[1]=3, x[0]=1) = 3 -> x[1]
-//   y[2] = max(x[2]=3, x[1]=3) = 3 -> x[2] (tie: the current token)
-//   y[3] = max(x[3]=2, x[2]=3) = 3 -> x[2]
-//   y[4] = max(x[4]=3, x[3]=2) = 3 -> x[4]
-// dx = [1, 10, 100 + 1000, 0, 10000]
-TEST_CASE("pair_max tie: the gradient goes to the current token x[t]") {
-    Parameter x = make_parameter("x", from_values({1, 5, 1}, {1, 3, 3, 2, 3}));
-    const Var y = pair_max(x.var());
-    CHECK(values_of(y.value) == std::vector<float>{1, 3, 3, 3, 3});
-    run_backward(y, kDy5);
-    CHECK(grad_values(x) == std::vector<float>{1, 10, 1100, 0, 10000});
-}
+// A sequence op on x (B, T, C) with deliberate ties: its output y, and the
+// gradient dx that the upstream gradient dy gives, both worked out by hand.
+struct SequenceTieRow {
+    const char* rule;  // the op and its tie rule
+    std::function<Var(const Var&)> op;
+    Shape shape;
+    std::vector<float> x, y, dy, dx;
+};
+const SequenceTieRow kSequenceTies[] = {
+    // x = [1, 3, 3, 2, 3] along T (B = C = 1).
+    //   y[0] = x[0]               = 1  -> x[0]
+    //   y[1] = max(x[1]=3, x[0]=1) = 3 -> x[1]
+    //   y[2] = max(x[2]=3, x[1]=3) = 3 -> x[2] (tie: the current token)
+    //   y[3] = max(x[3]=2, x[2]=3) = 3 -> x[2]
+    //   y[4] = max(x[4]=3, x[3]=2) = 3 -> x[4]
+    // dx = [1, 10, 100 + 1000, 0, 10000]
+    {"pair_max tie: the gradient goes to the current token x[t]", pair_max, {1, 5, 1},
+     {1, 3, 3, 2, 3}, {1, 3, 3, 3, 3}, kDy5, {1, 10, 1100, 0, 10000}},
 
-// x = [3, 1, 1, 2, 1]: y = [3, 1, 1, 1, 1]; y[2] = min(1, 1) is a tie and
-// goes to x[2]; y[3] = min(2, 1) -> x[2]; y[4] = min(1, 2) -> x[4].
-TEST_CASE("pair_min tie: the gradient goes to the current token x[t]") {
-    Parameter x = make_parameter("x", from_values({1, 5, 1}, {3, 1, 1, 2, 1}));
-    const Var y = pair_min(x.var());
-    CHECK(values_of(y.value) == std::vector<float>{3, 1, 1, 1, 1});
-    run_backward(y, kDy5);
-    CHECK(grad_values(x) == std::vector<float>{1, 10, 1100, 0, 10000});
-}
+    // x = [3, 1, 1, 2, 1]: y = [3, 1, 1, 1, 1]; y[2] = min(1, 1) is a tie and
+    // goes to x[2]; y[3] = min(2, 1) -> x[2]; y[4] = min(1, 2) -> x[4].
+    {"pair_min tie: the gradient goes to the current token x[t]", pair_min, {1, 5, 1},
+     {3, 1, 1, 2, 1}, {3, 1, 1, 1, 1}, kDy5, {1, 10, 1100, 0, 10000}},
 
-// x = [3, 1, 3, 2, 0]: the running max is 3 everywhere.
-//   y[0], y[1] are held by x[0] only;
-//   from t = 2 on, x[0] and x[2] both hold 3: the most recent, x[2], takes it.
-// dx = [1 + 10, 0, 100 + 1000 + 10000, 0, 0]
-TEST_CASE("scan_max tie: the most recent of equal running maxima takes the gradient") {
-    Parameter x = make_parameter("x", from_values({1, 5, 1}, {3, 1, 3, 2, 0}));
-    const Var y = scan_max(x.var());
-    CHECK(values_of(y.value) == std::vector<float>{3, 3, 3, 3, 3});
-    run_backward(y, kDy5);
-    CHECK(grad_values(x) == std::vector<float>{11, 0, 11100, 0, 0});
-}
+    // x = [3, 1, 3, 2, 0]: the running max is 3 everywhere.
+    //   y[0], y[1] are held by x[0] only;
+    //   from t = 2 on, x[0] and x[2] both hold 3: the most recent, x[2], takes it.
+    // dx = [1 + 10, 0, 100 + 1000 + 10000, 0, 0]
+    {"scan_max tie: the most recent of equal running maxima takes the gradient", scan_max, {1, 5, 1},
+     {3, 1, 3, 2, 0}, {3, 3, 3, 3, 3}, kDy5, {11, 0, 11100, 0, 0}},
 
-// x = [-3, -1, -3, -2, 0]: the running min is -3 everywhere; x[2] ties x[0]
-// and, being more recent, takes the gradient of y[2..4].
-TEST_CASE("scan_min tie: the most recent of equal running minima takes the gradient") {
-    Parameter x = make_parameter("x", from_values({1, 5, 1}, {-3, -1, -3, -2, 0}));
-    const Var y = scan_min(x.var());
-    CHECK(values_of(y.value) == std::vector<float>{-3, -3, -3, -3, -3});
-    run_backward(y, kDy5);
-    CHECK(grad_values(x) == std::vector<float>{11, 0, 11100, 0, 0});
-}
+    // x = [-3, -1, -3, -2, 0]: the running min is -3 everywhere; x[2] ties x[0]
+    // and, being more recent, takes the gradient of y[2..4].
+    {"scan_min tie: the most recent of equal running minima takes the gradient", scan_min, {1, 5, 1},
+     {-3, -1, -3, -2, 0}, {-3, -3, -3, -3, -3}, kDy5, {11, 0, 11100, 0, 0}},
 
-// Two channels and two batch rows with different tie patterns, so a kernel
-// that mixes up the (B, T, C) indexing cannot pass by symmetry.
-//   b=0, c=0: x = [2, 2, 1] -> y = [2, 2, 2]: x[1] takes y[1], y[2]
-//   b=0, c=1: x = [0, 1, 1] -> y = [0, 1, 1]: x[2] takes y[2]
-//   b=1, c=0: x = [5, 4, 5] -> y = [5, 5, 5]: x[0] takes y[0], y[1]; x[2] y[2]
-//   b=1, c=1: x = [7, 7, 7] -> y = [7, 7, 7]: each x[t] takes y[t]
-TEST_CASE("scan_max tie: most recent holder, per batch row and channel") {
+    // Two channels and two batch rows with different tie patterns, so a kernel
+    // that mixes up the (B, T, C) indexing cannot pass by symmetry.
+    //   b=0, c=0: x = [2, 2, 1] -> y = [2, 2, 2]: x[1] takes y[1], y[2]
+    //   b=0, c=1: x = [0, 1, 1] -> y = [0, 1, 1]: x[2] takes y[2]
+    //   b=1, c=0: x = [5, 4, 5] -> y = [5, 5, 5]: x[0] takes y[0], y[1]; x[2] y[2]
+    //   b=1, c=1: x = [7, 7, 7] -> y = [7, 7, 7]: each x[t] takes y[t]
     // Layout (B=2, T=3, C=2), element (b, t, c) at b*6 + t*2 + c.
-    Parameter x = make_parameter("x", from_values({2, 3, 2}, {2, 0, 2, 1, 1, 1,  //
-                                                             5, 7, 4, 7, 5, 7}));
-    const Var y = scan_max(x.var());
-    CHECK(values_of(y.value) == std::vector<float>{2, 0, 2, 1, 2, 1,  //
-                                                   5, 7, 5, 7, 5, 7});
     // dy(b, t, c) = 1 for (0,*,*) and 10 for (1,*,*), times 1, 2, 4 for t.
-    const std::vector<float> dy = {1, 1, 2, 2, 4, 4, 10, 10, 20, 20, 40, 40};
-    run_backward(y, dy);
-    CHECK(grad_values(x) == std::vector<float>{1, 1, 6, 2, 0, 4,  //
-                                               30, 10, 0, 20, 40, 40});
+    {"scan_max tie: most recent holder, per batch row and channel", scan_max, {2, 3, 2},
+     {2, 0, 2, 1, 1, 1,  //
+      5, 7, 4, 7, 5, 7},
+     {2, 0, 2, 1, 2, 1,  //
+      5, 7, 5, 7, 5, 7},
+     {1, 1, 2, 2, 4, 4, 10, 10, 20, 20, 40, 40},
+     {1, 1, 6, 2, 0, 4,  //
+      30, 10, 0, 20, 40, 40}},
+};
+
+TEST_CASE("sequence op ties: pair ops send the gradient to the current token, scans to the most recent holder") {
+    for (const SequenceTieRow& row : kSequenceTies) {
+        CAPTURE(row.rule);
+        REQUIRE(int64_t(row.x.size()) == row.shape.numel());
+        Parameter x = make_parameter("x", tensor_of(row.shape, row.x));
+        const Var y = row.op(x.var());
+        CHECK(values_of(y.value) == row.y);
+        run_backward(y, row.dy);
+        CHECK(grad_values(x) == row.dx);
+    }
 }
 
 TEST_CASE("grad: dropout gradient is the mask, 0 or 1/(1-p), and the same Rng state gives the same mask") {
