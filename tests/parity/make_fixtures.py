@@ -56,6 +56,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# Layer norm over the last dim with an optional bias (eps 1e-5): the same in nanoGPT and in
+# causalgrad, so the fixtures' model takes it from the nanoGPT stand-in next to this file.
+from nanogpt_model import LayerNorm
+
 MAGIC = b"CGFIX001"
 DTYPE_F32, DTYPE_I32, DTYPE_TEXT = 0, 1, 2
 MAX_FILE_BYTES = 200 * 1024
@@ -63,18 +67,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # ---- the model ----------------------------------------------------------------------------
-
-
-class LayerNorm(nn.Module):
-    """Layer norm over the last dim with an optional bias (eps 1e-5)."""
-
-    def __init__(self, C, bias):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(C))
-        self.bias = nn.Parameter(torch.zeros(C)) if bias else None
-
-    def forward(self, x):
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
 
 
 def seq_op(name, x):
