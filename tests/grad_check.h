@@ -1,5 +1,5 @@
 // Small helpers shared by the autograd tests: reading a (possibly strided)
-// tensor in logical order, and drawing test inputs. Inputs come from the
+// tensor in logical order, a parameter's gradient, and drawing test inputs. Inputs come from the
 // standard library's generator, not from cg::Rng, so a bug in the library's
 // random numbers cannot hide a bug in the code under test.
 #pragma once
@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "autograd/graph.h"
 #include "tensor/tensor.h"
 
 namespace cg {
@@ -30,6 +31,13 @@ inline std::vector<float> values_of(const Tensor& t) {
         }
     }
     return out;
+}
+
+// The gradient of p as a vector; zeros when none has reached it (or it was
+// cleared).
+inline std::vector<float> grad_values(const Parameter& p) {
+    if (!p.grad().defined()) return std::vector<float>(size_t(p.value.numel()), 0.0f);
+    return values_of(p.grad());
 }
 
 // A contiguous tensor of the given shape holding `values` in row-major order.

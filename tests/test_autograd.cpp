@@ -17,13 +17,6 @@
 namespace cg {
 namespace {
 
-// The gradient of p as a vector; zeros when none has reached it (or it was
-// cleared).
-std::vector<float> grad_values(const Parameter& p) {
-    if (!p.grad().defined()) return std::vector<float>(size_t(p.value.numel()), 0.0f);
-    return values_of(p.grad());
-}
-
 // loss = sum(x * w) for a constant w, so d loss / d x = w.
 Var weighted_sum(const Var& x, const std::vector<float>& w) {
     return sum(mul(x, constant(tensor_of(x.shape(), w))));

@@ -629,12 +629,8 @@ TEST_CASE("grad: every unary kernel matches its formula in double, value and der
 // hand. The upstream gradient dy is 1, 10, 100, ... so every sum of
 // contributions shows which outputs sent gradient to which input, exactly.
 
-// Runs loss = sum(y * dy) backward and returns the gradient of p (zeros if
-// none reached it).
-std::vector<float> grad_values(const Parameter& p) {
-    if (!p.grad().defined()) return std::vector<float>(size_t(p.value.numel()), 0.0f);
-    return values_of(p.grad());
-}
+// Runs loss = sum(y * dy) backward; grad_values (tests/grad_check.h) then
+// reads each input's gradient.
 void run_backward(const Var& y, const std::vector<float>& dy) {
     REQUIRE(y.value.numel() == int64_t(dy.size()));
     backward(sum(mul(y, constant(tensor_of(y.shape(), dy)))));
