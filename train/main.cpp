@@ -41,6 +41,7 @@ constexpr const char* kUsage =
     "  sample    generate text from a checkpoint\n"
     "  eval      val loss of a checkpoint on full sequences and token by token\n"
     "  export    write a checkpoint's weights as safetensors with nanoGPT's names\n"
+    "  import    make a checkpoint from a safetensors file with nanoGPT's names (from PyTorch, say)\n"
     "  bench     time training steps (or generation) of a configuration on this machine\n"
     "  plot      draw the loss curves of one or more runs (their log.csv) into an SVG\n";
 
