@@ -49,7 +49,9 @@ std::pair<int64_t, int64_t> rows_of(const char* op, const Tensor& full, const Te
 namespace {
 // sums (..., 1) (+)= sum_i full (..., i), or full (..., i) (+)= sums (..., 1).
 void rows_to_sums(const char* op, const Tensor& sums, const Tensor& full, bool add) {
-    const auto [N, C] = rows_of(op, full, sums);
+    // Plain variables, not a structured binding: clang cannot capture those in an OpenMP region.
+    const std::pair<int64_t, int64_t> rows = rows_of(op, full, sums);
+    const int64_t N = rows.first, C = rows.second;
     const float* px = full.data;
     float* po = sums.data;
     #pragma omp parallel for if (N * C > kParallelMin)
@@ -60,7 +62,8 @@ void rows_to_sums(const char* op, const Tensor& sums, const Tensor& full, bool a
     }
 }
 void sums_to_rows(const char* op, const Tensor& full, const Tensor& sums, bool add) {
-    const auto [N, C] = rows_of(op, full, sums);
+    const std::pair<int64_t, int64_t> rows = rows_of(op, full, sums);
+    const int64_t N = rows.first, C = rows.second;
     const float* px = sums.data;
     float* po = full.data;
     #pragma omp parallel for if (N * C > kParallelMin)
