@@ -19,7 +19,7 @@ NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,nativ
 # Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
 SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-kill fuzz train data bench study study-report clean
+.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-kill fuzz examples train data bench study study-report clean
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
@@ -31,6 +31,7 @@ help:
 	@echo "make test-clang     build build-clang/ with clang++ and -Werror, and run the tests there"
 	@echo "make test-kill      kill -9 a tiny training run 20 times at random moments; check checkpoint and log"
 	@echo "make fuzz           build build-fuzz/ (clang, libFuzzer) and fuzz each reader FUZZ_SECONDS (60) seconds"
+	@echo "make examples       install build/ to a temporary prefix, build examples/ against it with find_package, run them"
 	@echo "make train          prepare the data, train the CPU config (MIXER=attn), print a sample"
 	@echo "make data           fetch tiny Shakespeare and write data/shakespeare_char/"
 	@echo "make bench          time training steps, long contexts and generation on this machine"
@@ -117,6 +118,11 @@ fuzz: deps
 		grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz_$$t.log; \
 		if [ $$status -ne 0 ]; then tail -n 40 build-fuzz/fuzz_$$t.log; echo "fuzz_$$t failed (exit $$status)"; exit 1; fi; \
 	done
+
+# causalgrad as an installed package (examples/check.sh): install build/ into a temporary
+# prefix, build examples/ against it, run the MLP, sample a tiny checkpoint of the installed binary.
+examples: build
+	@JOBS=$(JOBS) bash examples/check.sh build
 
 # The main job: nanoGPT's CPU run of tiny Shakespeare (the train defaults), then a sample.
 #   make train MIXER=pair_max     a replacement mixer (or a comma list, one per block)
