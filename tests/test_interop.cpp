@@ -508,13 +508,14 @@ TEST_CASE("interop: scripts/load_nanogpt.py loads attention exports strictly and
     const std::vector<float> logits = forward_logits(attn, tokens, 2, 8);
     write_safetensors(d + "/expected.safetensors", {},
                       {{"x", {2, 8}, x.data()}, {"logits", {2, 8, 11}, logits.data()}});
-    // Every replacement mixer (in block 1, after attention), and a sequence op as the activation.
+    // Every other mixer of the table (in block 1, after attention), and a sequence op as the activation.
     std::string others;
-    const std::string mixers[] = {"pair_max", "pair_min", "pair_mean", "scan_max", "scan_min", "avg",
-                                  "pair_max+avg", "pair_min+avg", "pair_max+gavg", "pair_min+gavg"};
-    for (size_t k = 0; k <= std::size(mixers); k++) {
-        GPTConfig other = small_config(k < std::size(mixers) ? "attn," + mixers[k] : "attn");
-        if (k == std::size(mixers)) other.activation = "scan_max";
+    std::vector<std::string> mixers;
+    for (const MixerKind& kind : mixer_kinds())
+        if (kind.use != MixerUse::activation && !kind.nanogpt_attention) mixers.push_back(kind.name);
+    for (size_t k = 0; k <= mixers.size(); k++) {
+        GPTConfig other = small_config(k < mixers.size() ? "attn," + mixers[k] : "attn");
+        if (k == mixers.size()) other.activation = "scan_max";
         GPT m = random_model(other, 7);
         const std::string path = d + "/other" + std::to_string(k) + ".safetensors";
         export_safetensors(m, letters(11), path);
