@@ -66,9 +66,15 @@ while IFS=$'\t' read -r part name seeds steps overrides; do
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$seeds" "$steps" "$overrides" "$ms" >>"$tmp/settings.tsv"
 done <"$tmp/grid.tsv"
 
-machines=$(cat "$runs"/*/*/seed*/machine.txt 2>/dev/null | awk -F': ' '/^cpu:/ {c = $2} /^cores:/ {print c ", " $2 " cores"}' | sort -u | paste -sd ';' - | sed 's/;/; /g')
-report() {
-    awk -v mode="$1" -v part="${2:-}" -v machines="$machines" -f study/report.awk "$tmp/settings.tsv" "$tmp/runs.tsv" "$tmp/curves.tsv"
+# The machines the runs of a part (or of all parts: *) ran on, as "CPU, N cores; ...".
+machines_of() {
+    cat "$runs"/$1/*/seed*/machine.txt 2>/dev/null | awk -F': ' '/^cpu:/ {c = $2} /^cores:/ {print c ", " $2 " cores"}' | sort -u | paste -sd ';' - | sed 's/;/; /g'
+}
+machines=$(machines_of '*')
+report() {  # a table names the machines of its own part
+    local where=$machines
+    [ "$1" = table ] && where=$(machines_of "$2")
+    awk -v mode="$1" -v part="${2:-}" -v machines="$where" -f study/report.awk "$tmp/settings.tsv" "$tmp/runs.tsv" "$tmp/curves.tsv"
 }
 
 # The finished runs of a setting as a plot argument: LABEL=DIR,DIR,...
