@@ -68,7 +68,7 @@ done <"$tmp/grid.tsv"
 
 # The machines the runs of a part (or of all parts: *) ran on, as "CPU, N cores; ...".
 machines_of() {
-    cat "$runs"/$1/*/seed*/machine.txt 2>/dev/null | awk -F': ' '/^cpu:/ {c = $2} /^cores:/ {print c ", " $2 " cores"}' | sort -u | paste -sd ';' - | sed 's/;/; /g'
+    { cat "$runs"/$1/*/seed*/machine.txt 2>/dev/null || true; } | awk -F': ' '/^cpu:/ {c = $2} /^cores:/ {print c ", " $2 " cores"}' | sort -u | paste -sd ';' - | sed 's/;/; /g'
 }
 machines=$(machines_of '*')
 report() {  # a table names the machines of its own part
