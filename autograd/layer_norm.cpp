@@ -13,10 +13,12 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
     // dx, dweight, dbias: see layer_norm_backward in tensor/layer_norm.cpp
     Node* n = record(Op::layer_norm, y.shape, {&x, &weight, &bias}, [](Node& n) {
         Tensor none;
-        layer_norm_backward(n.inputs[0] ? grad_of(n.inputs[0]) : none,
+        float beta = 1.0f;  // set by grad_for_write: before the call, not inside its arguments
+        const Tensor dx = n.inputs[0] ? grad_for_write(n.inputs[0], beta) : none;
+        layer_norm_backward(dx,
                            n.inputs[1] ? grad_of(n.inputs[1]) : none,
                            n.inputs[2] ? grad_of(n.inputs[2]) : none, n.grad, n.saved[0],
-                           n.saved[1], n.saved[2], n.saved[3]);
+                           n.saved[1], n.saved[2], n.saved[3], beta != 0.0f);
     });
     if (n) {
         n->saved[0] = xc;

@@ -33,14 +33,18 @@ Var shift(const Var& x) {
 // y[t] = max(x[t], x[t-1]): dy[t] goes to the larger, x[t] on a tie
 Var pair_max(const Var& x) {
     return sequence_op(Op::pair_max, x, pair_max_forward, [](Node& n) {
-        pair_max_backward(grad_of(n.inputs[0]), n.saved[0], n.grad);
+        float beta = 1.0f;
+        Tensor& dx = grad_for_write(n.inputs[0], beta);
+        pair_max_backward(dx, n.saved[0], n.grad, beta != 0.0f);
     }, true);
 }
 
 // y[t] = min(x[t], x[t-1]): dy[t] goes to the smaller, x[t] on a tie
 Var pair_min(const Var& x) {
     return sequence_op(Op::pair_min, x, pair_min_forward, [](Node& n) {
-        pair_min_backward(grad_of(n.inputs[0]), n.saved[0], n.grad);
+        float beta = 1.0f;
+        Tensor& dx = grad_for_write(n.inputs[0], beta);
+        pair_min_backward(dx, n.saved[0], n.grad, beta != 0.0f);
     }, true);
 }
 

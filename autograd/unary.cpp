@@ -17,6 +17,19 @@ namespace cg {
 Var unary(const UnaryOp& op, const Var& x) {
     Tensor xc = x.value.contiguous();
     Tensor y = empty(xc.shape);
+    if (op.forward_with_slope && grad_enabled() && x.requires_grad()) {
+        Tensor slope = empty(xc.shape);
+        op.forward_with_slope(y, slope, xc);
+        // dx = slope * dy; written, not added, when dx is fresh
+        Node* n = record(Op::unary, y.shape, {&x}, [](Node& n) {
+            float beta = 1.0f;
+            Tensor& dx = grad_for_write(n.inputs[0], beta);
+            slope_backward(dx, n.saved[0], n.grad, beta != 0.0f);
+        });
+        n->unary = &op;
+        n->saved[0] = slope;
+        return {y, n};
+    }
     op.forward(y, xc);
     Node* n = record(Op::unary, y.shape, {&x}, [](Node& n) {
         n.unary->backward(grad_of(n.inputs[0]), n.saved[0], n.saved[1], n.grad);
@@ -85,6 +98,14 @@ float gelu_df(float x, float) {
     const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
     return s + x * 2.0f * s * (1.0f - s) * du;
 }
+// Both at once, from one s: the same float operations as gelu_f and gelu_df.
+float gelu_fdf(float x, float& slope) {
+    const float u = kGeluScale * (x + kGeluCubic * x * x * x);
+    const float s = 1.0f / (1.0f + fast_exp(-2.0f * u));
+    const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
+    slope = s + x * 2.0f * s * (1.0f - s) * du;
+    return x * s;
+}
 double gelu_ref(double x) {
     return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
@@ -99,6 +120,11 @@ float silu_df(float x, float) {
     const float s = 1.0f / (1.0f + fast_exp(-x));
     return s + x * s * (1.0f - s);
 }
+float silu_fdf(float x, float& slope) {
+    const float s = 1.0f / (1.0f + fast_exp(-x));
+    slope = s + x * s * (1.0f - s);
+    return x * s;
+}
 double silu_ref(double x) { return x / (1.0 + std::exp(-x)); }
 Var silu_composed(const Var& x) { return mul(x, sigmoid(x)); }
 
@@ -106,7 +132,14 @@ Var silu_composed(const Var& x) { return mul(x, sigmoid(x)); }
 template <float (*f)(float), float (*df)(float, float)>
 constexpr UnaryOp row(const char* name, const char* formula, double (*reference)(double), Domain domain,
             Var (*composed)(const Var&) = nullptr) {
-    return UnaryOp{name, formula, map_forward<f>, map_backward<df>, reference, domain, composed};
+    return UnaryOp{name, formula, map_forward<f>, map_backward<df>, nullptr, reference, domain, composed};
+}
+// A row whose value and slope also come from one function, fdf.
+template <float (*f)(float), float (*df)(float, float), float (*fdf)(float, float&)>
+constexpr UnaryOp row_with_slope(const char* name, const char* formula, double (*reference)(double), Domain domain,
+                       Var (*composed)(const Var&)) {
+    return UnaryOp{name, formula, map_forward<f>, map_backward<df>, map_forward_with_slope<fdf>, reference, domain,
+                   composed};
 }
 
 constexpr UnaryOp kExp = row<exp_f, exp_df>("exp", "y = e^x", exp_ref, Domain::real);
@@ -116,9 +149,10 @@ constexpr UnaryOp kSigmoid = row<sigmoid_f, sigmoid_df>("sigmoid", "y = 1 / (1 +
                                                     sigmoid_composed);
 constexpr UnaryOp kTanh = row<tanh_f, tanh_df>("tanh", "y = tanh x", tanh_ref, Domain::real, tanh_composed);
 constexpr UnaryOp kRelu = row<relu_f, relu_df>("relu", "y = max(x, 0)", relu_ref, Domain::nonzero, relu_composed);
-constexpr UnaryOp kGelu = row<gelu_f, gelu_df>("gelu", "y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
-                                           gelu_ref, Domain::real, gelu_composed);
-constexpr UnaryOp kSilu = row<silu_f, silu_df>("silu", "y = x sigmoid(x)", silu_ref, Domain::real, silu_composed);
+constexpr UnaryOp kGelu = row_with_slope<gelu_f, gelu_df, gelu_fdf>("gelu", "y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+                                                     gelu_ref, Domain::real, gelu_composed);
+constexpr UnaryOp kSilu = row_with_slope<silu_f, silu_df, silu_fdf>("silu", "y = x sigmoid(x)", silu_ref, Domain::real,
+                                                                   silu_composed);
 
 }  // namespace
 

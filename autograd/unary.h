@@ -24,13 +24,17 @@ struct UnaryOp {
     void (*forward)(const Tensor& y, const Tensor& x);
     // dx += f'(x) * dy, given x and y = f(x)
     void (*backward)(const Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy);
+    // For ops whose derivative costs as much as the value (gelu, silu): y and
+    // slope = f'(x) in one pass, used when a backward will follow, which then
+    // only multiplies. nullptr: the backward recomputes from x and y.
+    void (*forward_with_slope)(const Tensor& y, const Tensor& slope, const Tensor& x);
     double (*reference)(double x);  // f in double with <cmath>: what the kernel is checked against
     Domain domain;
     // The op written with other ops, when it exists: the fused row must agree with it.
     Var (*composed)(const Var& x);
 };
 
-// y = op(x), recording op's backward (x and y are saved for it).
+// y = op(x), recording op's backward (x and y are saved for it, or the slope).
 Var unary(const UnaryOp& op, const Var& x);
 
 // Every row of autograd/unary.cpp, in its order.

@@ -146,8 +146,9 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
 //   dp_ij = dout_i . v_j,   ds_ij = p_ij (dp_ij - D_i)
 //   dq_i += scale sum_j ds_ij k_j,   dk_j += scale sum_i ds_ij q_i
 // Each task writes only its own head's columns of dqkv: no two threads collide.
+// It adds into dqkv; accumulate = false first zeroes the task's columns.
 void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
-                        const Tensor& lse, int64_t n_head) {
+                        const Tensor& lse, int64_t n_head, bool accumulate) {
     const Heads h = check_attention(qkv, n_head);
     check_shape("attention", "dqkv", dqkv, qkv.shape);
     check_contiguous("attention", "dqkv", dqkv);
@@ -166,6 +167,9 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
             const float* o0 = out.data + b * h.T * h.C + hd * HS;
             const float* g0 = dout.data + b * h.T * h.C + hd * HS;
             const float* lse0 = lse.data + (b * h.NH + hd) * h.T;
+            if (!accumulate)  // a fresh dqkv: zero this head's columns here, where they stay in cache
+                for (int64_t t = 0; t < h.T; t++)
+                    for (float* d : {dq0, dk0, dv0}) std::fill(d + t * row, d + t * row + HS, 0.0f);
             for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
                 const int64_t nq = std::min(kBlock, h.T - i0);
                 for (int64_t i = 0; i < nq; i++) {  // D_i, kept in m

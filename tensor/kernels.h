@@ -77,10 +77,11 @@ void expand_last_backward(const Tensor& dx, const Tensor& dy);  // dx (..., 1) +
 void layer_norm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd,
                        const Tensor& x, const Tensor& weight, const Tensor& bias,
                        float eps = 1e-5f);
-// dbias may be undefined when there is no bias.
+// Adds into dx, dweight, dbias; dbias may be undefined when there is no bias.
+// dx_accumulate = false writes dx instead (a fresh buffer).
 void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
                         const Tensor& dy, const Tensor& x, const Tensor& weight,
-                        const Tensor& mean, const Tensor& rstd);
+                        const Tensor& mean, const Tensor& rstd, bool dx_accumulate = true);
 
 // ---- softmax.cpp -----------------------------------------------------------
 // scores (..., T, T) -> probs: row i is softmax(scale * scores[i, 0..i]) and 0
@@ -92,18 +93,20 @@ void causal_softmax_backward(const Tensor& dscores, const Tensor& probs, const T
 // Cross-entropy from logits (N, V) and targets (N ints in [0, V)); returns the
 // mean over rows of -log softmax(logits)[target]; saves lse (N), log-sum-exp.
 float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* targets);
-// dlogits += dloss / N * (softmax(logits) - onehot(target))
+// dlogits += dloss / N * (softmax(logits) - onehot(target)); accumulate =
+// false writes it over dlogits instead
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& lse,
-                            const int* targets, float dloss);
+                            const int* targets, float dloss, bool accumulate = true);
 
 // ---- attention.cpp: fused causal self-attention, flash-attention style ----
 // qkv (B, T, 3C) = q | k | v, NH heads of HS = C / NH -> out (B, T, C):
 // out_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(HS)) v_j per head, without
 // storing the T x T scores; saves lse (B, NH, T), each query's log-sum-exp.
 void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head);
-// dqkv (B, T, 3C) += the gradient, the probabilities recomputed from lse.
+// dqkv (B, T, 3C) += the gradient, the probabilities recomputed from lse;
+// accumulate = false writes it over dqkv instead.
 void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
-                        const Tensor& lse, int64_t n_head);
+                        const Tensor& lse, int64_t n_head, bool accumulate = true);
 
 // ---- embedding.cpp ---------------------------------------------------------
 // out (N, C) = table[ids] with table (V, C) and N ids in [0, V).
@@ -118,8 +121,9 @@ void shift_forward(const Tensor& out, const Tensor& x);       // y[t] = x[t-1], 
 void shift_backward(const Tensor& dx, const Tensor& dy);
 void pair_max_forward(const Tensor& out, const Tensor& x);    // y[t] = max(x[t], x[t-1])
 void pair_min_forward(const Tensor& out, const Tensor& x);    // y[t] = min(x[t], x[t-1])
-void pair_max_backward(const Tensor& dx, const Tensor& x, const Tensor& dy);
-void pair_min_backward(const Tensor& dx, const Tensor& x, const Tensor& dy);
+// dx += the gradient; accumulate = false writes it over dx instead (a fresh dx)
+void pair_max_backward(const Tensor& dx, const Tensor& x, const Tensor& dy, bool accumulate = true);
+void pair_min_backward(const Tensor& dx, const Tensor& x, const Tensor& dy, bool accumulate = true);
 void pair_mean_forward(const Tensor& out, const Tensor& x);   // y[t] = (x[t] + x[t-1]) / 2
 void pair_mean_backward(const Tensor& dx, const Tensor& dy);
 void scan_max_forward(const Tensor& out, const Tensor& x);    // y[t] = max(x[t], y[t-1])

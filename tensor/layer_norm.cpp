@@ -52,7 +52,7 @@ void layer_norm_forward(const Tensor& out, const Tensor& mean, const Tensor& rst
 // (the three terms of the layer-norm backward; see Ba et al. 2016, or llm.c).
 void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
                         const Tensor& dy, const Tensor& x, const Tensor& weight,
-                        const Tensor& mean, const Tensor& rstd) {
+                        const Tensor& mean, const Tensor& rstd, bool dx_accumulate) {
     check_layer_norm(x, weight, dbias);
     check_shape("layer_norm", "dy", dy, x.shape);
     check_contiguous("layer_norm", "dy", dy);
@@ -91,7 +91,7 @@ void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& 
                 float* dr = dx.data + n * C;
                 for (int64_t i = 0; i < C; i++) {
                     const float xhat = (xr[i] - m) * s;
-                    dr[i] += s * (gr[i] * w[i] - g_mean - xhat * gx_mean);
+                    dr[i] = (dx_accumulate ? dr[i] : 0.0f) + s * (gr[i] * w[i] - g_mean - xhat * gx_mean);
                 }
             }
         }

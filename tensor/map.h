@@ -40,4 +40,41 @@ void map_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const Tens
     for (int64_t i = 0; i < n; i++) d[i] += df(px[i], py[i]) * g[i];
 }
 
+// out[i] = f(x[i]) and slope[i] = f'(x[i]) in one pass, for ops whose
+// derivative shares the value's costly part (gelu's exp): f returns the value
+// and writes the slope.
+template <float (*f)(float, float&)>
+void map_forward_with_slope(const Tensor& out, const Tensor& slope, const Tensor& x) {
+    check_contiguous("map", "x", x);
+    check_contiguous("map", "output", out);
+    check_contiguous("map", "slope", slope);
+    check_shape("map", "output", out, x.shape);
+    check_shape("map", "slope", slope, x.shape);
+    const int64_t n = x.numel();
+    const float* px = x.data;
+    float *po = out.data, *ps = slope.data;
+    #pragma omp parallel for simd if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) po[i] = f(px[i], ps[i]);
+}
+
+// dx[i] = slope[i] * dy[i], or dx[i] += ... when accumulate (dx already holds
+// other consumers' gradients); writing spares zeroing a fresh dx first.
+inline void slope_backward(const Tensor& dx, const Tensor& slope, const Tensor& dy, bool accumulate) {
+    check_shape("map", "dx", dx, slope.shape);
+    check_shape("map", "dy", dy, slope.shape);
+    check_contiguous("map", "dx", dx);
+    check_contiguous("map", "slope", slope);
+    check_contiguous("map", "dy", dy);
+    const int64_t n = slope.numel();
+    const float *ps = slope.data, *g = dy.data;
+    float* d = dx.data;
+    if (accumulate) {
+        #pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; i++) d[i] += ps[i] * g[i];
+    } else {
+        #pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; i++) d[i] = ps[i] * g[i];
+    }
+}
+
 }  // namespace cg

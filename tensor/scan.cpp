@@ -56,21 +56,30 @@ void pair_forward(const char* op, const Tensor& out, const Tensor& x, Pick pick)
     });
 }
 
-// dy[t] goes to x[t] when current_wins(x[t], x[t-1]), else to x[t-1].
+// dy[t] goes to x[t] when current_wins(x[t], x[t-1]), else to x[t-1]. Written
+// as a gather, dx[t] = (dy[t] if x[t] won) + (dy[t+1] if x[t+1] lost), each
+// dx[t] is stored once: added to dx when accumulate, else written over it.
 template <typename Wins>
-void pair_backward(const char* op, const Tensor& dx, const Tensor& x, const Tensor& dy,
+void pair_backward(const char* op, const Tensor& dx, const Tensor& x, const Tensor& dy, bool accumulate,
                    Wins current_wins) {
     const Dims d = check_btc(op, x, dx);
     check_shape(op, "dy", dy, x.shape);
     const float *px = x.data, *g = dy.data;
     float* gx = dx.data;
     for_columns(d, [&](int64_t o, int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; c++) gx[o + c] += g[o + c];
-        for (int64_t t = 1; t < d.T; t++) {
-            const int64_t row = o + t * d.C;
+        for (int64_t t = 0; t < d.T; t++) {
+            const int64_t row = o + t * d.C;  // (b, t, 0)
+            // At t = 0 "prev" is x[0] itself and at T-1 "next" is x[T-1]: a
+            // tie goes to the current element, so x[0] keeps dy[0] and no
+            // dy[T] exists, with no branch in the loop (it vectorises).
+            const int64_t up = t > 0 ? d.C : 0, down = t + 1 < d.T ? d.C : 0;
+            const float *cur = px + row, *prev = cur - up, *next = cur + down;
+            const float *g_own = g + row, *g_next = g_own + down;
+            float* out = gx + row;
             for (int64_t c = c0; c < c1; c++) {
-                if (current_wins(px[row + c], px[row - d.C + c])) gx[row + c] += g[row + c];
-                else gx[row - d.C + c] += g[row + c];
+                const float own = current_wins(cur[c], prev[c]) ? g_own[c] : 0.0f;
+                const float from_next = current_wins(next[c], cur[c]) ? 0.0f : g_next[c];
+                out[c] = (accumulate ? out[c] : 0.0f) + (own + from_next);
             }
         }
     });
@@ -143,11 +152,11 @@ void pair_max_forward(const Tensor& out, const Tensor& x) {
 void pair_min_forward(const Tensor& out, const Tensor& x) {
     pair_forward("pair_min", out, x, [](float cur, float prev) { return cur <= prev ? cur : prev; });
 }
-void pair_max_backward(const Tensor& dx, const Tensor& x, const Tensor& dy) {
-    pair_backward("pair_max", dx, x, dy, [](float cur, float prev) { return cur >= prev; });
+void pair_max_backward(const Tensor& dx, const Tensor& x, const Tensor& dy, bool accumulate) {
+    pair_backward("pair_max", dx, x, dy, accumulate, [](float cur, float prev) { return cur >= prev; });
 }
-void pair_min_backward(const Tensor& dx, const Tensor& x, const Tensor& dy) {
-    pair_backward("pair_min", dx, x, dy, [](float cur, float prev) { return cur <= prev; });
+void pair_min_backward(const Tensor& dx, const Tensor& x, const Tensor& dy, bool accumulate) {
+    pair_backward("pair_min", dx, x, dy, accumulate, [](float cur, float prev) { return cur <= prev; });
 }
 
 void pair_mean_forward(const Tensor& out, const Tensor& x) {

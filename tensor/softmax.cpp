@@ -94,7 +94,7 @@ float cross_entropy_forward(const Tensor& lse, const Tensor& logits, const int* 
 
 // loss = mean_n (lse_n - z[n, t_n])  ->  dz[n, j] += dloss / N * (softmax(z_n)[j] - [j == t_n])
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& lse,
-                            const int* targets, float dloss) {
+                            const int* targets, float dloss, bool accumulate) {
     check_shape("cross_entropy", "dlogits", dlogits, logits.shape);
     check_contiguous("cross_entropy", "dlogits", dlogits);
     const int64_t V = logits.shape[-1], N = V ? logits.numel() / V : 0;
@@ -106,7 +106,7 @@ void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const T
         const float* z = logits.data + n * V;
         float* d = dlogits.data + n * V;
         const float l = lse.data[n];
-        for (int64_t j = 0; j < V; j++) d[j] += k * fast_exp(z[j] - l);
+        for (int64_t j = 0; j < V; j++) d[j] = (accumulate ? d[j] : 0.0f) + k * fast_exp(z[j] - l);
         d[targets[n]] -= k;
     }
 }

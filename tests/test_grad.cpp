@@ -621,6 +621,18 @@ TEST_CASE("grad: every unary kernel matches its formula in double, value and der
         }
         CHECK_MESSAGE(off_value == 0, off_value << " values off");
         CHECK_MESSAGE(off_slope == 0, off_slope << " derivatives off");
+        if (!op->forward_with_slope) continue;
+        // The one-pass kernel of training gives the same values as the plain
+        // forward of evaluation, bit for bit, and the derivative's slopes.
+        Tensor y2 = empty(shape), slope = empty(shape);
+        op->forward_with_slope(y2, slope, x);
+        int differ_value = 0, differ_slope = 0;
+        for (int64_t i = 0; i < shape.numel(); i++) {
+            differ_value += y2.data[i] != y.data[i];
+            differ_slope += !(std::fabs(slope.data[i] - dx.data[i]) <= 1e-6f * (1.0f + std::fabs(dx.data[i])));
+        }
+        CHECK_MESSAGE(differ_value == 0, differ_value << " values of forward_with_slope differ from forward");
+        CHECK_MESSAGE(differ_slope == 0, differ_slope << " slopes of forward_with_slope differ from backward");
     }
 }
 

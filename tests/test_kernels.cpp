@@ -21,6 +21,7 @@
 
 #include "autograd/unary.h"
 #include "tensor/kernels.h"
+#include "tensor/map.h"
 #include "tests/helpers.h"
 #include "tests/reference.h"
 
@@ -1024,6 +1025,60 @@ TEST_CASE("kernel: scan and pair max/min tie rule: gradient to the most recent t
         expect_close(y, Vec(c.y.begin(), c.y.end()), 0.0, 0.0, what + " forward");
         expect_close(dx, Vec(c.dx.begin(), c.dx.end()), 0.0, 0.0, what + " backward");
     }
+}
+
+// A backward kernel given a fresh gradient buffer (accumulate = false) writes
+// it whatever it held: the result equals adding into zeros, bit for bit, even
+// over NaN. Odd shapes, ties (integer inputs), one above the OpenMP threshold.
+TEST_CASE("kernel: backward kernels writing a fresh dx equal adding into zeros, whatever dx held") {
+    Rng rng{21, 0};
+    for (const Shape s : {Shape{1, 1, 1}, Shape{3, 7, 5}, Shape{2, 37, 300}}) {
+        CAPTURE(s.str());
+        Tensor x = randn(s, rng), dy = randn(s, rng), ties = empty(s);
+        for (int64_t i = 0; i < s.numel(); i++) ties.data[i] = std::round(2.0f * x.data[i]);
+        for (const Tensor& in : {x, ties}) {
+            for (const bool is_max : {true, false}) {
+                auto run = [&](const Tensor& dx, bool accumulate) {
+                    if (is_max) pair_max_backward(dx, in, dy, accumulate);
+                    else pair_min_backward(dx, in, dy, accumulate);
+                };
+                Tensor added = zeros(s), written = full(s, NAN);
+                run(added, true);
+                run(written, false);
+                expect_identical(written, added, is_max ? "pair_max_backward" : "pair_min_backward");
+            }
+        }
+        Tensor slope = randn(s, rng), added = zeros(s), written = full(s, NAN);
+        slope_backward(added, slope, dy, true);
+        slope_backward(written, slope, dy, false);
+        expect_identical(written, added, "slope_backward");
+    }
+    {  // layer norm's dx and attention's dqkv, odd sizes
+        Tensor x = randn({5, 7, 12}, rng), dy = randn({5, 7, 12}, rng), w = randn({12}, rng);
+        Tensor y = empty(x.shape), mean = empty({35}), rstd = empty({35});
+        layer_norm_forward(y, mean, rstd, x, w, Tensor{});
+        Tensor added = zeros(x.shape), written = full(x.shape, NAN), dw1 = zeros({12}), dw2 = zeros({12});
+        layer_norm_backward(added, dw1, Tensor{}, dy, x, w, mean, rstd, true);
+        layer_norm_backward(written, dw2, Tensor{}, dy, x, w, mean, rstd, false);
+        expect_identical(written, added, "layer_norm_backward dx");
+        expect_identical(dw2, dw1, "layer_norm_backward dweight");
+        Tensor qkv = randn({2, 37, 3 * 12}, rng), out = empty({2, 37, 12}), lse_a = empty({2, 3, 37});
+        Tensor dout = randn({2, 37, 12}, rng);
+        causal_attention_forward(out, lse_a, qkv, 3);
+        Tensor dq_added = zeros(qkv.shape), dq_written = full(qkv.shape, NAN);
+        causal_attention_backward(dq_added, dout, qkv, out, lse_a, 3, true);
+        causal_attention_backward(dq_written, dout, qkv, out, lse_a, 3, false);
+        expect_identical(dq_written, dq_added, "causal_attention_backward");
+    }
+    const int64_t N = 37, V = 65;
+    Tensor logits = randn({N, V}, rng), lse = empty({N});
+    std::vector<int> targets(N);
+    for (int64_t n = 0; n < N; n++) targets[size_t(n)] = static_cast<int>((n * 7) % V);
+    cross_entropy_forward(lse, logits, targets.data());
+    Tensor added = zeros({N, V}), written = full({N, V}, NAN);
+    cross_entropy_backward(added, logits, lse, targets.data(), 0.7f, true);
+    cross_entropy_backward(written, logits, lse, targets.data(), 0.7f, false);
+    expect_identical(written, added, "cross_entropy_backward");
 }
 
 // ============================================================================
