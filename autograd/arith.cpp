@@ -6,16 +6,20 @@
 namespace cg {
 
 namespace {
-// d(a ± b)/db: dy itself, or summed over the rows b was broadcast to.
+// d(a ± b)/db: ±dy itself (copied into a fresh gradient, added to one that
+// other consumers began), or summed over the rows b was broadcast to.
 void add_broadcast_grad(Node* input, const Tensor& dy, float sign) {
     if (!input) return;
-    Tensor& d = grad_of(input);
-    if (d.shape == dy.shape) {
-        if (sign > 0) accumulate_into(d, dy);
-        else scale_backward(d, dy, -1.0f);
-    } else {
-        broadcast_sum_backward(d, dy, sign);
+    if (input->shape != dy.shape) {
+        broadcast_sum_backward(grad_of(input), dy, sign);
+        return;
     }
+    float beta = 1.0f;
+    Tensor& d = grad_for_write(input, beta);
+    if (beta == 0.0f && sign > 0) copy_into(d, dy);
+    else if (beta == 0.0f) scale_forward(d, dy, -1.0f);
+    else if (sign > 0) accumulate_into(d, dy);
+    else scale_backward(d, dy, -1.0f);
 }
 }  // namespace
 

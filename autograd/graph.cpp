@@ -1,5 +1,7 @@
 #include "autograd/graph.h"
 
+#include <chrono>
+
 #include "tensor/kernels.h"
 
 namespace cg {
@@ -44,7 +46,22 @@ Tape& tape() {
     return t;
 }
 
+// Op timing (bench --ops): the sink, and when the last recorded op ended.
+OpTimes* g_op_times = nullptr;
+std::chrono::steady_clock::time_point g_last_mark;
+
+double ms_since_mark(std::chrono::steady_clock::time_point now) {
+    return std::chrono::duration<double, std::milli>(now - g_last_mark).count();
+}
+
 }  // namespace
+
+void set_op_times(OpTimes* sink) {
+    g_op_times = sink;
+    op_timing_mark();
+}
+
+void op_timing_mark() { g_last_mark = std::chrono::steady_clock::now(); }
 
 const char* op_name(Op op) {
     auto i = static_cast<size_t>(op);
@@ -82,6 +99,11 @@ Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> in
         any = any || v->node != nullptr;
     }
     if (!any) return nullptr;
+    if (g_op_times) {
+        const auto now = std::chrono::steady_clock::now();
+        g_op_times->forward_ms[static_cast<int>(op)] += ms_since_mark(now);
+        g_last_mark = now;
+    }
     Node* n = t.next();
     n->op = op;
     n->backward = backward_fn;
@@ -125,7 +147,15 @@ void backward(const Var& loss) {
     // Nodes no gradient reached (not on a path to the loss) are skipped.
     for (size_t i = t.used; i-- > 0;) {
         Node* n = t.nodes[i].get();
-        if (n->grad.defined() && n->backward) n->backward(*n);
+        if (!n->grad.defined() || !n->backward) continue;
+        if (!g_op_times) {
+            n->backward(*n);
+            continue;
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        n->backward(*n);
+        g_op_times->backward_ms[static_cast<int>(n->op)] +=
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
     t.clear();
 }

@@ -113,6 +113,18 @@ struct NoGrad {
 };
 bool grad_enabled();
 
+// Where a step's time goes, op by op (causalgrad bench --ops). While a sink
+// is set, record() adds the time since the previous record() (or since
+// op_timing_mark()) to that op's forward: the op's kernel, and the little
+// code between two ops. backward() times each node's backward. With no sink
+// each op pays one branch.
+struct OpTimes {
+    double forward_ms[static_cast<int>(Op::count)] = {};
+    double backward_ms[static_cast<int>(Op::count)] = {};
+};
+void set_op_times(OpTimes* sink);  // nullptr: stop timing
+void op_timing_mark();             // the next recorded op's forward starts now
+
 // For op implementations: appends a node for `op` when gradients are on and
 // any input requires one; returns nullptr otherwise (then record nothing).
 // `backward` is usually a captureless lambda written right under the forward.

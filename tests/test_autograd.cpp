@@ -24,6 +24,34 @@ Var weighted_sum(const Var& x, const std::vector<float>& w) {
 
 std::string prefix_of(Op op) { return std::string("[") + op_name(op) + "]"; }
 
+// bench --ops reads these: the ops a graph ran get time, forward and backward;
+// ops it did not run get none, and nothing is timed once the sink is unset.
+TEST_CASE("autograd: op timing charges each op that ran, forward and backward, and only while on") {
+    Rng rng{3, 0};
+    Parameter w = make_parameter("w", empty({96, 64}));
+    fill_normal(w.value, rng, 0.0f, 0.1f);
+    Tensor xv = empty({5, 33, 64});
+    fill_normal(xv, rng, 0.0f, 1.0f);
+    auto step = [&] { backward(sum(gelu(linear(constant(xv), w.var(), Var{})))); };
+    OpTimes times;
+    set_op_times(&times);
+    step();
+    set_op_times(nullptr);
+    for (Op op : {Op::linear, Op::unary}) {
+        CAPTURE(op_name(op));
+        CHECK(times.forward_ms[static_cast<int>(op)] > 0.0);
+        CHECK(times.backward_ms[static_cast<int>(op)] > 0.0);
+    }
+    CHECK(times.forward_ms[static_cast<int>(Op::layer_norm)] == 0.0);
+    CHECK(times.backward_ms[static_cast<int>(Op::matmul)] == 0.0);
+    const OpTimes before = times;
+    step();
+    for (int i = 0; i < static_cast<int>(Op::count); i++) {
+        CHECK(times.forward_ms[i] == before.forward_ms[i]);
+        CHECK(times.backward_ms[i] == before.backward_ms[i]);
+    }
+}
+
 TEST_CASE("autograd: gradients accumulate across backward() calls until zero_grad") {
     Parameter p = make_parameter("p", from_values({3}, {1, 2, 3}));
     const std::vector<float> w = {0.5f, -1.0f, 2.0f};

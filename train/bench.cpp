@@ -133,6 +133,51 @@ double peak_memory_mib() {
     return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
+namespace {
+
+// The --ops table: each op's forward and backward per step, the optimizer's
+// parts, and what is left (the loss's backward start, clearing the tape),
+// largest first.
+void print_op_times(const OpTimes& ops, const double optimizer_ms[3], const std::vector<double>& times,
+                    std::ostream& log) {
+    const double steps = static_cast<double>(times.size());
+    double step_ms = 0;
+    for (double t : times) step_ms += t;
+    step_ms /= steps;
+    struct Row {
+        std::string name;
+        double forward, backward;
+    };
+    std::vector<Row> rows;
+    double tracked = 0;
+    for (int i = 0; i < static_cast<int>(Op::count); i++) {
+        const double f = ops.forward_ms[i] / steps, b = ops.backward_ms[i] / steps;
+        if (f + b > 0) rows.push_back({op_name(static_cast<Op>(i)), f, b});
+        tracked += f + b;
+    }
+    const char* parts[3] = {"clip_grad_norm", "adamw_step", "zero_grad"};
+    for (int i = 0; i < 3; i++) {
+        rows.push_back({parts[i], optimizer_ms[i] / steps, -1});
+        tracked += optimizer_ms[i] / steps;
+    }
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+        return a.forward + std::max(a.backward, 0.0) > b.forward + std::max(b.backward, 0.0);
+    });
+    rows.push_back({"rest (loss backward start, tape clearing)", step_ms - tracked, -1});
+    log << "  where a step goes (mean ms per timed step; forward = the op's kernel and the code up to it):\n"
+        << "    op                                          forward   backward   share\n";
+    for (const Row& r : rows) {
+        const double total = r.forward + std::max(r.backward, 0.0);
+        std::string name = r.name;
+        name.resize(std::max<size_t>(name.size(), 42), ' ');
+        log << "    " << name << fmt("%9.3f", r.forward)
+            << (r.backward >= 0 ? fmt("%11.3f", r.backward) : std::string(11, ' ')) << fmt("%7.1f%%", 100.0 * total / step_ms)
+            << "\n";
+    }
+}
+
+}  // namespace
+
 TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
     GPT model = make_gpt(o.model, 1337);
     std::vector<Parameter*> params = gpt_parameters(model);
@@ -142,16 +187,29 @@ TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
     std::vector<double> times;
     ThreadGovernor governor = make_thread_governor();
     std::vector<int> threads_used;
+    OpTimes ops;                    // --ops: summed over the timed steps
+    double optimizer_ms[3] = {};    // clip, AdamW, zero_grad
     for (int64_t step = 0; step < o.warmup + o.steps; step++) {
         Ids x = random_ids({B, T}, o.model.vocab_size, data), y = random_ids({B, T}, o.model.vocab_size, data);
         const int threads = governor_begin(governor);
+        const bool timing_ops = o.ops && step >= o.warmup;
+        if (timing_ops) set_op_times(&ops);
         const auto t0 = Clock::now();
         Var loss = cross_entropy(gpt_forward(model, x, true, drop), y);
         backward(loss);
+        auto t1 = Clock::now();
         clip_grad_norm(params, 1.0f);
+        auto t2 = Clock::now();
         adamw_step(opt, 1e-4f);
+        auto t3 = Clock::now();
         zero_grad(params);
         const double ms = ms_since(t0);
+        if (timing_ops) {
+            set_op_times(nullptr);
+            optimizer_ms[0] += std::chrono::duration<double, std::milli>(t2 - t1).count();
+            optimizer_ms[1] += std::chrono::duration<double, std::milli>(t3 - t2).count();
+            optimizer_ms[2] += ms_since(t3);
+        }
         governor_end(governor, ms);
         if (step >= o.warmup) {
             times.push_back(ms);
@@ -164,6 +222,7 @@ TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
         << fmt("%.2f", times.front()) << " ms, slowest " << fmt("%.2f", times.back()) << " ms, threads "
         << threads_used.front() << (threads_used.front() == threads_used.back() ? "" : "-" + std::to_string(threads_used.back()))
         << "\n";
+    if (o.ops) print_op_times(ops, optimizer_ms, times, log);
     TrainBench r;
     r.median_ms = median(times);
     r.tokens_per_s = static_cast<double>(B * T) / (r.median_ms / 1000.0);

@@ -21,6 +21,7 @@ struct BenchOptions {
     int64_t warmup = 10;  // untimed steps first (they include the thread governor's first trial)
     std::vector<int64_t> contexts{64, 256, 1024};  // for generation
     int64_t new_tokens = 64;                         // timed tokens per context
+    bool ops = false;                                // print where a step's time goes, op by op
 };
 
 // Matrix-product FLOPs of one training step (forward and backward, the

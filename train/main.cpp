@@ -293,7 +293,9 @@ int cmd_bench(int argc, char** argv) {
         "threads", "threads (0: 1 or all cores, chosen by measuring as training does)",
         cxxopts::value(threads)->default_value("0"))(
         "load", "none; busy: a CPU-bound process runs beside the timing; busy-nice: the same at nice 19",
-        cxxopts::value(load)->default_value(load));
+        cxxopts::value(load)->default_value(load))(
+        "ops", "also print where a training step's time goes, op by op (forward, backward, optimizer)",
+        cxxopts::value(b.ops)->default_value("false"));
     if (!parse(o, argc, argv)) return 0;
     if (what != "train" && what != "generate") fail("bench", "--what must be train or generate, got '" + what + "'");
     if (load != "none" && load != "busy" && load != "busy-nice")
