@@ -141,7 +141,7 @@ train: data
 BENCH := ./build/causalgrad bench
 bench: build
 	@echo "==> training step, CPU config"
-	@$(BENCH) --mixer=attn
+	@$(BENCH) --mixer=attn --ops
 	@$(BENCH) --mixer=pair_max | grep '^bench:'
 	@echo "==> CPU config next to a CPU-bound process (bench starts and stops it): threads chosen by measuring, and 1"
 	@for m in attn pair_max; do for load in none busy busy-nice; do for t in 0 1; do \

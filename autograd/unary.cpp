@@ -149,8 +149,8 @@ constexpr UnaryOp kSigmoid = row<sigmoid_f, sigmoid_df>("sigmoid", "y = 1 / (1 +
                                                     sigmoid_composed);
 constexpr UnaryOp kTanh = row<tanh_f, tanh_df>("tanh", "y = tanh x", tanh_ref, Domain::real, tanh_composed);
 constexpr UnaryOp kRelu = row<relu_f, relu_df>("relu", "y = max(x, 0)", relu_ref, Domain::nonzero, relu_composed);
-constexpr UnaryOp kGelu = row_with_slope<gelu_f, gelu_df, gelu_fdf>("gelu", "y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
-                                                     gelu_ref, Domain::real, gelu_composed);
+constexpr UnaryOp kGelu = row_with_slope<gelu_f, gelu_df, gelu_fdf>(
+    "gelu", "y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))", gelu_ref, Domain::real, gelu_composed);
 constexpr UnaryOp kSilu = row_with_slope<silu_f, silu_df, silu_fdf>("silu", "y = x sigmoid(x)", silu_ref, Domain::real,
                                                                    silu_composed);
 

@@ -171,7 +171,8 @@ void print_op_times(const OpTimes& ops, const double optimizer_ms[3], const std:
         std::string name = r.name;
         name.resize(std::max<size_t>(name.size(), 42), ' ');
         log << "    " << name << fmt("%9.3f", r.forward)
-            << (r.backward >= 0 ? fmt("%11.3f", r.backward) : std::string(11, ' ')) << fmt("%7.1f%%", 100.0 * total / step_ms)
+            << (r.backward >= 0 ? fmt("%11.3f", r.backward) : std::string(11, ' '))
+            << fmt("%7.1f%%", 100.0 * total / step_ms)
             << "\n";
     }
 }
