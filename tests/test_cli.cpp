@@ -358,6 +358,7 @@ const std::vector<CliCase> kCases = {
 
     // ---- bench ----
     {"bench --what=nope", 1, "--what must be train or generate"},
+    {"bench --ops --what=generate", 1, "--ops splits a training step"},
     {"bench --steps=0", 1, "steps"},
     {"bench --contexts=abc --what=generate", 1, "--contexts takes lengths"},
     {"bench --contexts=1,,2 --what=generate", 1, "--contexts takes lengths"},

@@ -298,6 +298,7 @@ int cmd_bench(int argc, char** argv) {
         cxxopts::value(b.ops)->default_value("false"));
     if (!parse(o, argc, argv)) return 0;
     if (what != "train" && what != "generate") fail("bench", "--what must be train or generate, got '" + what + "'");
+    if (b.ops && what != "train") fail("bench", "--ops splits a training step by op; drop it or use --what=train");
     if (load != "none" && load != "busy" && load != "busy-nice")
         fail("bench", "--load must be none, busy or busy-nice, got '" + load + "'");
     if (b.steps < 1 || b.warmup < 0 || b.batch_size < 1 || b.new_tokens < 1)
