@@ -14,10 +14,9 @@ void add_broadcast_grad(Node* input, const Tensor& dy, float sign) {
         broadcast_sum_backward(grad_of(input), dy, sign);
         return;
     }
-    float beta = 1.0f;
-    Tensor& d = grad_for_write(input, beta);
-    if (beta == 0.0f && sign > 0) copy_into(d, dy);
-    else if (beta == 0.0f) scale_forward(d, dy, -1.0f);
+    auto [d, accumulate] = grad_target(input);
+    if (!accumulate && sign > 0) copy_into(d, dy);
+    else if (!accumulate) scale_forward(d, dy, -1.0f);
     else if (sign > 0) accumulate_into(d, dy);
     else scale_backward(d, dy, -1.0f);
 }

@@ -13,9 +13,8 @@ Var causal_attention(const Var& qkv, int64_t n_head) {
     causal_attention_forward(y, lse, x, n_head);
     // dqkv += attention backward (recomputes the probabilities from lse)
     Node* n = record(Op::causal_attention, y.shape, {&qkv}, [](Node& n) {
-        float beta = 1.0f;
-        Tensor& dqkv = grad_for_write(n.inputs[0], beta);
-        causal_attention_backward(dqkv, n.grad, n.saved[0], n.saved[1], n.saved[2], n.ints[0], beta != 0.0f);
+        auto [dqkv, accumulate] = grad_target(n.inputs[0]);
+        causal_attention_backward(dqkv, n.grad, n.saved[0], n.saved[1], n.saved[2], n.ints[0], accumulate);
     });
     if (n) {
         n->saved[0] = x;

@@ -118,10 +118,10 @@ Tensor& grad_of(Node* node) {
     return node->grad;
 }
 
-Tensor& grad_for_write(Node* node, float& beta) {
-    beta = node->grad.defined() ? 1.0f : 0.0f;
-    if (!node->grad.defined()) node->grad = empty(node->shape);
-    return node->grad;
+GradTarget grad_target(Node* node) {
+    const bool started = node->grad.defined();
+    if (!started) node->grad = empty(node->shape);
+    return {node->grad, started};
 }
 
 // Sharing is safe: a node's gradient is read only by its own backward, which

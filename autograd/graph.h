@@ -132,10 +132,15 @@ Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> in
              void (*backward)(Node&));
 // The gradient buffer of a node, allocated and zeroed on first use.
 Tensor& grad_of(Node* node);
-// For kernels that can write instead of add (sgemm's beta): returns the
-// buffer, allocated without zeroing on first use, and sets beta to 0 then
-// (write) or 1 (add to what other consumers put there).
-Tensor& grad_for_write(Node* node, float& beta);
+// For kernels that can write instead of add (sgemm's beta, the backward
+// kernels' `accumulate` flag): the node's gradient buffer, allocated without
+// zeroing on first use, and whether it already holds other consumers'
+// contributions (then add to them) or is fresh (then write all of it).
+struct GradTarget {
+    Tensor& grad;
+    bool accumulate;
+};
+GradTarget grad_target(Node* node);
 // dx += g where g is the whole gradient an op passes on unchanged (add,
 // reshape): the first contribution takes g's buffer itself instead of a
 // zeroed copy. Call it after the op's backward has finished reading its own

@@ -12,13 +12,17 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
     layer_norm_forward(y, mean, rstd, xc, weight.value, bias.value, eps);
     // dx, dweight, dbias: see layer_norm_backward in tensor/layer_norm.cpp
     Node* n = record(Op::layer_norm, y.shape, {&x, &weight, &bias}, [](Node& n) {
-        Tensor none;
-        float beta = 1.0f;  // set by grad_for_write: before the call, not inside its arguments
-        const Tensor dx = n.inputs[0] ? grad_for_write(n.inputs[0], beta) : none;
+        Tensor none, dx;
+        bool accumulate = true;
+        if (n.inputs[0]) {
+            const GradTarget target = grad_target(n.inputs[0]);
+            dx = target.grad;
+            accumulate = target.accumulate;
+        }
         layer_norm_backward(dx,
                            n.inputs[1] ? grad_of(n.inputs[1]) : none,
                            n.inputs[2] ? grad_of(n.inputs[2]) : none, n.grad, n.saved[0],
-                           n.saved[1], n.saved[2], n.saved[3], beta != 0.0f);
+                           n.saved[1], n.saved[2], n.saved[3], accumulate);
     });
     if (n) {
         n->saved[0] = xc;

@@ -4,6 +4,10 @@
 #include "tensor/kernels.h"
 
 namespace cg {
+namespace {
+// sgemm's beta: 1 adds into the gradient other consumers began, 0 writes it
+float beta_for(bool accumulate) { return accumulate ? 1.0f : 0.0f; }
+}  // namespace
 
 // y (..., M, Nc) = a (..., M, K) @ b (..., K, Nc) or b (K, Nc); saves a and b
 Var matmul(const Var& a, const Var& b) {
@@ -13,20 +17,19 @@ Var matmul(const Var& a, const Var& b) {
     // db += a^T @ dy, summed over the batch when one b (K, Nc) served all of it
     Node* n = record(Op::matmul, y.shape, {&a, &b}, [](Node& n) {
         const Tensor &av = n.saved[0], &bv = n.saved[1];
-        float beta = 1.0f;
         if (n.inputs[0]) {
-            Tensor& da = grad_for_write(n.inputs[0], beta);  // sets beta: not inside the call below
-            matmul(da, n.grad, bv.transpose(-2, -1), beta);
+            auto [da, accumulate] = grad_target(n.inputs[0]);
+            matmul(da, n.grad, bv.transpose(-2, -1), beta_for(accumulate));
         }
         if (!n.inputs[1]) return;
         if (bv.ndim() == 2 && av.ndim() > 2) {
             const int64_t K = av.shape[-1], Nc = bv.shape[-1];
             Tensor a_rows = av.contiguous().reshape({-1, K});  // (N, K), N = all rows
-            Tensor& db = grad_for_write(n.inputs[1], beta);
-            matmul(db, a_rows.transpose(0, 1), n.grad.reshape({-1, Nc}), beta);
+            auto [db, accumulate] = grad_target(n.inputs[1]);
+            matmul(db, a_rows.transpose(0, 1), n.grad.reshape({-1, Nc}), beta_for(accumulate));
         } else {
-            Tensor& db = grad_for_write(n.inputs[1], beta);
-            matmul(db, av.transpose(-2, -1), n.grad, beta);
+            auto [db, accumulate] = grad_target(n.inputs[1]);
+            matmul(db, av.transpose(-2, -1), n.grad, beta_for(accumulate));
         }
     });
     if (n) {
@@ -58,14 +61,13 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     Node* n = record(Op::linear, y.shape, {&x, &weight, &bias}, [](Node& n) {
         const Tensor &xr = n.saved[0], &wv = n.saved[1];
         const Tensor dy = n.grad.reshape({-1, wv.shape[0]});
-        float beta = 1.0f;
         if (n.inputs[0]) {
-            Tensor& dx = grad_for_write(n.inputs[0], beta);
-            matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta);
+            auto [dx, accumulate] = grad_target(n.inputs[0]);
+            matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta_for(accumulate));
         }
         if (n.inputs[1]) {
-            Tensor& dw = grad_for_write(n.inputs[1], beta);
-            matmul(dw, dy.transpose(0, 1), xr, beta);
+            auto [dw, accumulate] = grad_target(n.inputs[1]);
+            matmul(dw, dy.transpose(0, 1), xr, beta_for(accumulate));
         }
         if (n.inputs[2]) broadcast_sum_backward(grad_of(n.inputs[2]), dy, 1.0f);
     });

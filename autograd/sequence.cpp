@@ -33,18 +33,16 @@ Var shift(const Var& x) {
 // y[t] = max(x[t], x[t-1]): dy[t] goes to the larger, x[t] on a tie
 Var pair_max(const Var& x) {
     return sequence_op(Op::pair_max, x, pair_max_forward, [](Node& n) {
-        float beta = 1.0f;
-        Tensor& dx = grad_for_write(n.inputs[0], beta);
-        pair_max_backward(dx, n.saved[0], n.grad, beta != 0.0f);
+        auto [dx, accumulate] = grad_target(n.inputs[0]);
+        pair_max_backward(dx, n.saved[0], n.grad, accumulate);
     }, true);
 }
 
 // y[t] = min(x[t], x[t-1]): dy[t] goes to the smaller, x[t] on a tie
 Var pair_min(const Var& x) {
     return sequence_op(Op::pair_min, x, pair_min_forward, [](Node& n) {
-        float beta = 1.0f;
-        Tensor& dx = grad_for_write(n.inputs[0], beta);
-        pair_min_backward(dx, n.saved[0], n.grad, beta != 0.0f);
+        auto [dx, accumulate] = grad_target(n.inputs[0]);
+        pair_min_backward(dx, n.saved[0], n.grad, accumulate);
     }, true);
 }
 

@@ -32,9 +32,8 @@ Var cross_entropy(const Var& logits, const Ids& targets) {
     Tensor loss = full({1}, cross_entropy_forward(lse, z, targets.data()));
     // dlogits += dloss / N * (softmax(logits) - onehot(target))
     Node* n = record(Op::cross_entropy, loss.shape, {&logits}, [](Node& n) {
-        float beta = 1.0f;
-        Tensor& dlogits = grad_for_write(n.inputs[0], beta);
-        cross_entropy_backward(dlogits, n.saved[0], n.saved[1], n.ids->data(), n.grad.data[0], beta != 0.0f);
+        auto [dlogits, accumulate] = grad_target(n.inputs[0]);
+        cross_entropy_backward(dlogits, n.saved[0], n.saved[1], n.ids->data(), n.grad.data[0], accumulate);
     });
     if (n) {
         n->saved[0] = z;

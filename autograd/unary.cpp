@@ -22,9 +22,8 @@ Var unary(const UnaryOp& op, const Var& x) {
         op.forward_with_slope(y, slope, xc);
         // dx = slope * dy; written, not added, when dx is fresh
         Node* n = record(Op::unary, y.shape, {&x}, [](Node& n) {
-            float beta = 1.0f;
-            Tensor& dx = grad_for_write(n.inputs[0], beta);
-            slope_backward(dx, n.saved[0], n.grad, beta != 0.0f);
+            auto [dx, accumulate] = grad_target(n.inputs[0]);
+            slope_backward(dx, n.saved[0], n.grad, accumulate);
         });
         n->unary = &op;
         n->saved[0] = slope;

@@ -4,17 +4,30 @@
 // (when the formula does: fast_exp, no library calls).
 #pragma once
 
+#include <initializer_list>
+
 #include "tensor/chunks.h"
 #include "tensor/tensor.h"
 
 namespace cg {
 
+// Every operand of a map has the shape of `first` and is contiguous.
+struct MapOperand {
+    const char* name;
+    const Tensor& t;
+};
+inline void check_map_operands(const MapOperand& first, std::initializer_list<MapOperand> others) {
+    check_contiguous("map", first.name, first.t);
+    for (const MapOperand& o : others) {
+        check_shape("map", o.name, o.t, first.t.shape);
+        check_contiguous("map", o.name, o.t);
+    }
+}
+
 // out[i] = f(x[i])
 template <float (*f)(float)>
 void map_forward(const Tensor& out, const Tensor& x) {
-    check_contiguous("map", "x", x);
-    check_contiguous("map", "output", out);
-    check_shape("map", "output", out, x.shape);
+    check_map_operands({"x", x}, {{"output", out}});
     const int64_t n = x.numel();
     const float* px = x.data;
     float* po = out.data;
@@ -26,13 +39,7 @@ void map_forward(const Tensor& out, const Tensor& x) {
 // (whichever of the two the derivative is easier to write with).
 template <float (*df)(float, float)>
 void map_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy) {
-    check_contiguous("map", "x", x);
-    check_shape("map", "dx", dx, x.shape);
-    check_shape("map", "y", y, x.shape);
-    check_shape("map", "dy", dy, x.shape);
-    check_contiguous("map", "dx", dx);
-    check_contiguous("map", "y", y);
-    check_contiguous("map", "dy", dy);
+    check_map_operands({"x", x}, {{"dx", dx}, {"y", y}, {"dy", dy}});
     const int64_t n = x.numel();
     const float *px = x.data, *py = y.data, *g = dy.data;
     float* d = dx.data;
@@ -45,11 +52,7 @@ void map_backward(const Tensor& dx, const Tensor& x, const Tensor& y, const Tens
 // and writes the slope.
 template <float (*f)(float, float&)>
 void map_forward_with_slope(const Tensor& out, const Tensor& slope, const Tensor& x) {
-    check_contiguous("map", "x", x);
-    check_contiguous("map", "output", out);
-    check_contiguous("map", "slope", slope);
-    check_shape("map", "output", out, x.shape);
-    check_shape("map", "slope", slope, x.shape);
+    check_map_operands({"x", x}, {{"output", out}, {"slope", slope}});
     const int64_t n = x.numel();
     const float* px = x.data;
     float *po = out.data, *ps = slope.data;
@@ -60,11 +63,7 @@ void map_forward_with_slope(const Tensor& out, const Tensor& slope, const Tensor
 // dx[i] = slope[i] * dy[i], or dx[i] += ... when accumulate (dx already holds
 // other consumers' gradients); writing spares zeroing a fresh dx first.
 inline void slope_backward(const Tensor& dx, const Tensor& slope, const Tensor& dy, bool accumulate) {
-    check_shape("map", "dx", dx, slope.shape);
-    check_shape("map", "dy", dy, slope.shape);
-    check_contiguous("map", "dx", dx);
-    check_contiguous("map", "slope", slope);
-    check_contiguous("map", "dy", dy);
+    check_map_operands({"slope", slope}, {{"dx", dx}, {"dy", dy}});
     const int64_t n = slope.numel();
     const float *ps = slope.data, *g = dy.data;
     float* d = dx.data;
