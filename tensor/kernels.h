@@ -11,6 +11,7 @@
 // (batch x channel) columns run in parallel with OpenMP.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 
 #include "tensor/rng.h"
@@ -26,6 +27,15 @@ namespace cg {
 // dims, equal in a and b; b may also be 2-D (K, Nc) and shared by every batch.
 Shape matmul_shape(const Tensor& a, const Tensor& b);
 void matmul(const Tensor& out, const Tensor& a, const Tensor& b, float beta = 0.0f);
+// Independent products run together, their chunks of rows sharing the
+// threads: a backward's dx and dW each go whole to one of two cores.
+struct Product {
+    const Tensor& out;
+    const Tensor& a;
+    const Tensor& b;
+    float beta = 0.0f;
+};
+void matmuls(std::initializer_list<Product> products);
 // One row-major cblas_sgemm, c (m, n) = alpha op(a) op(b) + beta c, run on the
 // calling thread alone (OpenBLAS would thread a call made outside a parallel region).
 void sgemm_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,

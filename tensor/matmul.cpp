@@ -65,43 +65,49 @@ struct Gemm {
     const float* a;
     const float* b;
     float* c;
+    float beta;
 };
 
 // Rows [m0, m1) of the product: a's rows start m0 rows (or, transposed,
 // m0 columns) in, c's m0 rows in.
-void gemm_rows(const Gemm& g, int m0, int m1, float beta) {
+void gemm_rows(const Gemm& g, int m0, int m1) {
     const float* a = g.a_arg.trans == CblasNoTrans ? g.a + static_cast<int64_t>(m0) * g.a_arg.ld : g.a + m0;
     sgemm_on_this_thread(g.a_arg.trans == CblasTrans, g.b_arg.trans == CblasTrans, m1 - m0, g.N, g.K, 1.0f, a,
-                         g.a_arg.ld, g.b, g.b_arg.ld, beta, g.c + static_cast<int64_t>(m0) * g.N, g.N);
+                         g.a_arg.ld, g.b, g.b_arg.ld, g.beta, g.c + static_cast<int64_t>(m0) * g.N, g.N);
 }
 
 // Runs the products on all threads. OpenBLAS's own threading scales poorly
 // on the medium sizes of a small GPT (1.0-1.5x on 2 cores for 768x128x384),
-// so we split the work ourselves: whole products across threads when there
-// are several, else chunks of rows of one product. OpenBLAS itself runs on
-// one thread (set_num_threads), so the two never oversubscribe the cores.
-// The chunks depend on the shape and the core count, never on the thread
-// count, so a product is the same bit for bit on one thread or on all; and
-// chunk t goes to thread t, so each thread's rows stay in its cache.
-void run_gemms(const std::vector<Gemm>& gemms, float beta) {
+// so we split the work ourselves: each product into chunks of rows, as many
+// chunks in all as there are cores (one chunk each for two products on two
+// cores: a whole product per thread packs each operand once, 5% faster than
+// halving both). OpenBLAS itself runs on one thread (set_num_threads), so the
+// two never oversubscribe the cores. The chunks depend on the shapes and the
+// core count, never on the thread count, so a product is the same bit for bit
+// on one thread or on all.
+void run_gemms(const std::vector<Gemm>& gemms) {
     use_one_blas_thread();
     double flops = 0;
     for (const Gemm& g : gemms) flops += 2.0 * g.M * g.N * g.K;
     const bool parallel = flops >= 2e6;  // smaller: cheaper on one thread than waking another
-    if (gemms.size() > 1) {
-        const int64_t n = static_cast<int64_t>(gemms.size());
+    const int64_t n = static_cast<int64_t>(gemms.size());
+    // Each chunk repacks the other operand, so more chunks cost more than
+    // they balance (8 chunks of one product: 10% slower on 2 cores).
+    int64_t chunks = parallel ? std::max<int64_t>(1, split_width() / n) : 1;
+    for (const Gemm& g : gemms) chunks = std::max<int64_t>(1, std::min<int64_t>(chunks, g.M / 16));
+    auto run_task = [&](int64_t task) {
+        const Gemm& g = gemms[task / chunks];
+        const int64_t k = task % chunks;
+        gemm_rows(g, static_cast<int>(chunk_begin(g.M, chunks, k)), static_cast<int>(chunk_begin(g.M, chunks, k + 1)));
+    };
+    const int64_t tasks = n * chunks;
+    if (n == 1) {  // chunk t to thread t: the rows a thread wrote stay in its cache for the next op
+        #pragma omp parallel for schedule(static) if (tasks > 1)
+        for (int64_t t = 0; t < tasks; t++) run_task(t);
+    } else {
         #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-        for (int64_t i = 0; i < n; i++) gemm_rows(gemms[i], 0, gemms[i].M, beta);
-        return;
+        for (int64_t t = 0; t < tasks; t++) run_task(t);
     }
-    const Gemm& g = gemms[0];
-    // One chunk per core: each chunk repacks the other operand, so more
-    // chunks cost more than they balance (8 chunks: 10% slower on 2 cores).
-    const int64_t chunks = parallel ? std::min<int64_t>(g.M / 16, split_width()) : 1;
-    #pragma omp parallel for schedule(static) if (chunks > 1)
-    for (int64_t k = 0; k < chunks; k++)
-        gemm_rows(g, static_cast<int>(chunk_begin(g.M, chunks, k)), static_cast<int>(chunk_begin(g.M, chunks, k + 1)),
-                  beta);
 }
 
 }  // namespace
@@ -123,16 +129,22 @@ Shape matmul_shape(const Tensor& a, const Tensor& b) {
 }
 
 namespace {
-// The list of a batch's products, reused from call to call (no allocation
-// once it has grown to the largest batch).
-std::vector<Gemm>& batch_scratch() {
+// The products of one call, reused from call to call (no allocation once it
+// has grown to the largest batch), and the copies made for views BLAS cannot
+// read, kept until the products have run.
+std::vector<Gemm>& gemm_scratch() {
     static std::vector<Gemm> gemms;
     return gemms;
 }
-}  // namespace
+std::vector<Tensor>& copies_scratch() {
+    static std::vector<Tensor> copies;
+    return copies;
+}
 
-// out (..., M, Nc) = a (..., M, K) @ b (..., K, Nc) + beta * out
-void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, float beta) {
+// Appends the products of out (..., M, Nc) = a (..., M, K) @ b (..., K, Nc) + beta * out.
+void append_gemms(std::vector<Gemm>& gemms, const Product& p) {
+    const Tensor &out = p.out, &a_in = p.a, &b_in = p.b;
+    const float beta = p.beta;
     check_shape("matmul", "output", out, matmul_shape(a_in, b_in));
     check_contiguous("matmul", "output", out);
     if (out.numel() == 0) return;
@@ -145,8 +157,9 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, float bet
     // A view BLAS cannot read (e.g. a permutation of the matrix dims with the
     // batch dims) is copied once; views from transpose(-2,-1) never are.
     MatrixArg ma, mb;
-    Tensor a = describe(a_in, ma) ? a_in : a_in.contiguous();
-    Tensor b = describe(b_in, mb) ? b_in : b_in.contiguous();
+    Tensor a = a_in, b = b_in;
+    if (!describe(a, ma)) copies_scratch().push_back(a = a_in.contiguous());
+    if (!describe(b, mb)) copies_scratch().push_back(b = b_in.contiguous());
     if (!describe(a, ma) || !describe(b, mb)) fail("matmul", "cannot pass " + pair_str(a, b) + " to BLAS");
 
     const int nbatch = a.ndim() - 2;
@@ -163,18 +176,28 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, float bet
         const int64_t rows_stride = static_cast<int64_t>(M) * ma.ld;
         if ((bd[1] == 1 || as[1] == rows_stride) && (bd[0] == 1 || as[0] == bd[1] * rows_stride)) {
             const int rows = static_cast<int>(M * bd[0] * bd[1]);
-            run_gemms({Gemm{ma, mb, rows, Nc, K, a.data, b.data, out.data}}, beta);
+            gemms.push_back(Gemm{ma, mb, rows, Nc, K, a.data, b.data, out.data, beta});
             return;
         }
     }
-    std::vector<Gemm>& gemms = batch_scratch();
-    gemms.clear();
     const int64_t out_stride = static_cast<int64_t>(M) * Nc;
     for (int64_t i0 = 0; i0 < bd[0]; i0++)
         for (int64_t i1 = 0; i1 < bd[1]; i1++)
             gemms.push_back(Gemm{ma, mb, M, Nc, K, a.data + i0 * as[0] + i1 * as[1], b.data + i0 * bs[0] + i1 * bs[1],
-                                 out.data + (i0 * bd[1] + i1) * out_stride});
-    run_gemms(gemms, beta);
+                                 out.data + (i0 * bd[1] + i1) * out_stride, beta});
 }
+}  // namespace
+
+void matmuls(std::initializer_list<Product> products) {
+    std::vector<Gemm>& gemms = gemm_scratch();
+    gemms.clear();
+    copies_scratch().clear();
+    for (const Product& p : products) append_gemms(gemms, p);
+    if (!gemms.empty()) run_gemms(gemms);
+    copies_scratch().clear();
+}
+
+// out (..., M, Nc) = a (..., M, K) @ b (..., K, Nc) + beta * out
+void matmul(const Tensor& out, const Tensor& a, const Tensor& b, float beta) { matmuls({{out, a, b, beta}}); }
 
 }  // namespace cg
