@@ -17,8 +17,13 @@ constexpr int64_t kWarmup = 2;          // repeats not timed (first allocations,
 constexpr size_t kRecent = 5;           // times kept of the current count
 constexpr int kTrialRepeats = 4;        // repeats with the other count per trial; the first, which
                                         // wakes or parks a thread, is not counted
-constexpr int64_t kFirstInterval = 20;  // repeats between trials, doubling while the choice holds...
+constexpr int64_t kFirstInterval = 20;  // repeats between trials, doubling while the choice holds
+                                        // (4x after a clear loss)...
 constexpr int64_t kMaxInterval = 320;   // ...up to this (under 1% of the time spent on trials)
+// A trial this much slower than the current count (its median) is a clear
+// loss: one thread on a quiet machine, two next to a busy program. The load
+// is then unlikely to tip soon, and the next trial comes 4x later.
+constexpr double kClearLoss = 1.3;
 // At least this much work between trials: a trial wakes or parks a thread,
 // which can cost a millisecond, far more than one token of a small model.
 constexpr double kMinMsBetweenTrials = 250;
@@ -63,6 +68,8 @@ ThreadGovernor make_thread_governor() {
     return g;
 }
 
+int64_t governor_first_choice_repeats() { return kWarmup + static_cast<int64_t>(kRecent) + kTrialRepeats + 1; }
+
 int governor_begin(ThreadGovernor& g) {
     if (g.fixed == 0 && g.many > 1 && g.trial_left == 0 && g.repeats >= g.next_trial) g.trial_left = kTrialRepeats;
     const int n = g.trial_left > 0 ? other_count(g) : g.current;
@@ -93,12 +100,13 @@ void governor_end(ThreadGovernor& g, double ms) {
     if (g.trial_left < kTrialRepeats) g.trial.push_back(ms);
     if (--g.trial_left > 0) return;
     // The trial is over: keep the faster count (by a margin, so noise does not flip it).
+    const bool clear_loss = median(g.trial) > kClearLoss * median(g.recent);
     if (median(g.trial) < 0.95 * median(g.recent)) {
         g.current = other_count(g);
         g.recent = g.trial;
         g.interval = kFirstInterval;
     } else {
-        g.interval = std::min(2 * g.interval, kMaxInterval);
+        g.interval = std::min((clear_loss ? 4 : 2) * g.interval, kMaxInterval);
     }
     g.trial.clear();
     g.skip_next = true;

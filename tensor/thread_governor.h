@@ -42,6 +42,10 @@ struct ThreadGovernor {
 };
 
 ThreadGovernor make_thread_governor();
+// Repeats a new governor takes to make its first choice: the untimed first
+// ones, the times of all threads, the trial of one and the switch back. A
+// benchmark that warms up this long times the choice, not the search.
+int64_t governor_first_choice_repeats();
 // Sets the OpenMP thread count for the next piece of work and returns it.
 int governor_begin(ThreadGovernor& g);
 // Records how long the piece of work took, in ms.

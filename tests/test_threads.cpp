@@ -31,12 +31,13 @@ TEST_CASE("threads: the governor keeps the faster count and follows a change of 
         MESSAGE("one core only: nothing to choose, skipped");
         return;
     }
-    // Quiet machine: all threads twice as fast. A few trial repeats on one
-    // thread, then fewer and fewer as the choice holds.
+    // Quiet machine: all threads twice as fast. One thread loses clearly, so
+    // each trial of 4 repeats is followed by one 4x further away: trials at
+    // repeat 7 and 92, then 320 repeats apart.
     const int64_t quiet_on_one = run_governed(g, 400, [](int n) { return n == 1 ? 20.0 : 10.0; });
     CHECK(g.current == g.many);
-    CHECK(quiet_on_one <= 5 * 4);  // trials of 4 at 7, then after 20, 40, 80, 160 repeats...
-    CHECK(g.interval > 100);
+    CHECK(quiet_on_one == 2 * 4);
+    CHECK(g.interval == 320);
     // Another program takes a core: one thread is now faster. The governor
     // finds out at its next trial (at most 320 repeats away) and switches.
     run_governed(g, 330, [](int n) { return n == 1 ? 20.0 : 35.0; });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/gpt.h"
+#include "tensor/thread_governor.h"
 
 namespace cg {
 
@@ -18,7 +19,7 @@ struct BenchOptions {
     GPTConfig model;
     int64_t batch_size = 12;
     int64_t steps = 20;   // timed steps
-    int64_t warmup = 10;  // untimed steps first (they include the thread governor's first trial)
+    int64_t warmup = governor_first_choice_repeats();  // untimed steps first: the thread governor's first choice
     std::vector<int64_t> contexts{64, 256, 1024};  // for generation
     int64_t new_tokens = 64;                         // timed tokens per context
     bool ops = false;                                // print where a step's time goes, op by op

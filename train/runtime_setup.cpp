@@ -48,7 +48,7 @@ void restart_with_runtime_settings(char** argv) {
         return;
     bool restart = false;
     if (!std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) {
-        setenv("GOMP_SPINCOUNT", "1000", 1);
+        setenv("GOMP_SPINCOUNT", "30000", 1);
         restart = true;
     }
     if (!std::getenv("OPENBLAS_CORETYPE")) {

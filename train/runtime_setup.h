@@ -1,12 +1,14 @@
 // Settings the OpenMP and OpenBLAS runtimes read only when they load, set
 // before they do: the program sets them and starts itself again.
 //
-// - GOMP_SPINCOUNT=1000: how long an idle OpenMP thread spins before it
-//   sleeps. libgomp's default (300,000 spins, milliseconds) costs little on a
-//   quiet machine, but on a machine that runs other programs a spinning thread
-//   spends the process's share of the CPU on waiting, and the OS then takes the
-//   core away while real work waits: the test suite took 9-28 s instead of
-//   2-3 s next to a compile, for 1-2% on a quiet machine.
+// - GOMP_SPINCOUNT=30000: how long an idle OpenMP thread spins before it
+//   sleeps. libgomp's default (300,000 spins) costs little on a quiet
+//   machine, but on a machine that runs other programs a spinning thread spends the process's share of the CPU on waiting: the
+//   test suite took 9-28 s instead of 2-4 s next to a compile. Too short a
+//   spin costs as much: a thread that sleeps between the kernels of a step
+//   pays a wake-up for each (1000 spins: a training step 10% slower quiet,
+//   and twice as slow next to a nice-19 program, whose core the woken thread
+//   then has to win back).
 // - OPENBLAS_CORETYPE: OpenBLAS picks its kernels from the CPU model it
 //   recognises. A distribution build older than the processor (Debian's 0.3.21
 //   on recent AVX-512 CPUs) falls back to generic "Prescott" kernels, about
@@ -31,7 +33,7 @@ bool is_generic_blas_core(const std::string& core);
 // "AVX2" (e.g. a -march=haswell build on any CPU) or "SSE2".
 std::string built_for_isa();
 
-// How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=1000", ...
+// How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=30000", ...
 std::string omp_wait_setting();
 
 // Called first in main(): sets what is missing (see above) and re-executes the
