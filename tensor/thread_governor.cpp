@@ -17,13 +17,13 @@ constexpr int64_t kWarmup = 2;          // repeats not timed (first allocations,
 constexpr size_t kRecent = 5;           // times kept of the current count
 constexpr int kTrialRepeats = 4;        // repeats with the other count per trial; the first, which
                                         // wakes or parks a thread, is not counted
-constexpr int64_t kFirstInterval = 20;  // repeats between trials, doubling while the choice holds
-                                        // (4x after a clear loss)...
+constexpr int64_t kFirstInterval = 20;  // repeats between trials, doubling while the choice holds...
 constexpr int64_t kMaxInterval = 320;   // ...up to this (under 1% of the time spent on trials)
-// A trial this much slower than the current count (its median) is a clear
-// loss: one thread on a quiet machine, two next to a busy program. The load
-// is then unlikely to tip soon, and the next trial comes 4x later.
-constexpr double kClearLoss = 1.3;
+// A trial this much slower or faster than the current count (medians) is a
+// clear result: one thread against two on a quiet machine, or next to a busy
+// program. The load is then unlikely to tip soon, and the next trial comes 4x
+// later than it would.
+constexpr double kClearMargin = 1.3;
 // At least this much work between trials: a trial wakes or parks a thread,
 // which can cost a millisecond, far more than one token of a small model.
 constexpr double kMinMsBetweenTrials = 250;
@@ -100,13 +100,14 @@ void governor_end(ThreadGovernor& g, double ms) {
     if (g.trial_left < kTrialRepeats) g.trial.push_back(ms);
     if (--g.trial_left > 0) return;
     // The trial is over: keep the faster count (by a margin, so noise does not flip it).
-    const bool clear_loss = median(g.trial) > kClearLoss * median(g.recent);
-    if (median(g.trial) < 0.95 * median(g.recent)) {
+    const double trial_ms = median(g.trial), current_ms = median(g.recent);
+    const bool clear = trial_ms > kClearMargin * current_ms || kClearMargin * trial_ms < current_ms;
+    if (trial_ms < 0.95 * current_ms) {
         g.current = other_count(g);
         g.recent = g.trial;
-        g.interval = kFirstInterval;
+        g.interval = (clear ? 4 : 1) * kFirstInterval;
     } else {
-        g.interval = std::min((clear_loss ? 4 : 2) * g.interval, kMaxInterval);
+        g.interval = std::min((clear ? 4 : 2) * g.interval, kMaxInterval);
     }
     g.trial.clear();
     g.skip_next = true;
