@@ -68,10 +68,23 @@ const char* op_name(Op op) {
     return i < static_cast<size_t>(Op::count) ? kOpNames[i] : "?";
 }
 
+namespace {
+// A gradient to read: one that zero_grad marked becomes real zeros first.
+Tensor& settled_grad(Node* node) {
+    if (node->grad_is_zero) {
+        fill(node->grad, 0.0f);
+        node->grad_is_zero = false;
+    }
+    return node->grad;
+}
+}  // namespace
+
 const Tensor& Var::grad() const {
     static const Tensor none;
-    return node ? node->grad : none;
+    return node ? settled_grad(node) : none;
 }
+
+Tensor& Parameter::grad() const { return settled_grad(node.get()); }
 
 Var constant(Tensor value) { return Var{std::move(value), nullptr}; }
 
@@ -85,8 +98,10 @@ Parameter make_parameter(std::string name, Tensor value) {
     return p;
 }
 
+// Marks instead of filling: the next backward writes these gradients (sgemm's
+// beta = 0, the kernels' accumulate = false) and no pass over them is spent.
 void zero_grad(const std::vector<Parameter*>& params) {
-    for (Parameter* p : params) fill(p->grad(), 0.0f);
+    for (Parameter* p : params) p->node->grad_is_zero = true;
 }
 
 Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> inputs,
@@ -115,12 +130,13 @@ Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> in
 
 Tensor& grad_of(Node* node) {
     if (!node->grad.defined()) node->grad = zeros(node->shape);
-    return node->grad;
+    return settled_grad(node);
 }
 
 GradTarget grad_target(Node* node) {
-    const bool started = node->grad.defined();
-    if (!started) node->grad = empty(node->shape);
+    const bool started = node->grad.defined() && !node->grad_is_zero;
+    if (!node->grad.defined()) node->grad = empty(node->shape);
+    node->grad_is_zero = false;  // the caller writes all of it
     return {node->grad, started};
 }
 

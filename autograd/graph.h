@@ -58,6 +58,11 @@ struct Node {
     const UnaryOp* unary = nullptr;               // which one, for Op::unary
     Shape shape;   // shape of the op's output
     Tensor grad;   // d loss / d output; allocated (zeroed) on first use
+    // The values in grad are to be read as zeros: zero_grad marks a
+    // parameter's gradient so instead of filling it, and the first backward
+    // kernel to reach it then writes rather than adds (or it is zeroed when
+    // read before that).
+    bool grad_is_zero = false;
     // Which step's graph the node belongs to (0 for parameters). The tape
     // reuses nodes, so a Var compares this with its own copy to know whether
     // its node still describes it.
@@ -89,7 +94,7 @@ struct Parameter {
     std::unique_ptr<Node> node;
 
     Var var() const { return Var{value, node.get()}; }
-    Tensor& grad() const { return node->grad; }
+    Tensor& grad() const;  // zeroed here if zero_grad left it marked
 };
 Parameter make_parameter(std::string name, Tensor value);
 void zero_grad(const std::vector<Parameter*>& params);

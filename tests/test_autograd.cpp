@@ -67,6 +67,30 @@ TEST_CASE("autograd: gradients accumulate across backward() calls until zero_gra
     CHECK(grad_values(p) == w);
 }
 
+TEST_CASE("autograd: after zero_grad the next backward writes the gradients instead of adding") {
+    // zero_grad only marks the gradients; the products of linear then write
+    // them (sgemm's beta = 0) and the bias's sum is added to zeros.
+    Parameter w = make_parameter("w", from_values({2, 3}, {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f}));
+    Parameter b = make_parameter("b", from_values({2}, {0.1f, -0.2f}));
+    Parameter unused = make_parameter("unused", from_values({2}, {1, 1}));
+    const Tensor x = from_values({4, 3}, {1, 2, 3, -1, 0.5f, 2, 0, 1, -2, 3, 1, 1});
+    auto loss = [&] { return weighted_sum(linear(constant(x), w.var(), b.var()), {1, -2, 3, 0.5f, -1, 2, 1, 1}); };
+    backward(loss());
+    const std::vector<float> w_once = grad_values(w), b_once = grad_values(b);
+    unused.grad().data[0] = 7.0f;  // stale values a marked gradient must never show
+    for (int round = 0; round < 2; round++) {
+        backward(loss());  // adds: twice the gradient
+        zero_grad({&w, &b, &unused});
+        CHECK(w.node->grad_is_zero);
+        backward(loss());  // writes: once the gradient, nothing of what was there
+        CHECK_FALSE(w.node->grad_is_zero);
+        CHECK(grad_values(w) == w_once);
+        CHECK(grad_values(b) == b_once);
+        CHECK(grad_values(unused) == std::vector<float>{0, 0});  // no backward reached it: read as zeros
+        unused.grad().data[1] = 5.0f;
+    }
+}
+
 TEST_CASE("autograd: a Var used twice receives both contributions") {
     Parameter x = make_parameter("x", from_values({3}, {1, 2, -3}));
     SUBCASE("x * x + x: d/dx = 2x + 1") {
