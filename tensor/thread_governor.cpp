@@ -88,9 +88,13 @@ void governor_end(ThreadGovernor& g, double ms) {
         g.recent.push_back(ms);
         if (g.recent.size() > kRecent) g.recent.erase(g.recent.begin());
         // The work or the load changed (the time moved by a quarter since the
-        // last choice): try the other count again soon.
+        // last choice): try the other count again soon. Slower counts only
+        // when every recent repeat is: next to a nice-19 program, bursts of
+        // two or three repeats several times slower come and go, and a
+        // switch to one thread on such a burst cost the next 80 repeats.
         const double now = median(g.recent);
-        if (g.decided_ms > 0 && g.recent.size() == kRecent && (now > 1.25 * g.decided_ms || now < 0.8 * g.decided_ms)) {
+        const double fastest = *std::min_element(g.recent.begin(), g.recent.end());
+        if (g.decided_ms > 0 && g.recent.size() == kRecent && (fastest > 1.25 * g.decided_ms || now < 0.8 * g.decided_ms)) {
             g.interval = kFirstInterval;  // now for work of a step's size; after 250 ms of work for tiny work
             g.next_trial = std::min(g.next_trial, g.repeats + repeats_until_trial(g) - kFirstInterval);
             g.decided_ms = now;
