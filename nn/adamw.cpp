@@ -41,6 +41,12 @@ const std::vector<Slice>& slices_of(const std::vector<Parameter*>& params) {
     return slices;
 }
 
+// Parameter::grad() zeroes a gradient zero_grad marked and no backward
+// reached: done here, on one thread, before the parallel loops read slices.
+void settle_grads(const std::vector<Parameter*>& params) {
+    for (Parameter* p : params) p->grad();
+}
+
 // Enough elements in all to be worth waking the other threads.
 bool worth_threads(const std::vector<Slice>& slices) {
     int64_t total = 0;
@@ -57,6 +63,7 @@ void adamw_step(AdamW& opt, float lr) {
     const AdamWConfig& c = opt.config;
     const float correction1 = 1.0f - std::pow(c.beta1, static_cast<float>(opt.step));
     const float correction2 = 1.0f - std::pow(c.beta2, static_cast<float>(opt.step));
+    settle_grads(opt.params);
     const std::vector<Slice>& slices = slices_of(opt.params);
     const int64_t n_slices = static_cast<int64_t>(slices.size());
     #pragma omp parallel for schedule(static) if (worth_threads(slices))
@@ -78,6 +85,7 @@ void adamw_step(AdamW& opt, float lr) {
 }
 
 float clip_grad_norm(const std::vector<Parameter*>& params, float max_norm) {
+    settle_grads(params);
     const std::vector<Slice>& slices = slices_of(params);
     const int64_t n_slices = static_cast<int64_t>(slices.size());
     static std::vector<double> sums;  // one per slice, added in order below

@@ -35,6 +35,8 @@ struct Product {
     const Tensor& b;
     float beta = 0.0f;
 };
+// Not reentrant (one list of products, reused): call from one thread, outside
+// parallel regions; inside one, use sgemm_on_this_thread.
 void matmuls(std::initializer_list<Product> products);
 // One row-major cblas_sgemm, c (m, n) = alpha op(a) op(b) + beta c, run on the
 // calling thread alone (OpenBLAS would thread a call made outside a parallel region).

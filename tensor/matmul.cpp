@@ -151,7 +151,10 @@ void append_gemms(std::vector<Gemm>& gemms, const Product& p) {
     const int M = static_cast<int>(a_in.shape[-2]), K = static_cast<int>(a_in.shape[-1]);
     const int Nc = static_cast<int>(b_in.shape[-1]);
     if (K == 0) {  // an empty sum: out = beta * out (BLAS rejects K = 0 strides)
-        scale_forward(out, out, beta);
+        if (beta == 0.0f)
+            fill(out, 0.0f);  // out may hold anything (a fresh gradient): 0 * NaN is not 0
+        else
+            scale_forward(out, out, beta);
         return;
     }
     // A view BLAS cannot read (e.g. a permutation of the matrix dims with the

@@ -91,6 +91,32 @@ TEST_CASE("autograd: after zero_grad the next backward writes the gradients inst
     }
 }
 
+TEST_CASE("autograd: linear(W, W) gets both gradients of W, one after the other") {
+    // y = W W^T and loss = sum(M * y): dL/dW = (M + M^T) W. The backward's two
+    // products both write W's gradient here, so they must not run together.
+    const int64_t R = 100, K = 64;  // 2.5 MFLOP: enough for the products to go parallel
+    Rng rng{5, 0};
+    Tensor w0 = empty({R, K}), m = empty({R, R});
+    fill_normal(w0, rng, 0.0f, 1.0f);
+    fill_normal(m, rng, 0.0f, 1.0f);
+    Parameter w = make_parameter("w", w0);
+    std::vector<float> mv(m.data, m.data + R * R);
+    for (int round = 0; round < 3; round++) {
+        zero_grad({&w});
+        backward(weighted_sum(linear(w.var(), w.var(), Var{}), mv));
+        const std::vector<float> g = grad_values(w);
+        double worst = 0;
+        for (int64_t i = 0; i < R; i++)
+            for (int64_t k = 0; k < K; k++) {
+                double want = 0;
+                for (int64_t j = 0; j < R; j++)
+                    want += (static_cast<double>(mv[i * R + j]) + mv[j * R + i]) * w.value.data[j * K + k];
+                worst = std::max(worst, std::abs(want - g[i * K + k]) / (1.0 + std::abs(want)));
+            }
+        CHECK(worst < 1e-5);
+    }
+}
+
 TEST_CASE("autograd: a Var used twice receives both contributions") {
     Parameter x = make_parameter("x", from_values({3}, {1, 2, -3}));
     SUBCASE("x * x + x: d/dx = 2x + 1") {

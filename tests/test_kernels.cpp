@@ -221,6 +221,10 @@ TEST_CASE("kernel: matmul edge cases: a view with no unit stride; K = 0 gives be
     fill(out, 7.0f);
     matmul(out, zeros({3, 0}), zeros({0, 4}), 1.0f);
     expect_close(out, Vec(12, 7.0), 0.0, 0.0, "K=0 beta=1");
+    // beta = 0 writes, whatever out held (a fresh gradient buffer may hold NaN).
+    fill(out, NAN);
+    matmul(out, zeros({3, 0}), zeros({0, 4}), 0.0f);
+    expect_close(out, Vec(12, 0.0), 0.0, 0.0, "K=0 beta=0 over NaN");
 }
 
 TEST_CASE("kernel: matmul beta accumulates into an existing out") {

@@ -33,7 +33,7 @@ TEST_CASE("threads: the governor keeps the faster count and follows a change of 
     }
     // Quiet machine: all threads twice as fast. One thread loses clearly, so
     // each trial of 4 repeats is followed by one 4x further away: trials at
-    // repeat 7 and 92, then 320 repeats apart.
+    // repeat 7 and 91, then 320 repeats apart.
     auto quiet = [](int n) { return n == 1 ? 20.0 : 10.0; };
     int64_t quiet_on_one = run_governed(g, 200, quiet);
     // A burst of a few slow repeats (a nice-19 program's turn on a core) is
