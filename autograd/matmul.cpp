@@ -61,22 +61,18 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     Node* n = record(Op::linear, y.shape, {&x, &weight, &bias}, [](Node& n) {
         const Tensor &xr = n.saved[0], &wv = n.saved[1];
         const Tensor dy = n.grad.reshape({-1, wv.shape[0]});
-        // The two products have the same FLOPs: on two cores each runs whole on
-        // one. Not when x is W itself (linear(W, W)): both would write one buffer.
-        if (n.inputs[0] && n.inputs[1] && n.inputs[0] != n.inputs[1]) {
+        // The two products have the same FLOPs: on two cores each runs whole on one.
+        if (n.inputs[0] && n.inputs[1]) {
             auto [dx, dx_accumulate] = grad_target(n.inputs[0]);
             auto [dw, dw_accumulate] = grad_target(n.inputs[1]);
             matmuls({{dx.reshape({-1, wv.shape[1]}), dy, wv, beta_for(dx_accumulate)},
                      {dw, dy.transpose(0, 1), xr, beta_for(dw_accumulate)}});
-        } else {
-            if (n.inputs[0]) {
-                auto [dx, accumulate] = grad_target(n.inputs[0]);
-                matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta_for(accumulate));
-            }
-            if (n.inputs[1]) {
-                auto [dw, accumulate] = grad_target(n.inputs[1]);
-                matmul(dw, dy.transpose(0, 1), xr, beta_for(accumulate));
-            }
+        } else if (n.inputs[0]) {
+            auto [dx, accumulate] = grad_target(n.inputs[0]);
+            matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta_for(accumulate));
+        } else if (n.inputs[1]) {
+            auto [dw, accumulate] = grad_target(n.inputs[1]);
+            matmul(dw, dy.transpose(0, 1), xr, beta_for(accumulate));
         }
         if (n.inputs[2]) broadcast_sum_backward(grad_of(n.inputs[2]), dy, 1.0f);
     });

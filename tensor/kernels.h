@@ -28,7 +28,8 @@ namespace cg {
 Shape matmul_shape(const Tensor& a, const Tensor& b);
 void matmul(const Tensor& out, const Tensor& a, const Tensor& b, float beta = 0.0f);
 // Independent products run together, their chunks of rows sharing the
-// threads: a backward's dx and dW each go whole to one of two cores.
+// threads: a backward's dx and dW each go whole to one of two cores. Products
+// that write the same buffer run one after the other instead, in order.
 struct Product {
     const Tensor& out;
     const Tensor& a;

@@ -192,6 +192,14 @@ void append_gemms(std::vector<Gemm>& gemms, const Product& p) {
 }  // namespace
 
 void matmuls(std::initializer_list<Product> products) {
+    // Products that write one buffer (linear(W, W): dx and dW are both W's
+    // gradient) run one after the other, in the order given.
+    for (auto p = products.begin(); p != products.end(); p++)
+        for (auto q = p + 1; q != products.end(); q++)
+            if (p->out.data == q->out.data) {
+                for (const Product& one : products) matmuls({one});
+                return;
+            }
     std::vector<Gemm>& gemms = gemm_scratch();
     gemms.clear();
     copies_scratch().clear();
