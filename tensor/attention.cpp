@@ -256,4 +256,51 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
         }
 }
 
+// The sgemm calls of one forward and one backward, with the shapes, operands'
+// strides and thread split of the two kernels above, and nothing between
+// them: bench times this for the part of a step's time that no change outside
+// sgemm can remove. Outputs and output gradients are zeros of their shapes.
+void causal_attention_products(const Tensor& qkv, int64_t n_head) {
+    const Heads h = check_attention(qkv, n_head);
+    const int64_t row = 3 * h.C, HS = h.HS;
+    float* const scratch = scratch_buffer(h);
+    static std::vector<float> dqkv, dout;  // (B, T, 3C), (B, T, C)
+    dqkv.assign(static_cast<size_t>(qkv.numel()), 0.0f);
+    dout.assign(static_cast<size_t>(h.B * h.T * h.C), 0.0f);
+    use_one_blas_thread();
+    #pragma omp parallel for collapse(2) schedule(static) if (worth_threads(h))
+    for (int64_t b = 0; b < h.B; b++)
+        for (int64_t hd = 0; hd < h.NH; hd++) {
+            const Scratch sc = scratch_of_this_thread(scratch, h);
+            const int64_t base = b * h.T * row + hd * HS;
+            const float* q0 = qkv.data + base;
+            float* dq0 = dqkv.data() + base;
+            const float* g0 = dout.data() + b * h.T * h.C + hd * HS;
+            for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
+                const int64_t nq = std::min(kBlock, h.T - i0);
+                for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {
+                    const int64_t nk = std::min(kBlock, i0 + nq - j0);
+                    Rows parts[2];
+                    for (int part = 0, n = split_rows(parts, i0, nq, j0, nk); part < n; part++) {
+                        const auto [r0, r1, nkr] = parts[part];
+                        const int64_t rows = r1 - r0;
+                        const float* qi = q0 + (i0 + r0) * row;
+                        float *p = sc.s + r0 * kBlock, *ds = sc.dp + r0 * kBlock, *acc = sc.acc + r0 * HS;
+                        // forward: scores, p @ v
+                        gemm(false, false, rows, nkr, HS, 1.0f, qi, row, sc.kt + j0, h.T, 0.0f, p, kBlock);
+                        gemm(false, false, rows, HS, nkr, 1.0f, p, kBlock, q0 + 2 * h.C + j0 * row, row, 1.0f, acc, HS);
+                        // backward: scores again, dp, dq, dk, dv
+                        gemm(false, false, rows, nkr, HS, 1.0f, qi, row, sc.kt + j0, h.T, 0.0f, p, kBlock);
+                        const float* gi = g0 + (i0 + r0) * h.C;
+                        gemm(false, false, rows, nkr, HS, 1.0f, gi, h.C, sc.vt + j0, h.T, 0.0f, ds, kBlock);
+                        gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, q0 + h.C + j0 * row, row, 1.0f,
+                             dq0 + (i0 + r0) * row, row);
+                        gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, 1.0f, dq0 + h.C + j0 * row, row);
+                        gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, 1.0f, dq0 + 2 * h.C + j0 * row, row);
+                    }
+                }
+            }
+        }
+}
+
 }  // namespace cg

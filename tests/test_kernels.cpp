@@ -1093,6 +1093,17 @@ TEST_CASE("kernel: backward kernels writing a fresh dx equal adding into zeros, 
 // thread count, and adds partial sums in a fixed order: results must be
 // bit-identical with 1 and 2 OpenMP threads, so the thread governor can
 // change the count in the middle of a run without changing a single loss.
+// bench times the attention kernel's sgemm calls alone for its bound; they
+// must only read qkv, and stay inside their buffers over tiles, diagonal
+// halves and a short last block (T = 130; the sanitizer build checks bounds).
+TEST_CASE("kernel: attention's product replay leaves qkv as it was") {
+    Rng rng{23, 0};
+    Tensor qkv = randn({2, 130, 3 * 12}, rng);
+    const Tensor before = qkv.clone();
+    causal_attention_products(qkv, 3);
+    expect_identical(qkv, before, "causal_attention_products");
+}
+
 TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
     Rng rng{91, 0};
     const int64_t B = 3, T = 129, C = 257, V = 65, N = B * T;

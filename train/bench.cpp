@@ -96,6 +96,45 @@ double linear_products_ms(const GPTConfig& c, int64_t B) {
     return median(times);
 }
 
+double attention_products_ms(const GPTConfig& c, int64_t B) {
+    int64_t attention_blocks = 0;
+    for (const std::string& m : block_mixers(c)) attention_blocks += m == "attn";
+    if (attention_blocks == 0) return 0;
+    Tensor qkv = empty({B, c.block_size, 3 * c.n_embd});
+    Rng rng{13, 0};
+    fill_uniform(qkv, rng, -1, 1);
+    auto run = [&] {
+        const auto t0 = Clock::now();
+        causal_attention_products(qkv, c.n_head);
+        return ms_since(t0);
+    };
+    const double first = std::max(run(), 1e-3);
+    std::vector<double> times;
+    for (int64_t rep = 0; rep < std::clamp<int64_t>(static_cast<int64_t>(300 / first), 3, 50); rep++) times.push_back(run());
+    return static_cast<double>(attention_blocks) * median(times);
+}
+
+double optimizer_traffic_ms(int64_t n_parameters) {
+    // AdamW reads parameter, gradient and both moments and writes three of
+    // them back (28 bytes a parameter), clipping reads the gradient (4): as
+    // many bytes as copying 2 floats a parameter there and back, over as much
+    // memory as those four arrays (so it is in cache where they would be).
+    const int64_t n = 2 * n_parameters;
+    std::vector<float> a(static_cast<size_t>(n), 1.0f), b(static_cast<size_t>(n), 0.0f);
+    auto copy = [n](float* to, const float* from) {
+        #pragma omp parallel for simd if (n > (1 << 15))
+        for (int64_t i = 0; i < n; i++) to[i] = from[i];
+    };
+    std::vector<double> times;
+    for (int rep = 0; rep < 30; rep++) {
+        const auto t0 = Clock::now();
+        copy(b.data(), a.data());
+        copy(a.data(), b.data());
+        times.push_back(ms_since(t0));
+    }
+    return median(times);
+}
+
 double measure_sgemm_gflops() {
     const int64_t n = 1024;
     Tensor a = empty({n, n}), b = empty({n, n}), c = empty({n, n});

@@ -35,6 +35,12 @@ double measure_sgemm_gflops();
 // timed apart from everything else on the current threads: a floor under the
 // step's time that no change outside the sgemm calls can go below.
 double linear_products_ms(const GPTConfig& config, int64_t batch_size);
+// The same for the attention kernel's products (its tiles' sgemm calls, with
+// their shapes and thread split), over all attention blocks; 0 without any.
+double attention_products_ms(const GPTConfig& config, int64_t batch_size);
+// Median ms of a parallel copy of as many bytes as AdamW and gradient clipping
+// must read and write for n parameters: the optimizer's share of the bound.
+double optimizer_traffic_ms(int64_t n_parameters);
 
 struct TrainBench {
     double median_ms = 0, tokens_per_s = 0, gflops = 0, peak_gflops = 0;

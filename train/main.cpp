@@ -329,6 +329,8 @@ int cmd_bench(int argc, char** argv) {
               << count_parameters(probe, false) << " parameters\n";
     // The floor is measured before any busy process starts: it is the machine's.
     const double floor_ms = what == "train" ? linear_products_ms(b.model, b.batch_size) : 0;
+    const double attention_ms = what == "train" ? attention_products_ms(b.model, b.batch_size) : 0;
+    const double optimizer_ms = what == "train" ? optimizer_traffic_ms(count_parameters(probe, false)) : 0;
     std::optional<BusyCore> busy;
     if (load != "none") busy.emplace(load == "busy" ? 0 : 19);
     if (what == "generate") {
@@ -341,6 +343,8 @@ int cmd_bench(int argc, char** argv) {
               << "  FLOPs per step: " << flops / 1e9 << " GFLOP (matrix products, forward + backward)\n"
               << "  sgemm peak: " << peak << " GFLOP/s (1024^3, measured now)\n";
     std::cout << "  linear layers' products alone: " << floor_ms << " ms/step (timed apart, quiet: the step cannot go below)\n";
+    std::cout << "  bound: " << floor_ms + attention_ms + optimizer_ms << " ms/step (those products + the attention kernel's products "
+              << attention_ms << " + the optimizer's memory traffic " << optimizer_ms << ", each timed apart)\n";
     TrainBench r = bench_train(b, std::cout);
     char line[256];
     std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of sgemm peak)", r.median_ms,
