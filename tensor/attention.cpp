@@ -152,7 +152,7 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
                     const int64_t nk = std::min(kBlock, i0 + nq - j0);
                     Rows parts[2];
                     for (int part = 0, n = split_rows(parts, i0, nq, j0, nk); part < n; part++) {
-                        const auto [r0, r1, nkr] = parts[part];
+                        const int64_t r0 = parts[part].r0, r1 = parts[part].r1, nkr = parts[part].nk;
                         tile_scores(sc.s + r0 * kBlock, q0, sc.kt, row, h.T, i0 + r0, r1 - r0, j0, nkr, HS, h.scale);
                         for (int64_t i = r0; i < r1; i++) {
                             float* si = sc.s + i * kBlock;
@@ -229,7 +229,7 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
                     const int64_t nk = std::min(kBlock, i0 + nq - j0);
                     Rows parts[2];
                     for (int part = 0, n = split_rows(parts, i0, nq, j0, nk); part < n; part++) {
-                        const auto [r0, r1, nkr] = parts[part];
+                        const int64_t r0 = parts[part].r0, r1 = parts[part].r1, nkr = parts[part].nk;
                         const int64_t rows = r1 - r0;
                         const float* qi = q0 + (i0 + r0) * row;     // (rows, HS), row stride 3C
                         const float* gi = g0 + (i0 + r0) * h.C;     // (rows, HS), row stride C
@@ -282,7 +282,7 @@ void causal_attention_products(const Tensor& qkv, int64_t n_head) {
                     const int64_t nk = std::min(kBlock, i0 + nq - j0);
                     Rows parts[2];
                     for (int part = 0, n = split_rows(parts, i0, nq, j0, nk); part < n; part++) {
-                        const auto [r0, r1, nkr] = parts[part];
+                        const int64_t r0 = parts[part].r0, r1 = parts[part].r1, nkr = parts[part].nk;
                         const int64_t rows = r1 - r0;
                         const float* qi = q0 + (i0 + r0) * row;
                         float *p = sc.s + r0 * kBlock, *ds = sc.dp + r0 * kBlock, *acc = sc.acc + r0 * HS;
