@@ -80,29 +80,41 @@ Var relu_composed(const Var& x) { return maximum(x, constant(zeros(x.shape())));
 
 // ---- gelu ---- GPT-2's tanh form: y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
 // 0.5 (1 + tanh(u)) = sigmoid(2u), so y = x / (1 + e^(-2u)): one exp, no tanh,
-// and fast_exp lets the loop vectorise.
+// and fast_exp lets the loop vectorise. With s = sigmoid(2u) the slope is
+// y' = s + x 2 s (1 - s) u' = s ((1 - s) w + 1), w = 2 x u' = 2 sqrt(2/pi) x (1 + 3 0.044715 x^2).
+// Written as -2u = x (c0 + c1 x^2) and w = x (c2 + c3 x^2): both share x^2
+// (the forward with its slope on 768 x 512, 2 threads: 16% faster with
+// AVX-512, 19% with AVX2, than with u written out), and every sum holds one
+// product, so the compiler fuses the same
+// multiply-add in the vector loop and in its scalar remainder (with two
+// products in a sum it may fuse either, and a value would depend on where
+// the thread's chunk boundary falls).
 constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2 / pi)
 constexpr float kGeluCubic = 0.044715f;
-float gelu_f(float x) {
-    const float u = kGeluScale * (x + kGeluCubic * x * x * x);
-    // x * (1 / ...) rather than x / (...): the same division, but GCC
-    // schedules it twice as fast (1.1 against 2.2 ns an element on AVX2).
-    return x * (1.0f / (1.0f + fast_exp(-2.0f * u)));
+constexpr float kExpArg0 = -2.0f * kGeluScale, kExpArg2 = -2.0f * kGeluScale * kGeluCubic;
+constexpr float kSlope0 = 2.0f * kGeluScale, kSlope2 = 6.0f * kGeluScale * kGeluCubic;
+// s = sigmoid(2u); x2 = x^2 is kept for the slope.
+float gelu_sigmoid(float x, float& x2) {
+    x2 = x * x;
+    // 1 / (...) times x rather than x / (...): GCC schedules the first twice
+    // as fast (1.1 against 2.2 ns an element on AVX2).
+    return 1.0f / (1.0f + fast_exp(x * (kExpArg2 * x2 + kExpArg0)));
 }
-// With s = sigmoid(2u): y' = s + x 2 s (1 - s) u',  u' = sqrt(2/pi) (1 + 3 0.044715 x^2)
-// (the same as 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) u')
+float gelu_slope(float x, float s, float x2) { return s * ((1.0f - s) * (x * (kSlope2 * x2 + kSlope0)) + 1.0f); }
+float gelu_f(float x) {
+    float x2;
+    return x * gelu_sigmoid(x, x2);
+}
 float gelu_df(float x, float) {
-    const float u = kGeluScale * (x + kGeluCubic * x * x * x);
-    const float s = 1.0f / (1.0f + fast_exp(-2.0f * u));
-    const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
-    return s + x * 2.0f * s * (1.0f - s) * du;
+    float x2;
+    const float s = gelu_sigmoid(x, x2);
+    return gelu_slope(x, s, x2);
 }
 // Both at once, from one s: the same float operations as gelu_f and gelu_df.
 float gelu_fdf(float x, float& slope) {
-    const float u = kGeluScale * (x + kGeluCubic * x * x * x);
-    const float s = 1.0f / (1.0f + fast_exp(-2.0f * u));
-    const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
-    slope = s + x * 2.0f * s * (1.0f - s) * du;
+    float x2;
+    const float s = gelu_sigmoid(x, x2);
+    slope = gelu_slope(x, s, x2);
     return x * s;
 }
 double gelu_ref(double x) {
