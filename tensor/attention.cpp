@@ -108,15 +108,17 @@ struct Rows {
 // A tile on the diagonal goes in two halves of queries: the first half sees
 // only the first half of the keys, so the quarter of the tile that is all
 // future keys is never computed (a quarter fewer FLOPs on the diagonal, which
-// at T = 64 is the whole matrix). Other tiles go whole.
+// at T = 64 is the whole matrix). Other tiles go whole. The part that sees
+// every key of the tile comes first, so the backward's first write to a
+// block of dk and dv covers all of it.
 int split_rows(Rows parts[2], int64_t i0, int64_t nq, int64_t j0, int64_t nk) {
     if (j0 + nk <= i0 + 1 || nq < 2) {  // every key is at or before the first query
         parts[0] = {0, nq, nk};
         return 1;
     }
     const int64_t half = nq / 2;
-    parts[0] = {0, half, std::min(nk, i0 + half - j0)};
-    parts[1] = {half, nq, nk};
+    parts[0] = {half, nq, nk};
+    parts[1] = {0, half, std::min(nk, i0 + half - j0)};
     return 2;
 }
 
@@ -191,7 +193,10 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
 //   dp_ij = dout_i . v_j,   ds_ij = p_ij (dp_ij - D_i)
 //   dq_i += scale sum_j ds_ij k_j,   dk_j += scale sum_i ds_ij q_i
 // Each task writes only its own head's columns of dqkv: no two threads collide.
-// It adds into dqkv; accumulate = false first zeroes the task's columns.
+// It adds into dqkv; with accumulate = false the first product into each
+// block of dq, dk and dv writes it (sgemm's beta = 0) instead: rows of dq
+// first meet the key tile j0 = 0, a block of keys first meets the query block
+// on its diagonal, whose first part sees all of its keys.
 void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
                         const Tensor& lse, int64_t n_head, bool accumulate) {
     const Heads h = check_attention(qkv, n_head);
@@ -214,9 +219,6 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
             const float* lse0 = lse.data + (b * h.NH + hd) * h.T;
             transpose_head(sc.kt, k0, row, h.T, HS);
             transpose_head(sc.vt, v0, row, h.T, HS);
-            if (!accumulate)  // a fresh dqkv: zero this head's columns here, where they stay in cache
-                for (int64_t t = 0; t < h.T; t++)
-                    for (float* d : {dq0, dk0, dv0}) std::fill(d + t * row, d + t * row + HS, 0.0f);
             for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
                 const int64_t nq = std::min(kBlock, h.T - i0);
                 for (int64_t i = 0; i < nq; i++) {  // D_i, kept in m
@@ -246,10 +248,12 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
                             }
                         }
                         // dq += ds @ k[j0..];  dk[j0..] += ds^T @ q;  dv[j0..] += p^T @ dout
-                        gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, k0 + j0 * row, row, 1.0f,
+                        const float dq_beta = accumulate || j0 > 0 ? 1.0f : 0.0f;
+                        const float dkv_beta = accumulate || i0 > j0 || part > 0 ? 1.0f : 0.0f;
+                        gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, k0 + j0 * row, row, dq_beta,
                              dq0 + (i0 + r0) * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, 1.0f, dk0 + j0 * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, 1.0f, dv0 + j0 * row, row);
+                        gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, dkv_beta, dk0 + j0 * row, row);
+                        gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, dkv_beta, dv0 + j0 * row, row);
                     }
                 }
             }
@@ -293,10 +297,12 @@ void causal_attention_products(const Tensor& qkv, int64_t n_head) {
                         gemm(false, false, rows, nkr, HS, 1.0f, qi, row, sc.kt + j0, h.T, 0.0f, p, kBlock);
                         const float* gi = g0 + (i0 + r0) * h.C;
                         gemm(false, false, rows, nkr, HS, 1.0f, gi, h.C, sc.vt + j0, h.T, 0.0f, ds, kBlock);
-                        gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, q0 + h.C + j0 * row, row, 1.0f,
+                        const float dq_beta = j0 > 0 ? 1.0f : 0.0f, dkv_beta = i0 > j0 || part > 0 ? 1.0f : 0.0f;
+                        gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, q0 + h.C + j0 * row, row, dq_beta,
                              dq0 + (i0 + r0) * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, 1.0f, dq0 + h.C + j0 * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, 1.0f, dq0 + 2 * h.C + j0 * row, row);
+                        gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, dkv_beta, dq0 + h.C + j0 * row, row);
+                        gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, dkv_beta, dq0 + 2 * h.C + j0 * row,
+                             row);
                     }
                 }
             }
