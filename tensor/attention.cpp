@@ -122,6 +122,28 @@ int split_rows(Rows parts[2], int64_t i0, int64_t nq, int64_t j0, int64_t nk) {
     return 2;
 }
 
+// Calls visit(j0, part, rows) for every key tile the query block [i0, i0 + nq)
+// can see, in order, and each part of it (split_rows).
+template <typename Visit>
+void for_each_tile_part(int64_t i0, int64_t nq, Visit visit) {
+    for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {
+        Rows parts[2];
+        for (int part = 0, n = split_rows(parts, i0, nq, j0, std::min(kBlock, i0 + nq - j0)); part < n; part++)
+            visit(j0, part, parts[part]);
+    }
+}
+
+// sgemm's beta for the backward's products into dq and into dk, dv: 0 for the
+// first write to a block when dqkv is fresh. Rows of dq first meet the key
+// tile j0 = 0; a block of keys first meets the query block on its diagonal,
+// whose first part sees all of its keys.
+struct BackwardBetas {
+    float dq, dkv;
+};
+BackwardBetas backward_betas(bool accumulate, int64_t i0, int64_t j0, int part) {
+    return {accumulate || j0 > 0 ? 1.0f : 0.0f, accumulate || i0 > j0 || part > 0 ? 1.0f : 0.0f};
+}
+
 }  // namespace
 
 void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int64_t n_head) {
@@ -150,35 +172,31 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
                 std::fill(sc.m, sc.m + kBlock, -INFINITY);
                 std::fill(sc.l, sc.l + kBlock, 0.0f);
                 std::fill(sc.acc, sc.acc + kBlock * HS, 0.0f);
-                for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {  // only keys the block can see
-                    const int64_t nk = std::min(kBlock, i0 + nq - j0);
-                    Rows parts[2];
-                    for (int part = 0, n = split_rows(parts, i0, nq, j0, nk); part < n; part++) {
-                        const int64_t r0 = parts[part].r0, r1 = parts[part].r1, nkr = parts[part].nk;
-                        tile_scores(sc.s + r0 * kBlock, q0, sc.kt, row, h.T, i0 + r0, r1 - r0, j0, nkr, HS, h.scale);
-                        for (int64_t i = r0; i < r1; i++) {
-                            float* si = sc.s + i * kBlock;
-                            float mx = sc.m[i];
-                            #pragma omp simd reduction(max : mx)
-                            for (int64_t jj = 0; jj < nkr; jj++) mx = si[jj] > mx ? si[jj] : mx;
-                            // Online softmax: what was summed under the old max is rescaled.
-                            const float correction = fast_exp(sc.m[i] - mx);
-                            float total = sc.l[i] * correction;
-                            #pragma omp simd reduction(+ : total)
-                            for (int64_t jj = 0; jj < nkr; jj++) {
-                                si[jj] = si[jj] == -INFINITY ? 0.0f : fast_exp(si[jj] - mx);  // a future key weighs exactly 0
-                                total += si[jj];
-                            }
-                            float* acc = sc.acc + i * HS;
-                            for (int64_t d = 0; d < HS; d++) acc[d] *= correction;
-                            sc.m[i] = mx;
-                            sc.l[i] = total;
+                for_each_tile_part(i0, nq, [&](int64_t j0, int, const Rows& r) {
+                    const int64_t r0 = r.r0, r1 = r.r1, nkr = r.nk;
+                    tile_scores(sc.s + r0 * kBlock, q0, sc.kt, row, h.T, i0 + r0, r1 - r0, j0, nkr, HS, h.scale);
+                    for (int64_t i = r0; i < r1; i++) {
+                        float* si = sc.s + i * kBlock;
+                        float mx = sc.m[i];
+                        #pragma omp simd reduction(max : mx)
+                        for (int64_t jj = 0; jj < nkr; jj++) mx = si[jj] > mx ? si[jj] : mx;
+                        // Online softmax: what was summed under the old max is rescaled.
+                        const float correction = fast_exp(sc.m[i] - mx);
+                        float total = sc.l[i] * correction;
+                        #pragma omp simd reduction(+ : total)
+                        for (int64_t jj = 0; jj < nkr; jj++) {
+                            si[jj] = si[jj] == -INFINITY ? 0.0f : fast_exp(si[jj] - mx);  // a future key weighs exactly 0
+                            total += si[jj];
                         }
-                        // acc (rows, HS) += p (rows, nkr) @ v[j0..] (nkr, HS)
-                        gemm(false, false, r1 - r0, HS, nkr, 1.0f, sc.s + r0 * kBlock, kBlock, v0 + j0 * row, row,
-                             1.0f, sc.acc + r0 * HS, HS);
+                        float* acc = sc.acc + i * HS;
+                        for (int64_t d = 0; d < HS; d++) acc[d] *= correction;
+                        sc.m[i] = mx;
+                        sc.l[i] = total;
                     }
-                }
+                    // acc (rows, HS) += p (rows, nkr) @ v[j0..] (nkr, HS)
+                    gemm(false, false, r1 - r0, HS, nkr, 1.0f, sc.s + r0 * kBlock, kBlock, v0 + j0 * row, row,
+                         1.0f, sc.acc + r0 * HS, HS);
+                });
                 for (int64_t i = 0; i < nq; i++) {
                     const float inv = 1.0f / sc.l[i];
                     for (int64_t d = 0; d < HS; d++) o0[(i0 + i) * h.C + d] = sc.acc[i * HS + d] * inv;
@@ -194,9 +212,7 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
 //   dq_i += scale sum_j ds_ij k_j,   dk_j += scale sum_i ds_ij q_i
 // Each task writes only its own head's columns of dqkv: no two threads collide.
 // It adds into dqkv; with accumulate = false the first product into each
-// block of dq, dk and dv writes it (sgemm's beta = 0) instead: rows of dq
-// first meet the key tile j0 = 0, a block of keys first meets the query block
-// on its diagonal, whose first part sees all of its keys.
+// block of dq, dk and dv writes it instead (backward_betas).
 void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
                         const Tensor& lse, int64_t n_head, bool accumulate) {
     const Heads h = check_attention(qkv, n_head);
@@ -227,50 +243,46 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
                     for (int64_t d = 0; d < HS; d++) dot += g0[(i0 + i) * h.C + d] * o0[(i0 + i) * h.C + d];
                     sc.m[i] = dot;
                 }
-                for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {
-                    const int64_t nk = std::min(kBlock, i0 + nq - j0);
-                    Rows parts[2];
-                    for (int part = 0, n = split_rows(parts, i0, nq, j0, nk); part < n; part++) {
-                        const int64_t r0 = parts[part].r0, r1 = parts[part].r1, nkr = parts[part].nk;
-                        const int64_t rows = r1 - r0;
-                        const float* qi = q0 + (i0 + r0) * row;     // (rows, HS), row stride 3C
-                        const float* gi = g0 + (i0 + r0) * h.C;     // (rows, HS), row stride C
-                        float *p = sc.s + r0 * kBlock, *ds = sc.dp + r0 * kBlock;
-                        tile_scores(p, q0, sc.kt, row, h.T, i0 + r0, rows, j0, nkr, HS, h.scale);
-                        // dp (rows, nkr) = dout (rows, HS) @ v[j0..]^T
-                        gemm(false, false, rows, nkr, HS, 1.0f, gi, h.C, sc.vt + j0, h.T, 0.0f, ds, kBlock);
-                        for (int64_t i = 0; i < rows; i++) {
-                            const float l = lse0[i0 + r0 + i], D = sc.m[r0 + i];
-                            float *pi = p + i * kBlock, *dsi = ds + i * kBlock;
-                            for (int64_t jj = 0; jj < nkr; jj++) {
-                                pi[jj] = pi[jj] == -INFINITY ? 0.0f : fast_exp(pi[jj] - l);
-                                dsi[jj] = pi[jj] * (dsi[jj] - D) * h.scale;
-                            }
+                for_each_tile_part(i0, nq, [&](int64_t j0, int part, const Rows& r) {
+                    const int64_t r0 = r.r0, rows = r.r1 - r.r0, nkr = r.nk;
+                    const float* qi = q0 + (i0 + r0) * row;     // (rows, HS), row stride 3C
+                    const float* gi = g0 + (i0 + r0) * h.C;     // (rows, HS), row stride C
+                    float *p = sc.s + r0 * kBlock, *ds = sc.dp + r0 * kBlock;
+                    tile_scores(p, q0, sc.kt, row, h.T, i0 + r0, rows, j0, nkr, HS, h.scale);
+                    // dp (rows, nkr) = dout (rows, HS) @ v[j0..]^T
+                    gemm(false, false, rows, nkr, HS, 1.0f, gi, h.C, sc.vt + j0, h.T, 0.0f, ds, kBlock);
+                    for (int64_t i = 0; i < rows; i++) {
+                        const float l = lse0[i0 + r0 + i], D = sc.m[r0 + i];
+                        float *pi = p + i * kBlock, *dsi = ds + i * kBlock;
+                        for (int64_t jj = 0; jj < nkr; jj++) {
+                            pi[jj] = pi[jj] == -INFINITY ? 0.0f : fast_exp(pi[jj] - l);
+                            dsi[jj] = pi[jj] * (dsi[jj] - D) * h.scale;
                         }
-                        // dq += ds @ k[j0..];  dk[j0..] += ds^T @ q;  dv[j0..] += p^T @ dout
-                        const float dq_beta = accumulate || j0 > 0 ? 1.0f : 0.0f;
-                        const float dkv_beta = accumulate || i0 > j0 || part > 0 ? 1.0f : 0.0f;
-                        gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, k0 + j0 * row, row, dq_beta,
-                             dq0 + (i0 + r0) * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, dkv_beta, dk0 + j0 * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, dkv_beta, dv0 + j0 * row, row);
                     }
-                }
+                    // dq += ds @ k[j0..];  dk[j0..] += ds^T @ q;  dv[j0..] += p^T @ dout
+                    const BackwardBetas beta = backward_betas(accumulate, i0, j0, part);
+                    gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, k0 + j0 * row, row, beta.dq,
+                         dq0 + (i0 + r0) * row, row);
+                    gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, beta.dkv, dk0 + j0 * row, row);
+                    gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, beta.dkv, dv0 + j0 * row, row);
+                });
             }
         }
 }
 
 // The sgemm calls of one forward and one backward, with the shapes, operands'
-// strides and thread split of the two kernels above, and nothing between
-// them: bench times this for the part of a step's time that no change outside
-// sgemm can remove. Outputs and output gradients are zeros of their shapes.
-void causal_attention_products(const Tensor& qkv, int64_t n_head) {
+// strides, betas and thread split of the two kernels above, and nothing
+// between them: bench times this for the part of a step's time that no
+// change outside sgemm can remove. dqkv (B, T, 3C) and dout (B, T, C) are
+// the caller's buffers, any values.
+void causal_attention_products(const Tensor& qkv, int64_t n_head, const Tensor& dqkv, const Tensor& dout) {
     const Heads h = check_attention(qkv, n_head);
+    check_shape("attention", "dqkv", dqkv, qkv.shape);
+    check_contiguous("attention", "dqkv", dqkv);
+    check_shape("attention", "dout", dout, Shape{h.B, h.T, h.C});
+    check_contiguous("attention", "dout", dout);
     const int64_t row = 3 * h.C, HS = h.HS;
     float* const scratch = scratch_buffer(h);
-    static std::vector<float> dqkv, dout;  // (B, T, 3C), (B, T, C)
-    dqkv.assign(static_cast<size_t>(qkv.numel()), 0.0f);
-    dout.assign(static_cast<size_t>(h.B * h.T * h.C), 0.0f);
     use_one_blas_thread();
     #pragma omp parallel for collapse(2) schedule(static) if (worth_threads(h))
     for (int64_t b = 0; b < h.B; b++)
@@ -278,34 +290,27 @@ void causal_attention_products(const Tensor& qkv, int64_t n_head) {
             const Scratch sc = scratch_of_this_thread(scratch, h);
             const int64_t base = b * h.T * row + hd * HS;
             const float* q0 = qkv.data + base;
-            float* dq0 = dqkv.data() + base;
-            const float* g0 = dout.data() + b * h.T * h.C + hd * HS;
-            for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
-                const int64_t nq = std::min(kBlock, h.T - i0);
-                for (int64_t j0 = 0; j0 < i0 + nq; j0 += kBlock) {
-                    const int64_t nk = std::min(kBlock, i0 + nq - j0);
-                    Rows parts[2];
-                    for (int part = 0, n = split_rows(parts, i0, nq, j0, nk); part < n; part++) {
-                        const int64_t r0 = parts[part].r0, r1 = parts[part].r1, nkr = parts[part].nk;
-                        const int64_t rows = r1 - r0;
-                        const float* qi = q0 + (i0 + r0) * row;
-                        float *p = sc.s + r0 * kBlock, *ds = sc.dp + r0 * kBlock, *acc = sc.acc + r0 * HS;
-                        // forward: scores, p @ v
-                        gemm(false, false, rows, nkr, HS, 1.0f, qi, row, sc.kt + j0, h.T, 0.0f, p, kBlock);
-                        gemm(false, false, rows, HS, nkr, 1.0f, p, kBlock, q0 + 2 * h.C + j0 * row, row, 1.0f, acc, HS);
-                        // backward: scores again, dp, dq, dk, dv
-                        gemm(false, false, rows, nkr, HS, 1.0f, qi, row, sc.kt + j0, h.T, 0.0f, p, kBlock);
-                        const float* gi = g0 + (i0 + r0) * h.C;
-                        gemm(false, false, rows, nkr, HS, 1.0f, gi, h.C, sc.vt + j0, h.T, 0.0f, ds, kBlock);
-                        const float dq_beta = j0 > 0 ? 1.0f : 0.0f, dkv_beta = i0 > j0 || part > 0 ? 1.0f : 0.0f;
-                        gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, q0 + h.C + j0 * row, row, dq_beta,
-                             dq0 + (i0 + r0) * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, dkv_beta, dq0 + h.C + j0 * row, row);
-                        gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, dkv_beta, dq0 + 2 * h.C + j0 * row,
-                             row);
-                    }
-                }
-            }
+            float* dq0 = dqkv.data + base;
+            const float* g0 = dout.data + b * h.T * h.C + hd * HS;
+            for (int64_t i0 = 0; i0 < h.T; i0 += kBlock)
+                for_each_tile_part(i0, std::min(kBlock, h.T - i0), [&](int64_t j0, int part, const Rows& r) {
+                    const int64_t r0 = r.r0, rows = r.r1 - r.r0, nkr = r.nk;
+                    const float* qi = q0 + (i0 + r0) * row;
+                    const float* gi = g0 + (i0 + r0) * h.C;
+                    float *p = sc.s + r0 * kBlock, *ds = sc.dp + r0 * kBlock, *acc = sc.acc + r0 * HS;
+                    // forward: scores, p @ v
+                    gemm(false, false, rows, nkr, HS, 1.0f, qi, row, sc.kt + j0, h.T, 0.0f, p, kBlock);
+                    gemm(false, false, rows, HS, nkr, 1.0f, p, kBlock, q0 + 2 * h.C + j0 * row, row, 1.0f, acc, HS);
+                    // backward: scores again, dp, dq, dk, dv
+                    gemm(false, false, rows, nkr, HS, 1.0f, qi, row, sc.kt + j0, h.T, 0.0f, p, kBlock);
+                    gemm(false, false, rows, nkr, HS, 1.0f, gi, h.C, sc.vt + j0, h.T, 0.0f, ds, kBlock);
+                    const BackwardBetas beta = backward_betas(false, i0, j0, part);
+                    gemm(false, false, rows, HS, nkr, 1.0f, ds, kBlock, q0 + h.C + j0 * row, row, beta.dq,
+                         dq0 + (i0 + r0) * row, row);
+                    gemm(true, false, nkr, HS, rows, 1.0f, ds, kBlock, qi, row, beta.dkv, dq0 + h.C + j0 * row, row);
+                    gemm(true, false, nkr, HS, rows, 1.0f, p, kBlock, gi, h.C, beta.dkv, dq0 + 2 * h.C + j0 * row,
+                         row);
+                });
         }
 }
 

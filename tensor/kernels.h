@@ -120,8 +120,9 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
 // accumulate = false writes it over dqkv instead.
 void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
                         const Tensor& lse, int64_t n_head, bool accumulate = true);
-// Only the sgemm calls of one forward and backward above (for bench's bound).
-void causal_attention_products(const Tensor& qkv, int64_t n_head);
+// Only the sgemm calls of one forward and backward above (for bench's bound),
+// writing into dqkv (B, T, 3C) and reading dout (B, T, C), whatever they hold.
+void causal_attention_products(const Tensor& qkv, int64_t n_head, const Tensor& dqkv, const Tensor& dout);
 
 // ---- embedding.cpp ---------------------------------------------------------
 // out (N, C) = table[ids] with table (V, C) and N ids in [0, V).

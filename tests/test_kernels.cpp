@@ -1099,8 +1099,8 @@ TEST_CASE("kernel: backward kernels writing a fresh dx equal adding into zeros, 
 TEST_CASE("kernel: attention's product replay leaves qkv as it was") {
     Rng rng{23, 0};
     Tensor qkv = randn({2, 130, 3 * 12}, rng);
-    const Tensor before = qkv.clone();
-    causal_attention_products(qkv, 3);
+    const Tensor before = qkv.clone(), dqkv = zeros(qkv.shape), dout = randn({2, 130, 12}, rng);
+    causal_attention_products(qkv, 3, dqkv, dout);
     expect_identical(qkv, before, "causal_attention_products");
 }
 

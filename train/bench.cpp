@@ -100,12 +100,12 @@ double attention_products_ms(const GPTConfig& c, int64_t B) {
     int64_t attention_blocks = 0;
     for (const std::string& m : block_mixers(c)) attention_blocks += m == "attn";
     if (attention_blocks == 0) return 0;
-    Tensor qkv = empty({B, c.block_size, 3 * c.n_embd});
+    Tensor qkv = empty({B, c.block_size, 3 * c.n_embd}), dqkv = zeros(qkv.shape), dout = zeros({B, c.block_size, c.n_embd});
     Rng rng{13, 0};
     fill_uniform(qkv, rng, -1, 1);
     auto run = [&] {
         const auto t0 = Clock::now();
-        causal_attention_products(qkv, c.n_head);
+        causal_attention_products(qkv, c.n_head, dqkv, dout);
         return ms_since(t0);
     };
     const double first = std::max(run(), 1e-3);
