@@ -100,6 +100,16 @@ void tile_scores(float* s, const float* q0, const float* kt, int64_t row, int64_
         for (int64_t jj = std::max<int64_t>(0, i0 + i - j0 + 1); jj < nk; jj++) s[i * kBlock + jj] = -INFINITY;
 }
 
+// The backward's operands: dqkv shaped as qkv, dout (B, T, C).
+Heads check_gradients(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, int64_t n_head) {
+    const Heads h = check_attention(qkv, n_head);
+    check_shape("attention", "dqkv", dqkv, qkv.shape);
+    check_contiguous("attention", "dqkv", dqkv);
+    check_shape("attention", "dout", dout, Shape{h.B, h.T, h.C});
+    check_contiguous("attention", "dout", dout);
+    return h;
+}
+
 // Rows r0..r1-1 of a query block, and how many keys of the current tile they see.
 struct Rows {
     int64_t r0, r1, nk;
@@ -215,11 +225,7 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
 // block of dq, dk and dv writes it instead (backward_betas).
 void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
                         const Tensor& lse, int64_t n_head, bool accumulate) {
-    const Heads h = check_attention(qkv, n_head);
-    check_shape("attention", "dqkv", dqkv, qkv.shape);
-    check_contiguous("attention", "dqkv", dqkv);
-    check_shape("attention", "dout", dout, Shape{h.B, h.T, h.C});
-    check_contiguous("attention", "dout", dout);
+    const Heads h = check_gradients(dqkv, dout, qkv, n_head);
     const int64_t row = 3 * h.C, HS = h.HS;
     float* const scratch = scratch_buffer(h);
     use_one_blas_thread();
@@ -276,11 +282,7 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
 // change outside sgemm can remove. dqkv (B, T, 3C) and dout (B, T, C) are
 // the caller's buffers, any values.
 void causal_attention_products(const Tensor& qkv, int64_t n_head, const Tensor& dqkv, const Tensor& dout) {
-    const Heads h = check_attention(qkv, n_head);
-    check_shape("attention", "dqkv", dqkv, qkv.shape);
-    check_contiguous("attention", "dqkv", dqkv);
-    check_shape("attention", "dout", dout, Shape{h.B, h.T, h.C});
-    check_contiguous("attention", "dout", dout);
+    const Heads h = check_gradients(dqkv, dout, qkv, n_head);
     const int64_t row = 3 * h.C, HS = h.HS;
     float* const scratch = scratch_buffer(h);
     use_one_blas_thread();
