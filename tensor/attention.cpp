@@ -83,6 +83,23 @@ void transpose_head(float* xt, const float* x, int64_t row, int64_t T, int64_t H
         for (int64_t d = 0; d < HS; d++) xt[d * T + t0] = x[t0 * row + d];
 }
 
+// The backward asks for the next sequence's rows of qkv, dqkv and out while
+// it computes this one's: in a training step it finds them far out of cache,
+// written long before in the forward, and its strided reads of one head's
+// columns are a pattern the hardware prefetchers do not follow (on the CPU
+// config the kernel took 16% less time with caches flushed, 2% more warm).
+// Only when they fit in a quarter of a typical L2: larger ones would evict
+// the rows in use.
+constexpr int64_t kPrefetchFloats = 1 << 16;
+
+void prefetch_rows(const float* p, int64_t rows, int64_t row, bool for_writing) {
+    for (int64_t t = 0; t < rows; t++)
+        for (int64_t c = 0; c < row; c += 16) {  // a 64-byte line at a time
+            if (for_writing) __builtin_prefetch(p + t * row + c, 1);
+            else __builtin_prefetch(p + t * row + c, 0);
+        }
+}
+
 // c (m, n; ldc) = alpha * op(a) @ op(b) + beta * c, row-major.
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
@@ -239,6 +256,11 @@ void causal_attention_backward(const Tensor& dqkv, const Tensor& dout, const Ten
             const float* o0 = out.data + b * h.T * h.C + hd * HS;
             const float* g0 = dout.data + b * h.T * h.C + hd * HS;
             const float* lse0 = lse.data + (b * h.NH + hd) * h.T;
+            if (hd == 0 && b + 1 < h.B && h.T * (2 * row + h.C) <= kPrefetchFloats) {
+                prefetch_rows(qkv.data + (b + 1) * h.T * row, h.T, row, false);  // (B, T, 3C)
+                prefetch_rows(dqkv.data + (b + 1) * h.T * row, h.T, row, true);
+                prefetch_rows(out.data + (b + 1) * h.T * h.C, h.T, h.C, false);  // (B, T, C)
+            }
             transpose_head(sc.kt, k0, row, h.T, HS);
             transpose_head(sc.vt, v0, row, h.T, HS);
             for (int64_t i0 = 0; i0 < h.T; i0 += kBlock) {
