@@ -180,6 +180,12 @@ void clear_tape() { tape().clear(); }
 
 int tape_size() { return static_cast<int>(tape().used); }
 
+std::vector<const Node*> tape_nodes() {
+    std::vector<const Node*> nodes;
+    for (size_t i = 0; i < tape().used; i++) nodes.push_back(tape().nodes[i].get());
+    return nodes;
+}
+
 NoGrad::NoGrad() : previous(tape().enabled) { tape().enabled = false; }
 NoGrad::~NoGrad() { tape().enabled = previous; }
 

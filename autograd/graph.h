@@ -107,6 +107,9 @@ void backward(const Var& loss);
 // forgot NoGrad).
 void clear_tape();
 int tape_size();  // nodes recorded since the last clear
+// The nodes recorded since the last clear, in creation order (bench counts
+// the memory their ops move).
+std::vector<const Node*> tape_nodes();
 
 // While a NoGrad is alive, ops record nothing (evaluation, sampling).
 struct NoGrad {

@@ -25,6 +25,21 @@ TEST_CASE("bench: FLOPs per training step of the CPU config, counted by hand") {
           doctest::Approx(3 * (4 * (2 * 2 * BT * C * C + 2 * 2 * BT * C * 4 * C) + 2 * BT * C * 65)));
 }
 
+TEST_CASE("bench: the least traffic of a graph's ops, counted by hand") {
+    Parameter a = make_parameter("a", zeros({3, 5})), b = make_parameter("b", zeros({3, 5}));
+    Parameter w = make_parameter("w", zeros({4, 5}));
+    Var s = add(a.var(), b.var());                      // forward: writes 15, reads 15 of 30
+    Var y = linear(s, w.var(), Var{});                  // (3, 4), a product: its share is its own
+    Var g = gelu(reshape(y, {12}));                     // the view moves nothing; gelu 12 + 12
+    Var loss = sum(g);                                  // writes 1, reads at least 1
+    const std::vector<int64_t> floats = tape_traffic_floats();
+    // Forward: add, gelu, sum. Backward, in reverse: sum's gradient (2 x 12),
+    // gelu's (2 x 12), add's: b's (2 x 15), a takes dy itself.
+    CHECK(floats == std::vector<int64_t>{30, 24, 2, 24, 24, 30});
+    CHECK(tape_size() > 0);  // the tape is left as it was
+    clear_tape();
+}
+
 TEST_CASE("bench: generic OpenBLAS cores are told apart from AVX2 and AVX-512 ones") {
     for (const char* generic : {"Prescott", "Core2", "Nehalem", "Sandybridge", "unknown"})
         CHECK(is_generic_blas_core(generic));

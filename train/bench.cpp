@@ -5,8 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <cstdio>
 #include <ostream>
 #include <thread>
@@ -114,6 +117,93 @@ double attention_products_ms(const GPTConfig& c, int64_t B) {
     return static_cast<double>(attention_blocks) * median(times);
 }
 
+// What an op must move at least, outside the products. An op that computes
+// values reads at least as many floats as it writes (or all its inputs, if
+// fewer), and writes its output in the forward and, in the backward, the
+// gradient of each input that wants one, which means reading at least as
+// much again. Views move nothing (their forward shares the storage; their
+// backward is counted as nothing too, to stay a floor), nor does a
+// gradient handed on unchanged (add's first input takes dy's buffer). The
+// products' operands are the products' share of the bound: the linear
+// layers', and the attention kernel's (its products read q, k, v and write
+// dq, dk, dv).
+std::vector<int64_t> tape_traffic_floats() {
+    std::vector<int64_t> forward, backward;
+    for (const Node* n : tape_nodes()) {
+        switch (n->op) {
+            case Op::matmul: case Op::linear: case Op::causal_attention:
+            case Op::reshape: case Op::transpose: case Op::permute: case Op::slice: case Op::contiguous:
+                continue;
+            default: break;
+        }
+        const int64_t out = n->shape.numel();
+        int64_t inputs = 0, gradients = 0;
+        for (int i = 0; i < kMaxInputs; i++) {
+            if (!n->inputs[i]) continue;
+            const int64_t numel = n->inputs[i]->shape.numel();
+            inputs += numel;
+            const bool handed_on = i == 0 && (n->op == Op::add || n->op == Op::sub || n->op == Op::add_scalar);
+            if (!handed_on) gradients += 2 * numel;
+        }
+        forward.push_back(out + std::min(out, inputs));
+        backward.push_back(gradients);
+    }
+    forward.insert(forward.end(), backward.rbegin(), backward.rend());
+    return forward;
+}
+
+double other_ops_traffic_ms(const GPTConfig& c, int64_t B) {
+    std::vector<int64_t> floats;
+    {
+        GPT model = make_gpt(c, 0);
+        Rng rng{17, 0}, drop{2, 0};
+        Var loss = cross_entropy(gpt_forward(model, random_ids({B, c.block_size}, c.vocab_size, rng), true, drop),
+                                 random_ids({B, c.block_size}, c.vocab_size, rng));
+        floats = tape_traffic_floats();
+        clear_tape();
+    }
+    // Each op copies half its floats, every thread its share: it reads them
+    // where it wrote the op before's (in cache, as a step's ops mostly find
+    // their input) and writes them after that, walking a ring of its own as
+    // large as its share of the step's traffic (at most 256 MiB in all:
+    // beyond, memory's speed no longer changes with size). No barrier
+    // between ops: what is timed is the traffic, not the threads' meetings.
+    const int threads = omp_get_max_threads();
+    int64_t total = 0, largest = 0;
+    for (int64_t f : floats) {
+        total += f / 2 / threads + 1;
+        largest = std::max(largest, f / 2 / threads + 1);
+    }
+    const auto ring_size = static_cast<size_t>(std::max(std::min<int64_t>(total, (1 << 26) / threads), 2 * largest) + largest);
+    std::vector<std::vector<float>> rings(static_cast<size_t>(threads));
+    auto run = [&] {
+        const auto t0 = Clock::now();
+        #pragma omp parallel num_threads(threads)
+        {
+            std::vector<float>& ring = rings[static_cast<size_t>(omp_get_thread_num())];
+            if (ring.empty()) ring.assign(ring_size, 1.0f);  // first touch by its thread
+            const int64_t t = omp_get_thread_num();
+            const float* from = ring.data();
+            int64_t at = largest;
+            for (int64_t f : floats) {
+                const int64_t n = f / 2 / threads + (t < f / 2 % threads ? 1 : 0);
+                if (at + n > static_cast<int64_t>(ring.size())) at = 0;  // clear of `from`: the ring holds 3 of the largest
+                float* to = ring.data() + at;
+                #pragma omp simd
+                for (int64_t i = 0; i < n; i++) to[i] = from[i];
+                from = to;
+                at += n;
+            }
+        }
+        return ms_since(t0);
+    };
+    run();  // untimed: fills the rings
+    const double first = std::max(run(), 1e-3);
+    std::vector<double> times;
+    for (int64_t rep = 0; rep < std::clamp<int64_t>(static_cast<int64_t>(300 / first), 3, 50); rep++) times.push_back(run());
+    return median(times);
+}
+
 double optimizer_traffic_ms(int64_t n_parameters) {
     // AdamW reads parameter, gradient and both moments and writes three of
     // them back (28 bytes a parameter), clipping reads the gradient (4): as
@@ -178,6 +268,10 @@ double peak_memory_mib() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+void reset_peak_memory() {
+    std::ofstream("/proc/self/clear_refs") << "5";  // Linux: the peak restarts from what is resident now
 }
 
 namespace {

@@ -38,6 +38,14 @@ double linear_products_ms(const GPTConfig& config, int64_t batch_size);
 // The same for the attention kernel's products (its tiles' sgemm calls, with
 // their shapes and thread split), over all attention blocks; 0 without any.
 double attention_products_ms(const GPTConfig& config, int64_t batch_size);
+// Floats that the recorded graph's ops outside the matrix products must at
+// least read and write, op by op in the order a training step runs them
+// (forward, then backward): see bench.cpp. Leaves the tape as it was.
+std::vector<int64_t> tape_traffic_floats();
+// Median ms of moving that many floats, op by op, each op reading what the
+// one before wrote (as a step's ops mostly do) and writing fresh memory:
+// the other ops' share of the bound, for one training step of the model.
+double other_ops_traffic_ms(const GPTConfig& config, int64_t batch_size);
 // Median ms of a parallel copy of as many bytes as AdamW and gradient clipping
 // must read and write for n parameters: the optimizer's share of the bound.
 double optimizer_traffic_ms(int64_t n_parameters);
@@ -64,5 +72,8 @@ private:
 
 // Peak resident memory of this process so far, in MiB.
 double peak_memory_mib();
+// Starts the peak again from the memory resident now (where Linux allows),
+// so that the bound's own buffers, freed by then, do not count.
+void reset_peak_memory();
 
 }  // namespace cg

@@ -331,6 +331,8 @@ int cmd_bench(int argc, char** argv) {
     const double floor_ms = what == "train" ? linear_products_ms(b.model, b.batch_size) : 0;
     const double attention_ms = what == "train" ? attention_products_ms(b.model, b.batch_size) : 0;
     const double optimizer_ms = what == "train" ? optimizer_traffic_ms(count_parameters(probe, false)) : 0;
+    const double other_ops_ms = what == "train" ? other_ops_traffic_ms(b.model, b.batch_size) : 0;
+    reset_peak_memory();
     std::optional<BusyCore> busy;
     if (load != "none") busy.emplace(load == "busy" ? 0 : 19);
     if (what == "generate") {
@@ -343,8 +345,10 @@ int cmd_bench(int argc, char** argv) {
               << "  FLOPs per step: " << flops / 1e9 << " GFLOP (matrix products, forward + backward)\n"
               << "  sgemm peak: " << peak << " GFLOP/s (1024^3, measured now)\n";
     std::cout << "  linear layers' products alone: " << floor_ms << " ms/step (timed apart, quiet: the step cannot go below)\n";
-    std::cout << "  bound: " << floor_ms + attention_ms + optimizer_ms << " ms/step (those products + the attention kernel's products "
-              << attention_ms << " + the optimizer's memory traffic " << optimizer_ms << ", each timed apart)\n";
+    std::cout << "  bound: " << floor_ms + attention_ms + other_ops_ms + optimizer_ms
+              << " ms/step (those products + the attention kernel's products " << attention_ms
+              << " + the other ops' least memory traffic " << other_ops_ms << " + the optimizer's " << optimizer_ms
+              << ", each timed apart)\n";
     TrainBench r = bench_train(b, std::cout);
     char line[256];
     std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of sgemm peak)", r.median_ms,
