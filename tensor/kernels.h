@@ -28,8 +28,8 @@ namespace cg {
 Shape matmul_shape(const Tensor& a, const Tensor& b);
 void matmul(const Tensor& out, const Tensor& a, const Tensor& b, float beta = 0.0f);
 // Independent products run together, their chunks of rows sharing the
-// threads: a backward's dx and dW each go whole to one of two cores. Products
-// that write the same buffer run one after the other instead, in order.
+// threads. Products that write the same buffer run one after the other
+// instead, in order.
 struct Product {
     const Tensor& out;
     const Tensor& a;
@@ -39,6 +39,13 @@ struct Product {
 // Not reentrant (one list of products, reused): call from one thread, outside
 // parallel regions; inside one, use sgemm_on_this_thread.
 void matmuls(std::initializer_list<Product> products);
+// A linear layer's backward products: dx (N, in) = dy (N, out) @ w (out, in)
+// + dx_beta dx, and dw (out, in) = dy^T @ x (N, in) + dw_beta dw, all 2-D and
+// contiguous. Split by rows of dy and x, as every kernel splits its rows, so
+// each thread reads the rows it wrote before; dw is the sum of the chunks'
+// shares, added in chunk order.
+void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw, float dw_beta, const Tensor& dy,
+                              const Tensor& x, const Tensor& w);
 // One row-major cblas_sgemm, c (m, n) = alpha op(a) op(b) + beta c, run on the
 // calling thread alone (OpenBLAS would thread a call made outside a parallel region).
 void sgemm_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "autograd/unary.h"
@@ -239,6 +240,33 @@ TEST_CASE("kernel: matmul beta accumulates into an existing out") {
                      "4-D beta=1 " + tflags(ta, tb));
     }
     check_matmul(randn({7, 3}, rng), randn({3, 5}, rng), 0.5f, rng, "2-D beta=0.5");
+}
+
+TEST_CASE("kernel: the linear backward's products, chunked by rows, vs the double reference") {
+    Rng rng{16, 0};
+    // (N, out, in): one chunk (too small to split), then two chunks of uneven rows
+    for (const auto& [N, out, in] : {std::tuple<int64_t, int64_t, int64_t>{9, 5, 3}, {131, 97, 65}}) {
+        for (const float beta : {0.0f, 1.0f}) {
+            const std::string what = "N " + std::to_string(N) + " beta " + std::to_string(beta);
+            Tensor dy = randn({N, out}, rng), x = randn({N, in}, rng), w = randn({out, in}, rng);
+            Tensor dx = empty({N, in}), dw = empty({out, in});
+            Vec dx0, dw0;
+            if (beta == 0.0f) {  // beta 0 writes: what the buffers held must not matter
+                fill(dx, NAN);
+                fill(dw, NAN);
+            } else {
+                fill_normal(dx, rng, 0.0f, 1.0f);
+                fill_normal(dw, rng, 0.0f, 1.0f);
+                dx0 = values(dx);
+                dw0 = values(dw);
+            }
+            linear_backward_products(dx, beta, dw, beta, dy, x, w);
+            const ref::Result rx = ref::matmul_ref(dy, w, dx0, beta);
+            expect_close(dx, rx.want, rx.tol, "dx " + what);
+            const ref::Result rw = ref::matmul_ref(dy.transpose(0, 1), x, dw0, beta);
+            expect_close(dw, rw.want, rw.tol, "dw " + what);
+        }
+    }
 }
 
 TEST_CASE("kernel: matmul rejects mismatched shapes with [matmul] and both shapes") {
@@ -1177,6 +1205,11 @@ TEST_CASE("kernel: results independent of the OpenMP thread count (1 vs 2)") {
              broadcast_sum_backward(db, dy, 1.0f);
              mul_backward_b(dm, dy, x);
              return std::vector<Tensor>{loss, db, dm};
+         }},
+        {"linear backward products", [&] {
+             Tensor dxl = dx0.clone().reshape({N, C}), dwl = empty({V, C});
+             linear_backward_products(dxl, 1.0f, dwl, 0.0f, logits, xn, table);
+             return std::vector<Tensor>{dxl, dwl};
          }},
         {"attention (fused), forward and backward", [&] {
              Tensor qkv = x.reshape({B, T, C}).slice(2, 0, 3 * 64).contiguous();
