@@ -245,11 +245,15 @@ void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw,
                                  k == 0 ? dw.data : share + (k - 1) * size, in_);
         }
         if (chunks > 1) {
-            #pragma omp for simd schedule(static)
-            for (int64_t i = 0; i < size; i++) {
-                float sum = dw.data[i];
-                for (int64_t k = 1; k < chunks; k++) sum += share[(k - 1) * size + i];
-                dw.data[i] = sum;
+            constexpr int64_t kBlock = 4096;  // dw's elements in blocks, every block summed in chunk order
+            #pragma omp for schedule(static)
+            for (int64_t i0 = 0; i0 < size; i0 += kBlock) {
+                const int64_t i1 = std::min(size, i0 + kBlock);
+                for (int64_t k = 1; k < chunks; k++) {
+                    const float* from = share + (k - 1) * size;
+                    #pragma omp simd
+                    for (int64_t i = i0; i < i1; i++) dw.data[i] += from[i];
+                }
             }
         }
     }
