@@ -43,7 +43,7 @@ void matmuls(std::initializer_list<Product> products);
 // + dx_beta dx, and dw (out, in) = dy^T @ x (N, in) + dw_beta dw, all 2-D and
 // contiguous. Split by rows of dy and x, as every kernel splits its rows, so
 // each thread reads the rows it wrote before; dw is the sum of the chunks'
-// shares, added in chunk order.
+// shares, added in chunk order. Not reentrant (one scratch for the shares).
 void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw, float dw_beta, const Tensor& dy,
                               const Tensor& x, const Tensor& w);
 // One row-major cblas_sgemm, c (m, n) = alpha op(a) op(b) + beta c, run on the

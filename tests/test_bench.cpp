@@ -40,6 +40,19 @@ TEST_CASE("bench: the least traffic of a graph's ops, counted by hand") {
     clear_tape();
 }
 
+TEST_CASE("bench: the other ops' traffic replay stays inside its ring (the sanitizer build checks)") {
+    GPTConfig c;
+    c.n_layer = 2;
+    c.n_embd = 32;
+    c.n_head = 2;
+    c.block_size = 9;
+    for (const char* mixer : {"attn", "pair_max"}) {
+        c.mixer = mixer;
+        CHECK(other_ops_traffic_ms(c, 3) > 0.0);
+        CHECK(other_ops_traffic_ms(c, 3, 1000) > 0.0);  // a ring smaller than the traffic: it wraps
+    }
+}
+
 TEST_CASE("bench: generic OpenBLAS cores are told apart from AVX2 and AVX-512 ones") {
     for (const char* generic : {"Prescott", "Core2", "Nehalem", "Sandybridge", "unknown"})
         CHECK(is_generic_blas_core(generic));

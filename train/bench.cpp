@@ -151,7 +151,7 @@ std::vector<int64_t> tape_traffic_floats() {
     return forward;
 }
 
-double other_ops_traffic_ms(const GPTConfig& c, int64_t B) {
+double other_ops_traffic_ms(const GPTConfig& c, int64_t B, int64_t ring_floats) {
     std::vector<int64_t> floats;
     {
         GPT model = make_gpt(c, 0);
@@ -164,16 +164,19 @@ double other_ops_traffic_ms(const GPTConfig& c, int64_t B) {
     // Each op copies half its floats, every thread its share: it reads them
     // where it wrote the op before's (in cache, as a step's ops mostly find
     // their input) and writes them after that, walking a ring of its own as
-    // large as its share of the step's traffic (at most 256 MiB in all:
-    // beyond, memory's speed no longer changes with size). No barrier
-    // between ops: what is timed is the traffic, not the threads' meetings.
+    // large as its share of the step's traffic (at most ring_floats in all).
+    // No barrier between ops: what is timed is the traffic, not the threads'
+    // meetings.
     const int threads = omp_get_max_threads();
     int64_t total = 0, largest = 0;
     for (int64_t f : floats) {
         total += f / 2 / threads + 1;
         largest = std::max(largest, f / 2 / threads + 1);
     }
-    const auto ring_size = static_cast<size_t>(std::max(std::min<int64_t>(total, (1 << 26) / threads), 2 * largest) + largest);
+    // Writes wrap at write_end; the last `largest` floats beyond it are only
+    // read (an op may read more than the op before wrote).
+    const int64_t write_end = std::max(std::min<int64_t>(total, ring_floats / threads), 2 * largest) + largest;
+    const auto ring_size = static_cast<size_t>(write_end + largest);
     std::vector<std::vector<float>> rings(static_cast<size_t>(threads));
     auto run = [&] {
         const auto t0 = Clock::now();
@@ -186,7 +189,7 @@ double other_ops_traffic_ms(const GPTConfig& c, int64_t B) {
             int64_t at = largest;
             for (int64_t f : floats) {
                 const int64_t n = f / 2 / threads + (t < f / 2 % threads ? 1 : 0);
-                if (at + n > static_cast<int64_t>(ring.size())) at = 0;  // clear of `from`: the ring holds 3 of the largest
+                if (at + n > write_end) at = 0;  // clear of `from`: write_end holds 3 of the largest
                 float* to = ring.data() + at;
                 #pragma omp simd
                 for (int64_t i = 0; i < n; i++) to[i] = from[i];

@@ -45,7 +45,9 @@ std::vector<int64_t> tape_traffic_floats();
 // Median ms of moving that many floats, op by op, each op reading what the
 // one before wrote (as a step's ops mostly do) and writing fresh memory:
 // the other ops' share of the bound, for one training step of the model.
-double other_ops_traffic_ms(const GPTConfig& config, int64_t batch_size);
+// ring_floats bounds the memory walked (256 MiB: beyond, memory's speed no
+// longer changes with size; tests make it small).
+double other_ops_traffic_ms(const GPTConfig& config, int64_t batch_size, int64_t ring_floats = 1 << 26);
 // Median ms of a parallel copy of as many bytes as AdamW and gradient clipping
 // must read and write for n parameters: the optimizer's share of the bound.
 double optimizer_traffic_ms(int64_t n_parameters);
