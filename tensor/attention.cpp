@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "tensor/fast_exp.h"
@@ -72,13 +73,43 @@ Scratch scratch_of_this_thread(float* buffer, const Heads& h) {
 
 // xt (HS, T) = x (T, HS; row stride `row`)^T, so that the score products are
 // plain ones: OpenBLAS's transposed-B path runs these small shapes at half the
-// speed with SkylakeX kernels. Eight tokens at a time, so each write is a
-// run of 8 floats (3x faster than one token at a time, on AVX2 as on AVX-512).
+// speed with SkylakeX kernels. Blocks of 8 tokens by 8 dims go through eight
+// vector registers: loaded as rows, interleaved in three rounds (pairs of
+// floats, pairs of pairs, halves), stored as columns. A 64 x 32 head: 0.10 us
+// against 0.29 element by element in a -march=native build on an AVX-512
+// CPU, 0.30 against 0.29 in a -march=haswell one (GCC's Haswell tuning
+// splits the unaligned 32-byte loads).
+using Floats8 = float __attribute__((vector_size(32)));
+
+void transpose_8x8(float* xt, int64_t T, const float* x, int64_t row) {
+    Floats8 r[8], a[8], b[8];
+    for (int t = 0; t < 8; t++) std::memcpy(&r[t], x + t * row, sizeof(Floats8));
+    for (int i = 0; i < 8; i += 2) {  // rows t, t+1 -> (t0 t1 interleaved), low and high pairs
+        a[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        a[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int j = 0; j < 2; j++) {
+            b[i + j] = __builtin_shufflevector(a[i + j], a[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            b[i + j + 2] = __builtin_shufflevector(a[i + j], a[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    const int dim[4] = {0, 2, 1, 3};  // which dim b[i] holds in its low half
+    for (int i = 0; i < 4; i++) {
+        const Floats8 low = __builtin_shufflevector(b[i], b[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        const Floats8 high = __builtin_shufflevector(b[i], b[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+        std::memcpy(xt + dim[i] * T, &low, sizeof(Floats8));
+        std::memcpy(xt + (dim[i] + 4) * T, &high, sizeof(Floats8));
+    }
+}
+
 void transpose_head(float* xt, const float* x, int64_t row, int64_t T, int64_t HS) {
     int64_t t0 = 0;
-    for (; t0 + 8 <= T; t0 += 8)
-        for (int64_t d = 0; d < HS; d++)
-            for (int64_t t = 0; t < 8; t++) xt[d * T + t0 + t] = x[(t0 + t) * row + d];
+    for (; t0 + 8 <= T; t0 += 8) {
+        int64_t d0 = 0;
+        for (; d0 + 8 <= HS; d0 += 8) transpose_8x8(xt + d0 * T + t0, T, x + t0 * row + d0, row);
+        for (; d0 < HS; d0++)
+            for (int64_t t = 0; t < 8; t++) xt[d0 * T + t0 + t] = x[(t0 + t) * row + d0];
+    }
     for (; t0 < T; t0++)
         for (int64_t d = 0; d < HS; d++) xt[d * T + t0] = x[t0 * row + d];
 }
