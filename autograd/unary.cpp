@@ -20,8 +20,15 @@ Var unary(const UnaryOp& op, const Var& x) {
     if (op.forward_with_slope && grad_enabled() && x.requires_grad()) {
         Tensor slope = empty(xc.shape);
         op.forward_with_slope(y, slope, xc);
-        // dx = slope * dy; written, not added, when dx is fresh
+        // dx = slope * dy. A fresh dx is dy's own buffer, overwritten in
+        // place (nothing reads dy after this backward) and handed on: the
+        // writes land on lines just read, where a fresh buffer's would be cold.
         Node* n = record(Op::unary, y.shape, {&x}, [](Node& n) {
+            if (!n.inputs[0]->grad.defined() && n.grad.is_contiguous()) {
+                slope_backward(n.grad, n.saved[0], n.grad, false);
+                pass_grad(n.inputs[0], n.grad);
+                return;
+            }
             auto [dx, accumulate] = grad_target(n.inputs[0]);
             slope_backward(dx, n.saved[0], n.grad, accumulate);
         });
