@@ -164,14 +164,15 @@ void backward(const Var& loss) {
     for (size_t i = t.used; i-- > 0;) {
         Node* n = t.nodes[i].get();
         if (!n->grad.defined() || !n->backward) continue;
-        if (!g_op_times) {
-            n->backward(*n);
-            continue;
-        }
-        const auto t0 = std::chrono::steady_clock::now();
+        const auto t0 = g_op_times ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         n->backward(*n);
-        g_op_times->backward_ms[static_cast<int>(n->op)] +=
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (g_op_times)
+            g_op_times->backward_ms[static_cast<int>(n->op)] +=
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        // Its gradient is spent: back to the pool now (unless an input took
+        // the buffer), so the next gradient of that size reuses memory still
+        // in cache instead of a buffer last touched a step ago.
+        n->grad = Tensor{};
     }
     t.clear();
 }
