@@ -30,10 +30,12 @@ struct BenchOptions {
 double train_step_flops(const GPTConfig& config, int64_t batch_size);
 // GFLOP/s of a large square sgemm on the current threads (best of a few runs).
 double measure_sgemm_gflops();
-// Median ms of the products of one training step's linear layers alone
-// (forward, input gradient, weight gradient of each, with their shapes),
-// timed apart from everything else on the current threads: a floor under the
-// step's time that no change outside the sgemm calls can go below.
+// The bound's parts, each timed apart on the current threads as the fastest
+// of its repeats, warm: a floor, which the same work inside a step (its
+// operands coming from memory) takes longer than.
+// Ms of the products of one training step's linear layers (forward, input
+// gradient, weight gradient of each, with their shapes and thread split),
+// each product timed on its own.
 double linear_products_ms(const GPTConfig& config, int64_t batch_size);
 // The same for the attention kernel's products (its tiles' sgemm calls, with
 // their shapes and thread split), over all attention blocks; 0 without any.
@@ -42,13 +44,13 @@ double attention_products_ms(const GPTConfig& config, int64_t batch_size);
 // least read and write, op by op in the order a training step runs them
 // (forward, then backward): see bench.cpp. Leaves the tape as it was.
 std::vector<int64_t> tape_traffic_floats();
-// Median ms of moving that many floats, op by op, each op reading what the
+// Ms of moving that many floats, op by op, each op reading what the
 // one before wrote (as a step's ops mostly do) and writing fresh memory:
 // the other ops' share of the bound, for one training step of the model.
 // ring_floats bounds the memory walked (256 MiB: beyond, memory's speed no
 // longer changes with size; tests make it small).
 double other_ops_traffic_ms(const GPTConfig& config, int64_t batch_size, int64_t ring_floats = 1 << 26);
-// Median ms of a parallel copy of as many bytes as AdamW and gradient clipping
+// Ms of a parallel copy of as many bytes as AdamW and gradient clipping
 // must read and write for n parameters: the optimizer's share of the bound.
 double optimizer_traffic_ms(int64_t n_parameters);
 

@@ -344,11 +344,11 @@ int cmd_bench(int argc, char** argv) {
     std::cout << "  batch_size: " << b.batch_size << " (" << b.batch_size * b.model.block_size << " tokens per step)\n"
               << "  FLOPs per step: " << flops / 1e9 << " GFLOP (matrix products, forward + backward)\n"
               << "  sgemm peak: " << peak << " GFLOP/s (1024^3, measured now)\n";
-    std::cout << "  linear layers' products alone: " << floor_ms << " ms/step (timed apart, quiet: the step cannot go below)\n";
+    std::cout << "  linear layers' products alone: " << floor_ms << " ms/step (each product timed apart, warm, the fastest of its repeats)\n";
     std::cout << "  bound: " << floor_ms + attention_ms + other_ops_ms + optimizer_ms
               << " ms/step (those products + the attention kernel's products " << attention_ms
               << " + the other ops' least memory traffic " << other_ops_ms << " + the optimizer's " << optimizer_ms
-              << ", each timed apart)\n";
+              << ", each timed apart: a floor under the step)\n";
     TrainBench r = bench_train(b, std::cout);
     char line[256];
     std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of sgemm peak)", r.median_ms,
