@@ -107,9 +107,13 @@ void governor_end(ThreadGovernor& g, double ms) {
     const double trial_ms = median(g.trial), current_ms = median(g.recent);
     const bool clear = trial_ms > kClearMargin * current_ms || kClearMargin * trial_ms < current_ms;
     if (trial_ms < 0.95 * current_ms) {
+        // A switch is tried again soon whatever the margin: next to a nice-19
+        // program, a burst of slow repeats before a trial can make the wrong
+        // count look clearly faster (then 80 repeats ran on one thread at
+        // twice the time). A second clear result starts the long intervals.
         g.current = other_count(g);
         g.recent = g.trial;
-        g.interval = (clear ? 4 : 1) * kFirstInterval;
+        g.interval = kFirstInterval;
     } else {
         g.interval = std::min((clear ? 4 : 2) * g.interval, kMaxInterval);
     }

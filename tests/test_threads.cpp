@@ -57,6 +57,22 @@ TEST_CASE("threads: the governor keeps the faster count and follows a change of 
     set_num_threads(0);
 }
 
+TEST_CASE("threads: a switch made on a burst of slow repeats is undone at the next trial, 20 repeats on") {
+    set_num_threads(0);
+    ThreadGovernor g = make_thread_governor();
+    if (g.many < 2) return;
+    auto quiet = [](int n) { return n == 1 ? 20.0 : 10.0; };
+    // All threads' repeats before the first trial fall in a burst (40 ms):
+    // the trial of one thread (20 ms) wins, clearly.
+    int64_t repeat = 0;
+    run_governed(g, 11, [&](int n) { return repeat++ < 7 ? 40.0 : quiet(n); });
+    REQUIRE(g.current == 1);
+    // The burst is over: the next trial finds all threads faster again.
+    CHECK(run_governed(g, 30, quiet) <= 22);
+    CHECK(g.current == g.many);
+    set_num_threads(0);
+}
+
 TEST_CASE("threads: a new governor tries all threads even when the last one ended on one") {
     set_num_threads(0);
     ThreadGovernor first = make_thread_governor();
