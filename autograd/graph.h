@@ -57,7 +57,7 @@ struct Node {
     std::shared_ptr<const std::vector<int>> ids;  // token ids (embedding, cross-entropy)
     const UnaryOp* unary = nullptr;               // which one, for Op::unary
     Shape shape;   // shape of the op's output
-    Tensor grad;   // d loss / d output; allocated (zeroed) on first use
+    Tensor grad;   // d loss / d output; allocated (zeroed) on first use, dropped after its backward
     // The values in grad are to be read as zeros: zero_grad marks a
     // parameter's gradient so instead of filling it, and the first backward
     // kernel to reach it then writes rather than adds (or it is zeroed when
@@ -149,9 +149,9 @@ struct GradTarget {
     bool accumulate;
 };
 GradTarget grad_target(Node* node);
-// dx += g where g is the whole gradient an op passes on unchanged (add,
-// reshape): the first contribution takes g's buffer itself instead of a
-// zeroed copy. Call it after the op's backward has finished reading its own
+// dx += g where g is the whole gradient an op passes on (add and reshape
+// unchanged, GELU after scaling dy in place): the first contribution takes
+// g's buffer itself instead of a zeroed copy. Call it after the op's backward has finished reading its own
 // gradient, and for at most one input per op (two inputs must not share).
 void pass_grad(Node* input, const Tensor& g);
 

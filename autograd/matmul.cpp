@@ -61,15 +61,16 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     Node* n = record(Op::linear, y.shape, {&x, &weight, &bias}, [](Node& n) {
         const Tensor &xr = n.saved[0], &wv = n.saved[1];
         const Tensor dy = n.grad.reshape({-1, wv.shape[0]});
-        if (n.inputs[0] && n.inputs[1] && n.inputs[0] != n.inputs[1]) {
+        if (n.inputs[0] && n.inputs[1] && n.inputs[0] != n.inputs[1] && wv.is_contiguous() && dy.is_contiguous()) {
             auto [dx, dx_accumulate] = grad_target(n.inputs[0]);
             auto [dw, dw_accumulate] = grad_target(n.inputs[1]);
             linear_backward_products(dx.reshape({-1, wv.shape[1]}), beta_for(dx_accumulate), dw,
                                      beta_for(dw_accumulate), dy, xr, wv);
-        } else if (n.inputs[0] && n.inputs[1]) {  // linear(w, w): both products add into one gradient, in turn
+        } else if (n.inputs[0] && n.inputs[1]) {  // linear(w, w), or a strided weight view: one product after the other
             auto [dx, dx_accumulate] = grad_target(n.inputs[0]);
             matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta_for(dx_accumulate));
-            matmul(dx, dy.transpose(0, 1), xr, 1.0f);
+            auto [dw, dw_accumulate] = grad_target(n.inputs[1]);
+            matmul(dw, dy.transpose(0, 1), xr, beta_for(dw_accumulate));
         } else if (n.inputs[0]) {
             auto [dx, accumulate] = grad_target(n.inputs[0]);
             matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta_for(accumulate));

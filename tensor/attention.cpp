@@ -81,7 +81,8 @@ Scratch scratch_of_this_thread(float* buffer, const Heads& h) {
 // splits the unaligned 32-byte loads).
 using Floats8 = float __attribute__((vector_size(32)));
 
-void transpose_8x8(float* xt, int64_t T, const float* x, int64_t row) {
+// xt (8 dims, row stride T) = x (8 tokens, row stride `row`)^T
+void transpose_8x8(float* xt, const float* x, int64_t row, int64_t T) {
     Floats8 r[8], a[8], b[8];
     for (int t = 0; t < 8; t++) std::memcpy(&r[t], x + t * row, sizeof(Floats8));
     for (int i = 0; i < 8; i += 2) {  // rows t, t+1 -> (t0 t1 interleaved), low and high pairs
@@ -106,7 +107,7 @@ void transpose_head(float* xt, const float* x, int64_t row, int64_t T, int64_t H
     int64_t t0 = 0;
     for (; t0 + 8 <= T; t0 += 8) {
         int64_t d0 = 0;
-        for (; d0 + 8 <= HS; d0 += 8) transpose_8x8(xt + d0 * T + t0, T, x + t0 * row + d0, row);
+        for (; d0 + 8 <= HS; d0 += 8) transpose_8x8(xt + d0 * T + t0, x + t0 * row + d0, row, T);
         for (; d0 < HS; d0++)
             for (int64_t t = 0; t < 8; t++) xt[d0 * T + t0 + t] = x[(t0 + t) * row + d0];
     }

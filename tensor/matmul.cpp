@@ -79,10 +79,9 @@ void gemm_rows(const Gemm& g, int m0, int m1) {
 // Runs the products on all threads. OpenBLAS's own threading scales poorly
 // on the medium sizes of a small GPT (1.0-1.5x on 2 cores for 768x128x384),
 // so we split the work ourselves: each product into chunks of rows, as many
-// chunks in all as there are cores (one chunk each for two products on two
-// cores: a whole product per thread packs each operand once, 5% faster than
-// halving both). OpenBLAS itself runs on one thread (set_num_threads), so the
-// two never oversubscribe the cores. The chunks depend on the shapes and the
+// chunks in all as there are cores (with several products, fewer chunks
+// each: each chunk packs the other operand again). OpenBLAS itself runs on
+// one thread (set_num_threads), so the two never oversubscribe the cores. The chunks depend on the shapes and the
 // core count, never on the thread count, so a product is the same bit for bit
 // on one thread or on all.
 void run_gemms(const std::vector<Gemm>& gemms) {
@@ -192,8 +191,7 @@ void append_gemms(std::vector<Gemm>& gemms, const Product& p) {
 }  // namespace
 
 void matmuls(std::initializer_list<Product> products) {
-    // Products that write one buffer (linear(W, W): dx and dW are both W's
-    // gradient) run one after the other, in the order given.
+    // Products that write one buffer run one after the other, in the order given.
     for (auto p = products.begin(); p != products.end(); p++)
         for (auto q = p + 1; q != products.end(); q++)
             if (p->out.data == q->out.data) {
@@ -225,32 +223,35 @@ void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw,
     for (const Tensor* t : {&dx, &dw, &dy, &x, &w}) check_contiguous("linear", "operand", *t);
     use_one_blas_thread();
     const bool parallel = 4.0 * static_cast<double>(N * out * in) >= 2e6;  // as run_gemms
-    const int64_t chunks = parallel ? std::clamp<int64_t>(split_width(), 1, std::max<int64_t>(1, N / 16)) : 1;
-    const int64_t size = out * in;
+    // At most 16 chunks (as chunk_count): the shares' scratch is (chunks - 1) x dw.
+    const int64_t chunks =
+        parallel ? std::clamp<int64_t>(split_width(), 1, std::clamp<int64_t>(N / 16, 1, 16)) : 1;
+    const int64_t dw_numel = out * in;
     static std::vector<float> shares;  // (chunks - 1, out, in); grows to the largest need, then stays
-    if (static_cast<int64_t>(shares.size()) < (chunks - 1) * size) shares.resize(static_cast<size_t>((chunks - 1) * size));
+    if (static_cast<int64_t>(shares.size()) < (chunks - 1) * dw_numel)
+        shares.resize(static_cast<size_t>((chunks - 1) * dw_numel));
     float* const share = shares.data();
-    const int out_ = static_cast<int>(out), in_ = static_cast<int>(in);
+    const int out_cols = static_cast<int>(out), in_cols = static_cast<int>(in);
     #pragma omp parallel if (chunks > 1)
     {
         #pragma omp for schedule(static)
         for (int64_t k = 0; k < chunks; k++) {
             const int64_t r0 = chunk_begin(N, chunks, k), rows = chunk_begin(N, chunks, k + 1) - r0;
             // dx rows (rows, in) = dy rows (rows, out) @ w (out, in)
-            sgemm_on_this_thread(false, false, static_cast<int>(rows), in_, out_, 1.0f, dy.data + r0 * out, out_,
-                                 w.data, in_, dx_beta, dx.data + r0 * in, in_);
+            sgemm_on_this_thread(false, false, static_cast<int>(rows), in_cols, out_cols, 1.0f, dy.data + r0 * out,
+                                 out_cols, w.data, in_cols, dx_beta, dx.data + r0 * in, in_cols);
             // share of dw (out, in) = dy rows^T (out, rows) @ x rows (rows, in)
-            sgemm_on_this_thread(true, false, out_, in_, static_cast<int>(rows), 1.0f, dy.data + r0 * out, out_,
-                                 x.data + r0 * in, in_, k == 0 ? dw_beta : 0.0f,
-                                 k == 0 ? dw.data : share + (k - 1) * size, in_);
+            sgemm_on_this_thread(true, false, out_cols, in_cols, static_cast<int>(rows), 1.0f, dy.data + r0 * out,
+                                 out_cols, x.data + r0 * in, in_cols, k == 0 ? dw_beta : 0.0f,
+                                 k == 0 ? dw.data : share + (k - 1) * dw_numel, in_cols);
         }
         if (chunks > 1) {
-            constexpr int64_t kBlock = 4096;  // dw's elements in blocks, every block summed in chunk order
+            constexpr int64_t kSumBlock = 4096;  // dw's elements in blocks, every block summed in chunk order
             #pragma omp for schedule(static)
-            for (int64_t i0 = 0; i0 < size; i0 += kBlock) {
-                const int64_t i1 = std::min(size, i0 + kBlock);
+            for (int64_t i0 = 0; i0 < dw_numel; i0 += kSumBlock) {
+                const int64_t i1 = std::min(dw_numel, i0 + kSumBlock);
                 for (int64_t k = 1; k < chunks; k++) {
-                    const float* from = share + (k - 1) * size;
+                    const float* from = share + (k - 1) * dw_numel;
                     #pragma omp simd
                     for (int64_t i = i0; i < i1; i++) dw.data[i] += from[i];
                 }

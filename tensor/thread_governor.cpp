@@ -19,10 +19,11 @@ constexpr int kTrialRepeats = 4;        // repeats with the other count per tria
                                         // wakes or parks a thread, is not counted
 constexpr int64_t kFirstInterval = 20;  // repeats between trials, doubling while the choice holds...
 constexpr int64_t kMaxInterval = 320;   // ...up to this (under 1% of the time spent on trials)
-// A trial this much slower or faster than the current count (medians) is a
-// clear result: one thread against two on a quiet machine, or next to a busy
-// program. The load is then unlikely to tip soon, and the next trial comes 4x
-// later than it would.
+// A trial this much slower than the current count (medians) is a clear
+// result: one thread against two on a quiet machine, or two against one next
+// to a busy program. The load is then unlikely to tip soon, and the next
+// trial comes 4x later than it would. (A switch, however clear, is tried
+// again after kFirstInterval repeats: see governor_end.)
 constexpr double kClearMargin = 1.3;
 // At least this much work between trials: a trial wakes or parks a thread,
 // which can cost a millisecond, far more than one token of a small model.

@@ -134,6 +134,20 @@ TEST_CASE("autograd: a Var used twice receives both contributions") {
         backward(sum(mul(h, h)));
         CHECK(grad_values(x) == std::vector<float>{8, 16, -24});
     }
+    SUBCASE("GELU writes its dx over the dy an add handed it, then h's other use adds in") {
+        // h = 2x; loss = sum(gelu(h) + 3h), 3h made before gelu(h), so gelu's
+        // backward runs first and takes the buffer: d/dx = 2 gelu'(2x) + 6.
+        const Var h = scale(x.var(), 2.0f);
+        const Var three_h = scale(h, 3.0f);
+        backward(sum(add(gelu(h), three_h)));
+        const std::vector<float> g = grad_values(x);
+        for (int i = 0; i < 3; i++) {
+            const double u = 2.0 * x.value.data[i], k = std::sqrt(2.0 / M_PI), c = 0.044715;
+            const double th = std::tanh(k * (u + c * u * u * u));
+            const double slope = 0.5 * (1 + th) + 0.5 * u * (1 - th * th) * k * (1 + 3 * c * u * u);
+            CHECK(g[i] == doctest::Approx(2 * slope + 6).epsilon(1e-5));
+        }
+    }
     SUBCASE("a parameter used by two Vars of its own") {
         const Var v1 = x.var();
         const Var v2 = x.var();

@@ -244,29 +244,28 @@ TEST_CASE("kernel: matmul beta accumulates into an existing out") {
 
 TEST_CASE("kernel: the linear backward's products, chunked by rows, vs the double reference") {
     Rng rng{16, 0};
-    // (N, out, in): one chunk (too small to split), then two chunks of uneven rows
+    set_num_threads(2);  // at least two chunks where the work is large enough, whatever the core count
+    // (N, out, in): one chunk (too small to split), then chunks of uneven rows
     for (const auto& [N, out, in] : {std::tuple<int64_t, int64_t, int64_t>{9, 5, 3}, {131, 97, 65}}) {
-        for (const float beta : {0.0f, 1.0f}) {
-            const std::string what = "N " + std::to_string(N) + " beta " + std::to_string(beta);
+        for (const auto& [dx_beta, dw_beta] : {std::pair<float, float>{0, 0}, {1, 1}, {1, 0}, {0, 1}}) {
+            const std::string what = "N " + std::to_string(N) + " betas " + std::to_string(dx_beta) + ", " +
+                                     std::to_string(dw_beta);
             Tensor dy = randn({N, out}, rng), x = randn({N, in}, rng), w = randn({out, in}, rng);
             Tensor dx = empty({N, in}), dw = empty({out, in});
-            Vec dx0, dw0;
-            if (beta == 0.0f) {  // beta 0 writes: what the buffers held must not matter
-                fill(dx, NAN);
-                fill(dw, NAN);
-            } else {
-                fill_normal(dx, rng, 0.0f, 1.0f);
-                fill_normal(dw, rng, 0.0f, 1.0f);
-                dx0 = values(dx);
-                dw0 = values(dw);
-            }
-            linear_backward_products(dx, beta, dw, beta, dy, x, w);
-            const ref::Result rx = ref::matmul_ref(dy, w, dx0, beta);
+            // beta 0 writes: NaN in the buffer must not come through
+            fill_normal(dx, rng, 0.0f, 1.0f);
+            fill_normal(dw, rng, 0.0f, 1.0f);
+            const Vec dx0 = dx_beta == 0.0f ? Vec{} : values(dx), dw0 = dw_beta == 0.0f ? Vec{} : values(dw);
+            if (dx_beta == 0.0f) fill(dx, NAN);
+            if (dw_beta == 0.0f) fill(dw, NAN);
+            linear_backward_products(dx, dx_beta, dw, dw_beta, dy, x, w);
+            const ref::Result rx = ref::matmul_ref(dy, w, dx0, dx_beta);
             expect_close(dx, rx.want, rx.tol, "dx " + what);
-            const ref::Result rw = ref::matmul_ref(dy.transpose(0, 1), x, dw0, beta);
+            const ref::Result rw = ref::matmul_ref(dy.transpose(0, 1), x, dw0, dw_beta);
             expect_close(dw, rw.want, rw.tol, "dw " + what);
         }
     }
+    set_num_threads(0);
 }
 
 TEST_CASE("kernel: matmul rejects mismatched shapes with [matmul] and both shapes") {

@@ -34,8 +34,9 @@ double measure_sgemm_gflops();
 // of its repeats, warm: a floor, which the same work inside a step (its
 // operands coming from memory) takes longer than.
 // Ms of the products of one training step's linear layers (forward, input
-// gradient, weight gradient of each, with their shapes and thread split),
-// each product timed on its own.
+// gradient, weight gradient of each, with their shapes and thread split):
+// each layer's forward product timed on its own, its two backward ones
+// together, as the backward runs them.
 double linear_products_ms(const GPTConfig& config, int64_t batch_size);
 // The same for the attention kernel's products (its tiles' sgemm calls, with
 // their shapes and thread split), over all attention blocks; 0 without any.
@@ -76,8 +77,8 @@ private:
 
 // Peak resident memory of this process so far, in MiB.
 double peak_memory_mib();
-// Starts the peak again from the memory resident now (where Linux allows),
-// so that the bound's own buffers, freed by then, do not count.
+// Starts the peak again from the memory resident now (where Linux allows):
+// bench calls it after freeing the bound's buffers, so they do not count.
 void reset_peak_memory();
 
 }  // namespace cg

@@ -332,6 +332,7 @@ int cmd_bench(int argc, char** argv) {
     const double attention_ms = what == "train" ? attention_products_ms(b.model, b.batch_size) : 0;
     const double optimizer_ms = what == "train" ? optimizer_traffic_ms(count_parameters(probe, false)) : 0;
     const double other_ops_ms = what == "train" ? other_ops_traffic_ms(b.model, b.batch_size) : 0;
+    pool_release_idle();  // the bound's buffers, which the pool would keep
     reset_peak_memory();
     std::optional<BusyCore> busy;
     if (load != "none") busy.emplace(load == "busy" ? 0 : 19);
