@@ -76,6 +76,10 @@ void gemm_rows(const Gemm& g, int m0, int m1) {
                          g.a_arg.ld, g.b, g.b_arg.ld, g.beta, g.c + static_cast<int64_t>(m0) * g.N, g.N);
 }
 
+// Products of fewer FLOPs in all run on the calling thread: cheaper than
+// waking another.
+constexpr double kParallelFlops = 2e6;
+
 // Runs the products on all threads. OpenBLAS's own threading scales poorly
 // on the medium sizes of a small GPT (1.0-1.5x on 2 cores for 768x128x384),
 // so we split the work ourselves: each product into chunks of rows, as many
@@ -88,7 +92,7 @@ void run_gemms(const std::vector<Gemm>& gemms) {
     use_one_blas_thread();
     double flops = 0;
     for (const Gemm& g : gemms) flops += 2.0 * g.M * g.N * g.K;
-    const bool parallel = flops >= 2e6;  // smaller: cheaper on one thread than waking another
+    const bool parallel = flops >= kParallelFlops;
     const int64_t n = static_cast<int64_t>(gemms.size());
     // Each chunk repacks the other operand, so more chunks cost more than
     // they balance (8 chunks of one product: 10% slower on 2 cores).
@@ -222,7 +226,7 @@ void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw,
     check_shape("linear", "dw", dw, Shape{out, in});
     for (const Tensor* t : {&dx, &dw, &dy, &x, &w}) check_contiguous("linear", "operand", *t);
     use_one_blas_thread();
-    const bool parallel = 4.0 * static_cast<double>(N * out * in) >= 2e6;  // as run_gemms
+    const bool parallel = 4.0 * static_cast<double>(N * out * in) >= kParallelFlops;
     // At most 16 chunks (as chunk_count): the shares' scratch is (chunks - 1) x dw.
     const int64_t chunks =
         parallel ? std::clamp<int64_t>(split_width(), 1, std::clamp<int64_t>(N / 16, 1, 16)) : 1;

@@ -32,8 +32,23 @@ double median(std::vector<double> v) {
     return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
-// The bound's parts take the fastest of their repeats: a floor, not a typical time.
-double fastest(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
+// The fastest of `reps` runs of work, in ms: the bound's parts are floors,
+// not typical times.
+template <typename Work>
+double fastest_ms(Work&& work, int64_t reps) {
+    double best = 1e30;
+    for (int64_t rep = 0; rep < reps; rep++) {
+        const auto t0 = Clock::now();
+        work();
+        best = std::min(best, ms_since(t0));
+    }
+    return best;
+}
+
+// How many runs fit in about budget_ms, one taking one_run_ms: 3 to max_reps.
+int64_t repeats_within(double budget_ms, double one_run_ms, int64_t max_reps) {
+    return std::clamp<int64_t>(static_cast<int64_t>(budget_ms / std::max(one_run_ms, 1e-3)), 3, max_reps);
+}
 
 std::string fmt(const char* format, double v) {
     char buf[64];
@@ -96,21 +111,13 @@ double linear_products_ms(const GPTConfig& c, int64_t B) {
         forward(b);
         backward(b);
     }
-    const int64_t reps = std::clamp<int64_t>(static_cast<int64_t>(1000 / std::max(ms_since(t0), 1e-3)), 3, 15);
+    const int64_t reps = repeats_within(1000, ms_since(t0), 15);
     // Each layer's forward, then its backward pair, on their own, warm (the
-    // operands in cache), the fastest of the repeats: timed as one pass over
-    // all layers, the products came out slower than inside a step.
-    auto fastest_of_reps = [reps](auto&& product, const Buffers& b) {
-        double best = 1e30;
-        for (int64_t rep = 0; rep < reps; rep++) {
-            const auto start = Clock::now();
-            product(b);
-            best = std::min(best, ms_since(start));
-        }
-        return best;
-    };
+    // operands in cache): timed as one pass over all layers, the products
+    // came out slower than inside a step.
     double total = 0;
-    for (const Buffers& b : bufs) total += fastest_of_reps(forward, b) + fastest_of_reps(backward, b);
+    for (const Buffers& b : bufs)
+        total += fastest_ms([&] { forward(b); }, reps) + fastest_ms([&] { backward(b); }, reps);
     return total;
 }
 
@@ -121,15 +128,10 @@ double attention_products_ms(const GPTConfig& c, int64_t B) {
     Tensor qkv = empty({B, c.block_size, 3 * c.n_embd}), dqkv = zeros(qkv.shape), dout = zeros({B, c.block_size, c.n_embd});
     Rng rng{13, 0};
     fill_uniform(qkv, rng, -1, 1);
-    auto run = [&] {
-        const auto t0 = Clock::now();
-        causal_attention_products(qkv, c.n_head, dqkv, dout);
-        return ms_since(t0);
-    };
-    const double first = std::max(run(), 1e-3);
-    std::vector<double> times;
-    for (int64_t rep = 0; rep < std::clamp<int64_t>(static_cast<int64_t>(300 / first), 3, 50); rep++) times.push_back(run());
-    return static_cast<double>(attention_blocks) * fastest(times);
+    auto run = [&] { causal_attention_products(qkv, c.n_head, dqkv, dout); };
+    const auto t0 = Clock::now();  // untimed warm-up; sizes the repeats
+    run();
+    return static_cast<double>(attention_blocks) * fastest_ms(run, repeats_within(300, ms_since(t0), 50));
 }
 
 // What an op must move at least, outside the products. An op that computes
@@ -195,7 +197,6 @@ double other_ops_traffic_ms(const GPTConfig& c, int64_t B, int64_t ring_floats) 
     const auto ring_size = static_cast<size_t>(write_end + largest);
     std::vector<std::vector<float>> rings(static_cast<size_t>(threads));
     auto run = [&] {
-        const auto t0 = Clock::now();
         #pragma omp parallel num_threads(threads)
         {
             std::vector<float>& ring = rings[static_cast<size_t>(omp_get_thread_num())];
@@ -212,13 +213,11 @@ double other_ops_traffic_ms(const GPTConfig& c, int64_t B, int64_t ring_floats) 
                 at += n;
             }
         }
-        return ms_since(t0);
     };
     run();  // untimed: fills the rings
-    const double first = std::max(run(), 1e-3);
-    std::vector<double> times;
-    for (int64_t rep = 0; rep < std::clamp<int64_t>(static_cast<int64_t>(300 / first), 3, 50); rep++) times.push_back(run());
-    return fastest(times);
+    const auto t0 = Clock::now();  // untimed too: sizes the repeats
+    run();
+    return fastest_ms(run, repeats_within(300, ms_since(t0), 50));
 }
 
 double optimizer_traffic_ms(int64_t n_parameters) {
@@ -232,14 +231,22 @@ double optimizer_traffic_ms(int64_t n_parameters) {
         #pragma omp parallel for simd if (n > (1 << 15))
         for (int64_t i = 0; i < n; i++) to[i] = from[i];
     };
-    std::vector<double> times;
-    for (int rep = 0; rep < 30; rep++) {
-        const auto t0 = Clock::now();
-        copy(b.data(), a.data());
-        copy(a.data(), b.data());
-        times.push_back(ms_since(t0));
-    }
-    return fastest(times);
+    return fastest_ms(
+        [&] {
+            copy(b.data(), a.data());
+            copy(a.data(), b.data());
+        },
+        30);
+}
+
+StepBound measure_step_bound(const GPTConfig& c, int64_t B, int64_t n_parameters) {
+    StepBound bound;
+    bound.linear_ms = linear_products_ms(c, B);
+    bound.attention_ms = attention_products_ms(c, B);
+    bound.optimizer_ms = optimizer_traffic_ms(n_parameters);
+    bound.other_ops_ms = other_ops_traffic_ms(c, B);
+    pool_release_idle();
+    return bound;
 }
 
 double measure_sgemm_gflops() {

@@ -54,6 +54,13 @@ double other_ops_traffic_ms(const GPTConfig& config, int64_t batch_size, int64_t
 // Ms of a parallel copy of as many bytes as AdamW and gradient clipping
 // must read and write for n parameters: the optimizer's share of the bound.
 double optimizer_traffic_ms(int64_t n_parameters);
+// The four parts, for a model of n_parameters; the pool's idle buffers are
+// freed afterwards, so the bound's own buffers do not stay resident.
+struct StepBound {
+    double linear_ms = 0, attention_ms = 0, other_ops_ms = 0, optimizer_ms = 0;
+    double total() const { return linear_ms + attention_ms + other_ops_ms + optimizer_ms; }
+};
+StepBound measure_step_bound(const GPTConfig& config, int64_t batch_size, int64_t n_parameters);
 
 struct TrainBench {
     double median_ms = 0, tokens_per_s = 0, gflops = 0, peak_gflops = 0;

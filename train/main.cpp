@@ -327,12 +327,9 @@ int cmd_bench(int argc, char** argv) {
               << "  model: n_layer " << b.model.n_layer << ", n_head " << b.model.n_head << ", n_embd " << b.model.n_embd
               << ", block_size " << b.model.block_size << ", mixer " << b.model.mixer << ", "
               << count_parameters(probe, false) << " parameters\n";
-    // The floor is measured before any busy process starts: it is the machine's.
-    const double floor_ms = what == "train" ? linear_products_ms(b.model, b.batch_size) : 0;
-    const double attention_ms = what == "train" ? attention_products_ms(b.model, b.batch_size) : 0;
-    const double optimizer_ms = what == "train" ? optimizer_traffic_ms(count_parameters(probe, false)) : 0;
-    const double other_ops_ms = what == "train" ? other_ops_traffic_ms(b.model, b.batch_size) : 0;
-    pool_release_idle();  // the bound's buffers, which the pool would keep
+    // The bound is measured before any busy process starts: it is the machine's.
+    const StepBound bound =
+        what == "train" ? measure_step_bound(b.model, b.batch_size, count_parameters(probe, false)) : StepBound{};
     reset_peak_memory();
     std::optional<BusyCore> busy;
     if (load != "none") busy.emplace(load == "busy" ? 0 : 19);
@@ -345,11 +342,11 @@ int cmd_bench(int argc, char** argv) {
     std::cout << "  batch_size: " << b.batch_size << " (" << b.batch_size * b.model.block_size << " tokens per step)\n"
               << "  FLOPs per step: " << flops / 1e9 << " GFLOP (matrix products, forward + backward)\n"
               << "  sgemm peak: " << peak << " GFLOP/s (1024^3, measured now)\n";
-    std::cout << "  linear layers' products alone: " << floor_ms << " ms/step (each product timed apart, warm, the fastest of its repeats)\n";
-    std::cout << "  bound: " << floor_ms + attention_ms + other_ops_ms + optimizer_ms
-              << " ms/step (those products + the attention kernel's products " << attention_ms
-              << " + the other ops' least memory traffic " << other_ops_ms << " + the optimizer's " << optimizer_ms
-              << ", each timed apart: a floor under the step)\n";
+    std::cout << "  linear layers' products alone: " << bound.linear_ms
+              << " ms/step (each product timed apart, warm, the fastest of its repeats)\n";
+    std::cout << "  bound: " << bound.total() << " ms/step (those products + the attention kernel's products "
+              << bound.attention_ms << " + the other ops' least memory traffic " << bound.other_ops_ms
+              << " + the optimizer's " << bound.optimizer_ms << ", each timed apart: a floor under the step)\n";
     TrainBench r = bench_train(b, std::cout);
     char line[256];
     std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of sgemm peak)", r.median_ms,
