@@ -37,9 +37,29 @@ double median(std::vector<double> v) {
 int other_count(const ThreadGovernor& g) { return g.current == 1 ? g.many : 1; }
 
 // Repeats until the next trial: `interval`, or more when the work is small.
-int64_t repeats_until_trial(const ThreadGovernor& g) {
+int64_t repeats_until_trial(const ThreadGovernor& g, int64_t interval) {
     const double ms = std::max(median(g.recent), 1e-3);
-    return std::max(g.interval, static_cast<int64_t>(kMinMsBetweenTrials / ms));
+    return std::max(interval, static_cast<int64_t>(kMinMsBetweenTrials / ms));
+}
+
+// Whether the cores the trial would add are free: other programs at our
+// priority kept less than half of each busy since the last look. Next to
+// one that holds a core, a step on all threads takes 5-8x a step on one (it
+// waits at every parallel loop for the descheduled thread), so such a trial
+// only costs; a nice-19 program does not count (the scheduler gives us its
+// core). Unknown load (no /proc/stat, a niced run, a window under 0.1 s):
+// the trial decides, as it always did.
+bool room_for_more_threads(ThreadGovernor& g) {
+    if (!g.sample_load) return true;
+    const CpuLoadSample now = g.sample_load();
+    const double busy = competing_cores(g.load_from, now);
+    if (busy < 0.0) {
+        if (now.valid && now.wall_s - g.load_from.wall_s >= 0.1) g.load_from = now;
+        return true;
+    }
+    g.load_from = now;
+    const double free = static_cast<double>(now.cpus - g.current) - busy;
+    return free >= 0.5 * static_cast<double>(other_count(g) - g.current);
 }
 
 // OpenMP's own default (all cores, or OMP_NUM_THREADS), read when the program
@@ -66,13 +86,22 @@ ThreadGovernor make_thread_governor() {
     g.current = g.many;
     g.next_trial = kWarmup + static_cast<int64_t>(kRecent);
     g.interval = kFirstInterval;
+    g.sample_load = sample_cpu_load;
+    g.load_from = sample_cpu_load();
     return g;
 }
 
 int64_t governor_first_choice_repeats() { return kWarmup + static_cast<int64_t>(kRecent) + kTrialRepeats + 1; }
 
 int governor_begin(ThreadGovernor& g) {
-    if (g.fixed == 0 && g.many > 1 && g.trial_left == 0 && g.repeats >= g.next_trial) g.trial_left = kTrialRepeats;
+    if (g.fixed == 0 && g.many > 1 && g.trial_left == 0 && g.repeats >= g.next_trial) {
+        // No room for more threads: look again kFirstInterval repeats on (a
+        // look costs a read of /proc/stat), so they come soon after the load goes.
+        if (other_count(g) > g.current && !room_for_more_threads(g))
+            g.next_trial = g.repeats + repeats_until_trial(g, kFirstInterval);
+        else
+            g.trial_left = kTrialRepeats;
+    }
     const int n = g.trial_left > 0 ? other_count(g) : g.current;
     omp_set_num_threads(n);
     return n;
@@ -97,7 +126,7 @@ void governor_end(ThreadGovernor& g, double ms) {
         const double fastest = *std::min_element(g.recent.begin(), g.recent.end());
         if (g.decided_ms > 0 && g.recent.size() == kRecent && (fastest > 1.25 * g.decided_ms || now < 0.8 * g.decided_ms)) {
             g.interval = kFirstInterval;  // now for work of a step's size; after 250 ms of work for tiny work
-            g.next_trial = std::min(g.next_trial, g.repeats + repeats_until_trial(g) - kFirstInterval);
+            g.next_trial = std::min(g.next_trial, g.repeats + repeats_until_trial(g, g.interval) - kFirstInterval);
             g.decided_ms = now;
         }
         return;
@@ -121,7 +150,7 @@ void governor_end(ThreadGovernor& g, double ms) {
     g.trial.clear();
     g.skip_next = true;
     g.decided_ms = median(g.recent);
-    g.next_trial = g.repeats + repeats_until_trial(g);
+    g.next_trial = g.repeats + repeats_until_trial(g, g.interval);
 }
 
 }  // namespace cg

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/cpu_load.h"
+
 namespace cg {
 
 // Sets the thread count of everything that follows: a positive count is
@@ -39,6 +41,10 @@ struct ThreadGovernor {
     std::vector<double> recent, trial;     // the last times with `current`, and of the trial
     double decided_ms = 0;                 // median time of `current` when it was last chosen
     bool skip_next = false;                // the next time is a switch's, not the work's
+    // Before a trial of more threads: is a core free for them? (sample_cpu_load;
+    // the tests give their own.) The load is measured from `load_from` on.
+    CpuLoadSample (*sample_load)() = nullptr;
+    CpuLoadSample load_from;
 };
 
 ThreadGovernor make_thread_governor();

@@ -1,15 +1,43 @@
 // The thread governor: it keeps the faster of one thread and all threads,
-// measured on the work itself, and never changes a count the user fixed.
-// Fed made-up times here, so the test is about the decisions, not the clock.
+// measured on the work itself, does not try more threads while other
+// programs hold the cores, and never changes a count the user fixed. Fed
+// made-up times and loads here, so the test is about the decisions, not the
+// clock.
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <chrono>
 #include <functional>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #include "tensor/kernels.h"
 
 namespace cg {
 namespace {
+
+// A made-up machine load: each look is 0.3 s after the last, and other
+// programs kept `fake_busy_cores` cores busy in between.
+double fake_busy_cores = 0.0;
+CpuLoadSample fake_sample() {
+    static CpuLoadSample s{true, 2, 0.0, 0.0};
+    s.wall_s += 0.3;
+    s.others_s += 0.3 * fake_busy_cores;
+    return s;
+}
+
+// A governor that sees the made-up load, quiet to begin with.
+ThreadGovernor governor_on_fake_load() {
+    fake_busy_cores = 0.0;
+    ThreadGovernor g = make_thread_governor();
+    g.sample_load = fake_sample;
+    g.load_from = fake_sample();
+    return g;
+}
 
 // Runs `repeats` pieces of work whose time depends on the thread count;
 // returns how many ran on one thread.
@@ -26,7 +54,7 @@ int64_t run_governed(ThreadGovernor& g, int64_t repeats, const std::function<dou
 
 TEST_CASE("threads: the governor keeps the faster count and follows a change of load") {
     set_num_threads(0);
-    ThreadGovernor g = make_thread_governor();
+    ThreadGovernor g = governor_on_fake_load();
     if (g.many < 2) {
         MESSAGE("one core only: nothing to choose, skipped");
         return;
@@ -59,7 +87,7 @@ TEST_CASE("threads: the governor keeps the faster count and follows a change of 
 
 TEST_CASE("threads: a switch made on a burst of slow repeats is undone at the next trial, 20 repeats on") {
     set_num_threads(0);
-    ThreadGovernor g = make_thread_governor();
+    ThreadGovernor g = governor_on_fake_load();
     if (g.many < 2) return;
     auto quiet = [](int n) { return n == 1 ? 20.0 : 10.0; };
     // All threads' repeats before the first trial fall in a burst (40 ms):
@@ -75,7 +103,7 @@ TEST_CASE("threads: a switch made on a burst of slow repeats is undone at the ne
 
 TEST_CASE("threads: a new governor tries all threads even when the last one ended on one") {
     set_num_threads(0);
-    ThreadGovernor first = make_thread_governor();
+    ThreadGovernor first = governor_on_fake_load();
     if (first.many < 2) return;
     run_governed(first, 100, [](int n) { return n == 1 ? 5.0 : 10.0; });
     REQUIRE(first.current == 1);
@@ -85,9 +113,64 @@ TEST_CASE("threads: a new governor tries all threads even when the last one ende
     set_num_threads(0);
 }
 
+TEST_CASE("threads: no trial of all threads while another program holds a core; trials resume when it stops") {
+    set_num_threads(0);
+    ThreadGovernor g = governor_on_fake_load();
+    if (g.many < 2) return;
+    // A program at our priority takes a core: all threads lose clearly at the
+    // first trial, and from then on the cores are looked at, not tried.
+    fake_busy_cores = 1.0;
+    auto busy = [](int n) { return n == 1 ? 21.0 : 140.0; };
+    run_governed(g, 20, busy);
+    REQUIRE(g.current == 1);
+    const int64_t on_one = run_governed(g, 1000, busy);
+    CHECK(on_one == 1000);
+    // The program ends: the next look, at most 20 repeats on, finds the core
+    // free, and the trial switches.
+    fake_busy_cores = 0.0;
+    run_governed(g, 30, [](int n) { return n == 1 ? 21.0 : 11.0; });
+    CHECK(g.current == g.many);
+    // Less than half a core busy does not block a trial: the times decide.
+    fake_busy_cores = 0.4;
+    run_governed(g, 400, busy);
+    CHECK(g.current == 1);
+    fake_busy_cores = 0.0;
+    set_num_threads(0);
+}
+
+#if defined(__linux__)
+TEST_CASE("threads: sample_cpu_load counts another program's busy core and not this one's") {
+    if (getpriority(PRIO_PROCESS, 0) > 0) {
+        MESSAGE("running niced: the load is not measured, skipped");
+        CHECK_FALSE(sample_cpu_load().valid);
+        return;
+    }
+    const CpuLoadSample before = sample_cpu_load();
+    REQUIRE(before.valid);
+    CHECK(before.cpus >= 1);
+    CHECK(competing_cores(before, before) < 0.0);  // a window under 0.1 s says nothing
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // another program: spins for 0.3 s
+        const auto t0 = std::chrono::steady_clock::now();
+        volatile unsigned long spins = 0;
+        while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(300)) spins = spins + 1;
+        _exit(0);
+    }
+    usleep(250000);
+    const CpuLoadSample after = sample_cpu_load();
+    waitpid(child, nullptr, 0);
+    const double busy = competing_cores(before, after);
+    MESSAGE("a spinning child process: " << busy << " cores busy");
+    // The child had a core to itself unless other programs took it, and
+    // those count too; this process slept.
+    CHECK(busy >= 0.5);
+}
+#endif
+
 TEST_CASE("threads: a count the user fixed is never changed") {
     set_num_threads(1);
-    ThreadGovernor g = make_thread_governor();
+    ThreadGovernor g = governor_on_fake_load();
     CHECK(run_governed(g, 100, [](int n) { return n == 1 ? 50.0 : 1.0; }) == 100);
     set_num_threads(0);
     CHECK_THROWS_AS(set_num_threads(-1), Error);

@@ -382,10 +382,15 @@ TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
             threads_used.push_back(threads);
         }
     }
+    // The mean next to the median: the governor's trials are a few slow
+    // steps, which the median hides and the run's length does not.
+    double mean = 0;
+    for (double t : times) mean += t / static_cast<double>(times.size());
     std::sort(times.begin(), times.end());
     std::sort(threads_used.begin(), threads_used.end());
     log << "  timed " << o.steps << " steps after " << o.warmup << " warm-up steps: fastest "
-        << fmt("%.2f", times.front()) << " ms, slowest " << fmt("%.2f", times.back()) << " ms, threads "
+        << fmt("%.2f", times.front()) << " ms, mean " << fmt("%.2f", mean) << " ms, slowest "
+        << fmt("%.2f", times.back()) << " ms, threads "
         << threads_used.front() << (threads_used.front() == threads_used.back() ? "" : "-" + std::to_string(threads_used.back()))
         << "\n";
     if (o.ops) print_op_times(ops, optimizer_ms, times, log);
