@@ -51,6 +51,10 @@ void restart_with_runtime_settings(char** argv) {
         setenv("GOMP_SPINCOUNT", "30000", 1);
         restart = true;
     }
+    if (!std::getenv("GLIBC_TUNABLES")) {
+        setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+        restart = true;
+    }
     if (!std::getenv("OPENBLAS_CORETYPE")) {
         const std::string chosen = blas_core_name(), best = best_blas_core();
         if (!best.empty() && is_generic_blas_core(chosen)) {
