@@ -15,12 +15,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "autograd/unary.h"
+#include "tensor/fast_exp.h"
 #include "tensor/kernels.h"
 #include "tensor/map.h"
 #include "tests/helpers.h"
@@ -109,6 +111,32 @@ void check_matmul(const Tensor& a, const Tensor& b, float beta, Rng& rng, const 
 
 std::string tflags(bool ta, bool tb) {
     return std::string(ta ? "a^T" : "a") + " @ " + (tb ? "b^T" : "b");
+}
+
+TEST_CASE("kernels: fast_exp is within 2e-7 of e^x on [-87, 88], clamps outside, and keeps NaN") {
+    // Every 127th float bit pattern: some 17 million of them lie in the range.
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    int64_t checked = 0;
+    for (uint64_t b = 0; b < (1ull << 32); b += 127) {
+        const uint32_t bits = static_cast<uint32_t>(b);
+        float x;
+        std::memcpy(&x, &bits, sizeof(x));
+        if (!(x >= -87.0f && x <= 88.0f)) continue;
+        const double e = std::exp(static_cast<double>(x)), err = std::fabs(fast_exp(x) - e) / e;
+        if (err > worst) worst = err, worst_x = x;
+        checked++;
+    }
+    CAPTURE(worst_x);
+    CHECK(checked > 15000000);
+    CHECK(worst < 2e-7);
+    // Below the range: a tiny positive number (it stands in for 0), never NaN.
+    for (float x : {-87.3f, -100.0f, -1e30f, -INFINITY}) {
+        CHECK(fast_exp(x) > 0.0f);
+        CHECK(fast_exp(x) < 2e-38f);
+    }
+    for (float x : {88.3f, 100.0f, 1e30f, INFINITY}) CHECK(std::isfinite(fast_exp(x)));
+    CHECK(std::isnan(fast_exp(NAN)));
 }
 
 TEST_CASE("kernel: matmul 2-D, all four transpose combinations") {
