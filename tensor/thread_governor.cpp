@@ -43,7 +43,7 @@ int64_t repeats_until_trial(const ThreadGovernor& g, int64_t interval) {
 }
 
 // Whether the cores the trial would add are free: other programs at our
-// priority kept less than half of each busy since the last look. Next to
+// priority left at least half of each idle since the last look. Next to
 // one that holds a core, a step on all threads takes 5-8x a step on one (it
 // waits at every parallel loop for the descheduled thread), so such a trial
 // only costs; a nice-19 program does not count (the scheduler gives us its
@@ -58,8 +58,12 @@ bool room_for_more_threads(ThreadGovernor& g) {
         return true;
     }
     g.load_from = now;
+    // The cores the trial would add, as far as there are CPUs for them (more
+    // threads than CPUs, as OMP_NUM_THREADS may ask, is for the trial to judge).
+    const int wanted = std::min(other_count(g), now.cpus) - g.current;
+    if (wanted <= 0) return true;
     const double free = static_cast<double>(now.cpus - g.current) - busy;
-    return free >= 0.5 * static_cast<double>(other_count(g) - g.current);
+    return free >= 0.5 * static_cast<double>(wanted);
 }
 
 // OpenMP's own default (all cores, or OMP_NUM_THREADS), read when the program
