@@ -8,7 +8,7 @@
 #include "train/sample.h"
 
 int main(int argc, char** argv) {
-    cg::restart_with_runtime_settings(argv);  // OpenBLAS's kernels and OpenMP's spinning, as causalgrad does
+    cg::restart_with_runtime_settings(argv);  // OpenBLAS's kernels, OpenMP's spinning, huge pages, as causalgrad does
     if (argc < 2) {
         std::cerr << "usage: sample CKPT [START]\n";
         return 2;

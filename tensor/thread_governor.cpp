@@ -43,27 +43,29 @@ int64_t repeats_until_trial(const ThreadGovernor& g, int64_t interval) {
 }
 
 // Whether the cores the trial would add are free: other programs at our
-// priority left at least half of each idle since the last look. Next to
-// one that holds a core, a step on all threads takes 5-8x a step on one (it
-// waits at every parallel loop for the descheduled thread), so such a trial
-// only costs; a nice-19 program does not count (the scheduler gives us its
-// core). Unknown load (no /proc/stat, a niced run, a window under 0.1 s):
-// the trial decides, as it always did.
+// priority left at least half as many cores idle, since the last look. Next
+// to one that holds a core, a step on all threads takes 5-8x a step on one
+// (it waits at every parallel loop for the descheduled thread), so such a
+// trial only costs; a nice-19 program does not count (the scheduler gives us
+// its core, when both run in one session). A window under 0.1 s keeps the
+// last answer. Unknown load (no /proc/stat, a niced run): the trial
+// decides, as it always did.
 bool room_for_more_threads(ThreadGovernor& g) {
     if (!g.sample_load) return true;
     const CpuLoadSample now = g.sample_load();
-    const double busy = competing_cores(g.load_from, now);
-    if (busy < 0.0) {
-        if (now.valid && now.wall_s - g.load_from.wall_s >= 0.1) g.load_from = now;
+    if (!now.valid || !g.load_from.valid || now.cpus != g.load_from.cpus) {  // nothing to compare yet
+        g.load_from = now;
         return true;
     }
+    const double busy = competing_cores(g.load_from, now);
+    if (busy < 0.0) return g.cores_were_free;  // too short a window
     g.load_from = now;
     // The cores the trial would add, as far as there are CPUs for them (more
     // threads than CPUs, as OMP_NUM_THREADS may ask, is for the trial to judge).
     const int wanted = std::min(other_count(g), now.cpus) - g.current;
-    if (wanted <= 0) return true;
     const double free = static_cast<double>(now.cpus - g.current) - busy;
-    return free >= 0.5 * static_cast<double>(wanted);
+    g.cores_were_free = wanted <= 0 || free >= 0.5 * static_cast<double>(wanted);
+    return g.cores_were_free;
 }
 
 // OpenMP's own default (all cores, or OMP_NUM_THREADS), read when the program
@@ -90,8 +92,10 @@ ThreadGovernor make_thread_governor() {
     g.current = g.many;
     g.next_trial = kWarmup + static_cast<int64_t>(kRecent);
     g.interval = kFirstInterval;
-    g.sample_load = sample_cpu_load;
-    g.load_from = sample_cpu_load();
+    if (g.fixed == 0 && g.many > 1) {
+        g.sample_load = sample_cpu_load;
+        g.load_from = sample_cpu_load();
+    }
     return g;
 }
 
@@ -99,8 +103,8 @@ int64_t governor_first_choice_repeats() { return kWarmup + static_cast<int64_t>(
 
 int governor_begin(ThreadGovernor& g) {
     if (g.fixed == 0 && g.many > 1 && g.trial_left == 0 && g.repeats >= g.next_trial) {
-        // No room for more threads: look again kFirstInterval repeats on (a
-        // look costs a read of /proc/stat), so they come soon after the load goes.
+        // No room for more threads: look again kFirstInterval repeats (or 250
+        // ms of work) on, a read of /proc/stat, so they come soon after the load goes.
         if (other_count(g) > g.current && !room_for_more_threads(g))
             g.next_trial = g.repeats + repeats_until_trial(g, kFirstInterval);
         else
@@ -153,6 +157,7 @@ void governor_end(ThreadGovernor& g, double ms) {
     }
     g.trial.clear();
     g.skip_next = true;
+    if (g.sample_load) g.load_from = g.sample_load();  // the next look judges the load from here on
     g.decided_ms = median(g.recent);
     g.next_trial = g.repeats + repeats_until_trial(g, g.interval);
 }

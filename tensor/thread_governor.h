@@ -42,9 +42,11 @@ struct ThreadGovernor {
     double decided_ms = 0;                 // median time of `current` when it was last chosen
     bool skip_next = false;                // the next time is a switch's, not the work's
     // Before a trial of more threads: is a core free for them? (sample_cpu_load;
-    // the tests give their own.) The load is measured from `load_from` on.
+    // the tests give their own.) The load is measured from `load_from` on,
+    // set again at each look and at the end of each trial.
     CpuLoadSample (*sample_load)() = nullptr;
     CpuLoadSample load_from;
+    bool cores_were_free = true;  // the last look's answer, kept while a window is too short to tell
 };
 
 ThreadGovernor make_thread_governor();

@@ -5,7 +5,7 @@
 #include "train/runtime_setup.h"
 
 int main(int argc, char** argv) {
-    cg::restart_with_runtime_settings(argv);  // the same OpenMP and OpenBLAS settings as causalgrad
+    cg::restart_with_runtime_settings(argv);  // the same OpenMP, OpenBLAS and malloc settings as causalgrad
     doctest::Context context(argc, argv);
     return context.run();
 }

@@ -1,6 +1,10 @@
-// The arithmetic behind `causalgrad bench` and the OpenBLAS core check; no
-// timings are asserted here (speed belongs in `make bench`).
+// The arithmetic behind `causalgrad bench`, the OpenBLAS core check and the
+// runtime settings; no timings are asserted here (speed belongs in `make bench`).
 #include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "train/bench.h"
 #include "train/runtime_setup.h"
@@ -61,6 +65,24 @@ TEST_CASE("bench: generic OpenBLAS cores are told apart from AVX2 and AVX-512 on
     const std::string best = best_blas_core();
     CHECK((best.empty() || best == "Haswell" || best == "SkylakeX"));
     if (!best.empty()) CHECK_FALSE(is_generic_blas_core(best));
+}
+
+// The environment the process started with (not what setenv changed since):
+// a restart that failed would leave the settings out of it.
+TEST_CASE("runtime: the suite runs with the settings causalgrad restarts itself with") {
+    if (runtime_restart_disabled()) {
+        MESSAGE("not restarted (CAUSALGRAD_NO_RESTART=1 or valgrind): skipped");
+        return;
+    }
+    std::ifstream f("/proc/self/environ", std::ios::binary);
+    if (!f) {
+        MESSAGE("no /proc/self/environ: skipped");
+        return;
+    }
+    const std::string env((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto has = [&](const std::string& name) { return env.find(name + "=") == 0 || env.find('\0' + name + "=") != std::string::npos; };
+    CHECK((has("GOMP_SPINCOUNT") || has("OMP_WAIT_POLICY")));
+    CHECK(has("GLIBC_TUNABLES"));
 }
 
 }  // namespace

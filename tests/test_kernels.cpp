@@ -114,21 +114,24 @@ std::string tflags(bool ta, bool tb) {
 }
 
 TEST_CASE("kernels: fast_exp is within 2e-7 of e^x on [-87, 88], clamps outside, and keeps NaN") {
-    // Every 127th float bit pattern: some 17 million of them lie in the range.
+    // Every 1021st float bit pattern: some 2 million of them lie in the range.
     double worst = 0.0;
     float worst_x = 0.0f;
     int64_t checked = 0;
-    for (uint64_t b = 0; b < (1ull << 32); b += 127) {
+    for (uint64_t b = 0; b < (1ull << 32); b += 1021) {
         const uint32_t bits = static_cast<uint32_t>(b);
         float x;
         std::memcpy(&x, &bits, sizeof(x));
         if (!(x >= -87.0f && x <= 88.0f)) continue;
         const double e = std::exp(static_cast<double>(x)), err = std::fabs(fast_exp(x) - e) / e;
-        if (err > worst) worst = err, worst_x = x;
+        if (err > worst) {
+            worst = err;
+            worst_x = x;
+        }
         checked++;
     }
     CAPTURE(worst_x);
-    CHECK(checked > 15000000);
+    CHECK(checked > 2000000);
     CHECK(worst < 2e-7);
     // Below the range: a tiny positive number (it stands in for 0), never NaN.
     for (float x : {-87.3f, -100.0f, -1e30f, -INFINITY}) {

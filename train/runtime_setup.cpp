@@ -41,11 +41,15 @@ std::string omp_wait_setting() {
     return "libgomp's default spinning";
 }
 
-void restart_with_runtime_settings(char** argv) {
+bool runtime_restart_disabled() {
     const char* no_restart = std::getenv("CAUSALGRAD_NO_RESTART");
     const char* preload = std::getenv("LD_PRELOAD");
-    if ((no_restart && std::string(no_restart) == "1") || (preload && std::string(preload).find("vgpreload") != std::string::npos))
-        return;
+    return (no_restart && std::string(no_restart) == "1") ||
+           (preload && std::string(preload).find("vgpreload") != std::string::npos);
+}
+
+void restart_with_runtime_settings(char** argv) {
+    if (runtime_restart_disabled()) return;
     bool restart = false;
     if (!std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) {
         setenv("GOMP_SPINCOUNT", "30000", 1);

@@ -40,6 +40,10 @@ std::string built_for_isa();
 // How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=30000", ...
 std::string omp_wait_setting();
 
+// True when the program must not restart itself: CAUSALGRAD_NO_RESTART=1, or
+// under valgrind.
+bool runtime_restart_disabled();
+
 // Called first in main(): sets what is missing (see above) and re-executes the
 // program, which then does not return; returns when nothing needs setting or
 // restarting is not possible.
