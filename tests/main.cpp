@@ -5,7 +5,9 @@
 #include "train/runtime_setup.h"
 
 int main(int argc, char** argv) {
-    cg::restart_with_runtime_settings(argv);  // the same OpenMP, OpenBLAS and malloc settings as causalgrad
+    // causalgrad's OpenMP, OpenBLAS and malloc settings, but a shorter spin
+    // (kTestSpinCount): the suite is thousands of tiny parallel loops
+    cg::restart_with_runtime_settings(argv, cg::kTestSpinCount);
     doctest::Context context(argc, argv);
     return context.run();
 }

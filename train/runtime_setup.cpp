@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "tensor/kernels.h"
 
@@ -48,11 +49,11 @@ bool runtime_restart_disabled() {
            (preload && std::string(preload).find("vgpreload") != std::string::npos);
 }
 
-void restart_with_runtime_settings(char** argv) {
+void restart_with_runtime_settings(char** argv, int spin_count) {
     if (runtime_restart_disabled()) return;
     bool restart = false;
     if (!std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) {
-        setenv("GOMP_SPINCOUNT", "30000", 1);
+        setenv("GOMP_SPINCOUNT", std::to_string(spin_count).c_str(), 1);
         restart = true;
     }
     if (!std::getenv("GLIBC_TUNABLES")) {

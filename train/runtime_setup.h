@@ -1,14 +1,18 @@
 // Settings the OpenMP and OpenBLAS runtimes read only when they load, set
 // before they do: the program sets them and starts itself again.
 //
-// - GOMP_SPINCOUNT=30000: how long an idle OpenMP thread spins before it
-//   sleeps. libgomp's default (300,000 spins) costs little on a quiet
-//   machine, but on a machine that runs other programs a spinning thread spends the process's share of the CPU on waiting: the
-//   test suite took 9-28 s instead of 2-4 s next to a compile. Too short a
-//   spin costs as much: a thread that sleeps between the kernels of a step
-//   pays a wake-up for each (1000 spins: a training step 10% slower quiet,
-//   and twice as slow next to a nice-19 program, whose core the woken thread
-//   then has to win back).
+// - GOMP_SPINCOUNT: how long an idle OpenMP thread spins before it sleeps.
+//   Training and the other commands: 300,000 (libgomp's own default when
+//   nothing is set, about 3 ms). Next to a nice-19 program, with 30,000
+//   (under 1 ms) a step now and then took 100-170 ms instead of 12: the
+//   other thread had fallen asleep while the program held the main
+//   thread's core for a moment, and was slow to get its own core back.
+//   Too short a spin costs on a quiet machine too: a thread that sleeps
+//   between the kernels of a step pays a wake-up for each (1000 spins: a
+//   step 10% slower). The test suite, thousands of tiny parallel loops with
+//   idle time between them, spins 30,000 times: next to busy programs a
+//   spinning thread spends the process's share of the CPU on waiting (two
+//   busy loops beside it: 5.7-6.0 s against 7.1-7.3 s with 300,000).
 // - OPENBLAS_CORETYPE: OpenBLAS picks its kernels from the CPU model it
 //   recognises. A distribution build older than the processor (Debian's 0.3.21
 //   on recent AVX-512 CPUs) falls back to generic "Prescott" kernels, about
@@ -37,16 +41,20 @@ bool is_generic_blas_core(const std::string& core);
 // "AVX2" (e.g. a -march=haswell build on any CPU) or "SSE2".
 std::string built_for_isa();
 
-// How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=30000", ...
+// How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=300000", ...
 std::string omp_wait_setting();
 
 // True when the program must not restart itself: CAUSALGRAD_NO_RESTART=1, or
 // under valgrind.
 bool runtime_restart_disabled();
 
+// GOMP_SPINCOUNT for the commands, and for the test suite (see above).
+constexpr int kCommandSpinCount = 300000;
+constexpr int kTestSpinCount = 30000;
+
 // Called first in main(): sets what is missing (see above) and re-executes the
 // program, which then does not return; returns when nothing needs setting or
 // restarting is not possible.
-void restart_with_runtime_settings(char** argv);
+void restart_with_runtime_settings(char** argv, int spin_count = kCommandSpinCount);
 
 }  // namespace cg
