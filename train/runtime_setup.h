@@ -4,9 +4,9 @@
 // - GOMP_SPINCOUNT: how long an idle OpenMP thread spins before it sleeps.
 //   Training and the other commands: 300,000 (libgomp's own default when
 //   nothing is set, about 3 ms). Next to a nice-19 program, with 30,000
-//   (under 1 ms) a step now and then took 100-170 ms instead of 12: the
-//   other thread had fallen asleep while the program held the main
-//   thread's core for a moment, and was slow to get its own core back.
+//   (under 1 ms) a step now and then took 100-170 ms instead of 12 (likely:
+//   the other thread fell asleep while the program held the main thread's
+//   core for a moment, and was slow to get its own core back).
 //   Too short a spin costs on a quiet machine too: a thread that sleeps
 //   between the kernels of a step pays a wake-up for each (1000 spins: a
 //   step 10% slower). The test suite, thousands of tiny parallel loops with
