@@ -11,11 +11,11 @@
 
 #if defined(__linux__)
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #endif
 
 #include "tensor/kernels.h"
+#include "train/bench.h"
 
 namespace cg {
 namespace {
@@ -154,22 +154,16 @@ TEST_CASE("threads: sample_cpu_load counts another program's busy core") {
         CHECK_FALSE(sample_cpu_load().valid);
         return;
     }
-    const CpuLoadSample before = sample_cpu_load();
-    REQUIRE(before.valid);
-    CHECK(before.cpus >= 1);
-    CHECK(competing_cores(before, before) < 0.0);  // a window under 0.1 s says nothing
-    const pid_t child = fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {  // another program: spins for 0.3 s
-        const auto t0 = std::chrono::steady_clock::now();
-        volatile unsigned long spins = 0;
-        while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(300)) spins = spins + 1;
-        _exit(0);
+    double busy = -1.0;
+    {
+        BusyCore other(0);  // another program, at our priority, spinning
+        const CpuLoadSample before = sample_cpu_load();
+        REQUIRE(before.valid);
+        CHECK(before.cpus >= 1);
+        CHECK(competing_cores(before, before) < 0.0);  // a window under 0.1 s says nothing
+        usleep(250000);
+        busy = competing_cores(before, sample_cpu_load());
     }
-    usleep(250000);
-    const CpuLoadSample after = sample_cpu_load();
-    waitpid(child, nullptr, 0);
-    const double busy = competing_cores(before, after);
     MESSAGE("a spinning child process: " << busy << " cores busy");
     // The child had a core to itself unless other programs took it, and
     // those count too; this process slept.
