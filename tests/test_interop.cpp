@@ -346,6 +346,22 @@ TEST_CASE("interop: malformed safetensors files give one-line errors naming the 
     }
 }
 
+TEST_CASE("interop: a tensor with a zero dim reads as empty (the fuzzer's find; the sanitizer build checks)") {
+    const std::string header = R"({"e":{"dtype":"F32","shape":[3,0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+    std::string bytes(8, '\0');
+    for (int k = 0; k < 8; k++) bytes[k] = static_cast<char>((header.size() >> (8 * k)) & 0xff);
+    const float one = 1.5f;
+    bytes += header + std::string(reinterpret_cast<const char*>(&one), 4);
+    const SafetensorsFile f = parse_safetensors(bytes, "empty.safetensors");
+    const StoredTensor* e = f.find("e");
+    const StoredTensor* a = f.find("a");
+    REQUIRE(e);
+    REQUIRE(a);
+    CHECK(e->shape == std::vector<int64_t>{3, 0});
+    CHECK(e->values.empty());
+    CHECK(a->values == std::vector<float>{1.5f});
+}
+
 TEST_CASE("interop: F16 and BF16 values convert to float32 exactly, subnormals, infinity and NaN included") {
     TempDir dir("interop");
     const uint16_t f16[] = {0x0001, 0x03FF, 0x0400, 0x3C00, 0xC000, 0x7BFF, 0x7C00, 0xFC00, 0x7E00, 0x8000};

@@ -54,6 +54,7 @@ size_t dtype_bytes(const std::string& dtype) { return dtype == "F32" ? 4 : dtype
 
 void convert(const char* bytes, StoredTensor& t) {
     const size_t n = t.values.size();
+    if (n == 0) return;  // an empty tensor: values.data() may be null, which memcpy must not get
     if (t.dtype == "F32") {
         std::memcpy(t.values.data(), bytes, n * 4);  // little-endian host, as the format
         return;
