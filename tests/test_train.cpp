@@ -95,6 +95,16 @@ TEST_CASE("train: prepare_text makes the sorted character vocabulary and a 90/10
     }
 }
 
+TEST_CASE("train: an empty token file loads as no tokens (the sanitizer build checks the copy)") {
+    TempDir dir;
+    write_file(dir / "input.txt", pattern_corpus());
+    prepare_text(dir / "input.txt", dir / "data");
+    write_file(dir / "data/val.bin", "");
+    const Dataset d = load_dataset(dir / "data");
+    CHECK(d.val.empty());
+    CHECK(!d.train.empty());
+}
+
 TEST_CASE("train: multi-byte UTF-8 round-trips through prepare, encode and decode") {
     TempDir dir;
     // é (2 bytes), — (3 bytes), 漢 (3 bytes), 𝄞 (4 bytes)

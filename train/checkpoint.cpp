@@ -44,6 +44,7 @@ struct Reader {
     }
     void bytes(void* p, size_t n) {
         if (n > size - at) damaged("it ends early");
+        if (n == 0) return;  // p may be an empty vector's null data()
         std::memcpy(p, data + at, n);
         at += n;
     }

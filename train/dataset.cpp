@@ -119,7 +119,7 @@ std::vector<uint16_t> read_tokens(const std::string& path, size_t vocab_size) {
     const std::string bytes = read_regular_file(path, "data");
     if (bytes.size() % 2 != 0) fail("data", "'" + path + "' has an odd size; expected uint16 tokens");
     std::vector<uint16_t> tokens(bytes.size() / 2);
-    std::memcpy(tokens.data(), bytes.data(), bytes.size());
+    if (!tokens.empty()) std::memcpy(tokens.data(), bytes.data(), bytes.size());  // an empty vector's data() may be null
     for (size_t i = 0; i < tokens.size(); i++)
         if (tokens[i] >= vocab_size)
             fail("data", "'" + path + "' holds token " + std::to_string(tokens[i]) + " at " +
