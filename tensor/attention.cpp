@@ -75,15 +75,18 @@ Scratch scratch_of_this_thread(float* buffer, const Heads& h) {
 // plain ones: OpenBLAS's transposed-B path runs these small shapes at half the
 // speed with SkylakeX kernels. Blocks of 8 tokens by 8 dims go through eight
 // vector registers: loaded as rows, interleaved in three rounds (pairs of
-// floats, pairs of pairs, halves), stored as columns. A 64 x 32 head: 0.10 us
-// against 0.29 element by element in a -march=native build on an AVX-512
-// CPU, 0.30 against 0.29 in a -march=haswell one (GCC's Haswell tuning
-// splits the unaligned 32-byte loads).
+// floats, pairs of pairs, halves), stored as columns. A 64 x 32 head of a
+// (T, 3C) row: 0.10 us against 0.47-0.50 element by element, in a
+// -march=native build on an AVX-512 CPU and in a -march=haswell one.
 using Floats8 = float __attribute__((vector_size(32)));
 
 // xt (8 dims, row stride T) = x (8 tokens, row stride `row`)^T
 void transpose_8x8(float* xt, const float* x, int64_t row, int64_t T) {
     Floats8 r[8], a[8], b[8];
+    // Unrolled, the rows load straight into registers. As a loop, a
+    // -march=haswell build copied them through the stack in 16-byte halves
+    // and read them back whole, a stalled store-to-load forward per row.
+    #pragma GCC unroll 8
     for (int t = 0; t < 8; t++) std::memcpy(&r[t], x + t * row, sizeof(Floats8));
     for (int i = 0; i < 8; i += 2) {  // rows t, t+1 -> (t0 t1 interleaved), low and high pairs
         a[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
