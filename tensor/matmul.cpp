@@ -227,9 +227,9 @@ void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw,
     for (const Tensor* t : {&dx, &dw, &dy, &x, &w}) check_contiguous("linear", "operand", *t);
     use_one_blas_thread();
     const bool parallel = 4.0 * static_cast<double>(N * out * in) >= kParallelFlops;
-    // At most 16 chunks (as chunk_count): the shares' scratch is (chunks - 1) x dw.
-    const int64_t chunks =
-        parallel ? std::clamp<int64_t>(split_width(), 1, std::clamp<int64_t>(N / 16, 1, 16)) : 1;
+    // One chunk per core, at least 16 rows each and at most chunk_count's 16
+    // chunks: the shares' scratch is (chunks - 1) x dw.
+    const int64_t chunks = parallel ? std::clamp<int64_t>(split_width(), 1, chunk_count(N, 16)) : 1;
     const int64_t dw_numel = out * in;
     static std::vector<float> shares;  // (chunks - 1, out, in); grows to the largest need, then stays
     if (static_cast<int64_t>(shares.size()) < (chunks - 1) * dw_numel)
