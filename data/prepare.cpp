@@ -6,8 +6,8 @@
 #include <iterator>
 #include <set>
 
-#include "train/dataset.h"
-#include "train/safe_file.h"
+#include "data/dataset.h"
+#include "io/safe_file.h"
 
 namespace cg {
 

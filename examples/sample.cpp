@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "train/checkpoint.h"
-#include "train/runtime_setup.h"
-#include "train/sample.h"
+#include "tensor/runtime_setup.h"
+#include "tools/sample.h"
 
 int main(int argc, char** argv) {
     cg::restart_with_runtime_settings(argv);  // OpenBLAS's kernels, OpenMP's spinning, huge pages, as causalgrad does

@@ -2,7 +2,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "train/runtime_setup.h"
+#include "tensor/runtime_setup.h"
 
 int main(int argc, char** argv) {
     // causalgrad's OpenMP, OpenBLAS and malloc settings, but a shorter spin

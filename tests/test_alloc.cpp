@@ -12,7 +12,7 @@
 #include "models/gpt.h"
 #include "nn/adamw.h"
 #include "tests/model_helpers.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 namespace {
 std::atomic<long> allocations{0};

@@ -6,8 +6,8 @@
 #include <iterator>
 #include <string>
 
-#include "train/bench.h"
-#include "train/runtime_setup.h"
+#include "tools/bench.h"
+#include "tensor/runtime_setup.h"
 
 namespace cg {
 namespace {

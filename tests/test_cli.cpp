@@ -27,7 +27,7 @@
 
 #include "tests/helpers.h"
 #include "train/checkpoint.h"
-#include "train/run_lock.h"
+#include "io/run_lock.h"
 
 namespace cg {
 namespace {

@@ -27,11 +27,11 @@
 #include "tests/model_helpers.h"
 #include "tests/parity_fixtures.h"
 #include "train/checkpoint.h"
-#include "train/dataset.h"
-#include "train/export.h"
-#include "train/import.h"
-#include "train/json.h"
-#include "train/safetensors.h"
+#include "data/dataset.h"
+#include "tools/export.h"
+#include "tools/import.h"
+#include "io/json.h"
+#include "io/safetensors.h"
 #include "train/train.h"
 
 namespace cg {

@@ -22,9 +22,9 @@
 #include "models/gpt.h"
 #include "tests/grad_check.h"
 #include "tests/model_helpers.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 #include "train/evaluate.h"
-#include "train/sample.h"
+#include "tools/sample.h"
 
 namespace cg {
 namespace {

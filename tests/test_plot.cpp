@@ -8,7 +8,7 @@
 
 #include "tensor/tensor.h"
 #include "tests/helpers.h"
-#include "train/plot.h"
+#include "tools/plot.h"
 
 namespace cg {
 namespace {

@@ -15,7 +15,7 @@
 #endif
 
 #include "tensor/kernels.h"
-#include "train/bench.h"
+#include "tools/bench.h"
 
 namespace cg {
 namespace {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "train/crc32.h"
-#include "train/safe_file.h"
+#include "io/crc32.h"
+#include "io/safe_file.h"
 
 namespace cg {
 

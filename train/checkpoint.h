@@ -14,7 +14,7 @@
 
 #include "models/gpt.h"
 #include "nn/adamw.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 #include "train/settings.h"
 
 namespace cg {

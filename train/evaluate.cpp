@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "tensor/kernels.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 namespace cg {
 

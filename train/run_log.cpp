@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "tensor/tensor.h"
-#include "train/safe_file.h"
+#include "io/safe_file.h"
 
 namespace cg {
 

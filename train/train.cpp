@@ -20,15 +20,15 @@
 #include "tensor/kernels.h"
 #include "train/checkpoint.h"
 #include "train/resources.h"
-#include "train/run_lock.h"
+#include "io/run_lock.h"
 #include "train/run_log.h"
-#include "train/safe_file.h"
+#include "io/safe_file.h"
 #include "train/stop_signal.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 #include "train/distributed.h"
 #include "train/evaluate.h"
-#include "train/runtime_setup.h"
-#include "train/sample.h"
+#include "tensor/runtime_setup.h"
+#include "tools/sample.h"
 
 namespace cg {
 

@@ -4,7 +4,7 @@
 #include <cxxopts.hpp>
 #include <string>
 
-#include "train/options.h"
+#include "cli/options.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "tensor/tensor.h"
-#include "train/import.h"
-#include "train/safetensors.h"
+#include "tools/import.h"
+#include "io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -1,10 +1,10 @@
-#include "train/json.h"
+#include "io/json.h"
 
 #include <cerrno>
 #include <cstdlib>
 
 #include "tensor/tensor.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 namespace cg {
 

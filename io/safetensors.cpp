@@ -1,4 +1,4 @@
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 #include <iterator>
 
 #include "tensor/tensor.h"
-#include "train/json.h"
-#include "train/safe_file.h"
+#include "io/json.h"
+#include "io/safe_file.h"
 
 namespace cg {
 

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "models/gpt.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 #include "train/settings.h"
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 namespace cg {
 

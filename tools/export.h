@@ -5,8 +5,8 @@
 #include <string>
 
 #include "models/gpt.h"
-#include "train/dataset.h"
-#include "train/safetensors.h"
+#include "data/dataset.h"
+#include "io/safetensors.h"
 
 namespace cg {
 

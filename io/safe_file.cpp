@@ -1,4 +1,4 @@
-#include "train/safe_file.h"
+#include "io/safe_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,10 +1,10 @@
-#include "train/sample.h"
+#include "tools/sample.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "tensor/kernels.h"
-#include "train/safe_file.h"
+#include "io/safe_file.h"
 
 namespace cg {
 

@@ -1,4 +1,4 @@
-#include "train/import.h"
+#include "tools/import.h"
 
 #include <algorithm>
 #include <cmath>

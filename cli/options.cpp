@@ -1,4 +1,4 @@
-#include "train/options.h"
+#include "cli/options.h"
 
 #include <cctype>
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "tensor/tensor.h"
-#include "train/safe_file.h"
+#include "io/safe_file.h"
 
 namespace cg {
 

@@ -1,4 +1,4 @@
-#include "train/plot.h"
+#include "tools/plot.h"
 
 #include <unistd.h>
 

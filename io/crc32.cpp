@@ -1,4 +1,4 @@
-#include "train/crc32.h"
+#include "io/crc32.h"
 
 #include <array>
 

@@ -1,4 +1,4 @@
-#include "train/runtime_setup.h"
+#include "tensor/runtime_setup.h"
 
 #include <unistd.h>
 

@@ -1,11 +1,11 @@
-#include "train/export.h"
+#include "tools/export.h"
 
 #include <sys/stat.h>
 
 #include <fstream>
 
 #include "train/settings.h"
-#include "train/safe_file.h"
+#include "io/safe_file.h"
 
 namespace cg {
 

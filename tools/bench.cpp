@@ -1,4 +1,4 @@
-#include "train/bench.h"
+#include "tools/bench.h"
 
 #include <signal.h>
 #include <sys/resource.h>
