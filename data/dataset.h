@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "io/utf8.h"
 
 namespace cg {
 
@@ -17,8 +18,6 @@ Vocab read_vocab(const std::string& path);
 void write_vocab(const std::string& path, const Vocab& vocab);
 std::string decode(const Vocab& vocab, const std::vector<int>& tokens);   // -> UTF-8
 std::vector<int> encode(const Vocab& vocab, const std::string& text);    // throws on unknown characters
-std::vector<uint32_t> utf8_to_code_points(const std::string& text);      // throws on invalid UTF-8
-std::string code_point_to_utf8(uint32_t cp);
 
 struct Dataset {
     Vocab vocab;

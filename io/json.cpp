@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "tensor/tensor.h"
-#include "data/dataset.h"
+#include "io/utf8.h"
 
 namespace cg {
 
