@@ -1,5 +1,5 @@
 // The training loop, in llm.c's spirit: one step is
-//   batch -> forward -> cross-entropy -> backward -> clip -> AdamW -> zero grads,
+//   batch -> forward -> cross-entropy -> backward -> all-reduce -> clip -> AdamW -> zero grads,
 // with a progress line every log_interval steps, train/val loss every
 // eval_interval steps, a CSV of everything and checkpoints in out_dir.
 #pragma once
@@ -13,6 +13,33 @@
 #include "train/settings.h"
 
 namespace cg {
+
+// One training step's gradient over micro-batches and processes.
+//
+// A step trains on G = processes x grad_accum x batch_size rows (windows of
+// block_size + 1 tokens). Their offsets are the next G draws of the run's data
+// stream (RunState::data_rng, counters c .. c+G-1): micro-batch k of rank r
+// takes draws c + (r*grad_accum + k)*batch_size onward, batch_size of them. So
+// 1 process with batch 2b, 1 process with batch b and grad_accum 2, and 2
+// processes with batch b train on the same rows, and their steps agree up to
+// the order of summation. (Dropout masks differ: each micro-batch draws its
+// own from a stream derived from the run's, micro-batch 0 from the run's.)
+//
+// Each micro-batch's gradient is added into the parameters' grads; the sum
+// over micro-batches and processes is then divided by processes x grad_accum,
+// which gives the gradient of the mean loss over the G rows. With several
+// processes the grads go through one flat buffer and one all-reduce per step.
+struct StepGradient {
+    float loss = 0;       // mean over the step's micro-batches and processes
+    int stop_signal = 0;  // a stop signal reached some process before the exchange (all agree)
+};
+
+// Runs this process's micro-batches forward and backward and leaves in the
+// grads the gradient of the mean loss over the whole step (see above); advances
+// the data and dropout streams of `state` past the step, the same on every process.
+StepGradient compute_step_gradient(GPT& model, const std::vector<uint16_t>& tokens, int64_t batch_size,
+                                   int grad_accum, RunState& state, GradientExchange& exchange,
+                                   const ProcessGroup& group);
 
 // nanoGPT's schedule: linear warmup, cosine decay to min_lr at lr_decay_iters.
 float learning_rate_at(const TrainConfig& config, int64_t step);
@@ -34,9 +61,9 @@ struct StepResult {
     int stop_signal = 0;     // a stop signal reached some process during the step
 };
 // One training step, as the loop runs it:
-//   lr for the step -> the gradient of the step's rows (train/distributed.h:
-//   batch, forward, cross-entropy, backward per micro-batch, summed over
-//   processes) -> clip by global norm -> AdamW -> zero the gradients.
+//   lr for the step -> the gradient of the step's rows (compute_step_gradient:
+//   batch, forward, cross-entropy, backward per micro-batch, then the all-reduce
+//   over processes) -> clip by global norm -> AdamW -> zero the gradients.
 StepResult train_step(GPT& model, AdamW& opt, const TrainConfig& config, const std::vector<uint16_t>& tokens,
                       int64_t step, RunState& state, GradientExchange& exchange, const ProcessGroup& group);
 
