@@ -6,6 +6,7 @@
 
 #include "cli/options.h"
 #include "tensor/kernels.h"
+#include "tensor/thread_governor.h"
 #include "train/resources.h"
 
 namespace cg {

@@ -16,7 +16,6 @@
 
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
-#include "tensor/thread_governor.h"
 
 namespace cg {
 

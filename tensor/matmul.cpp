@@ -8,6 +8,7 @@
 
 #include "tensor/chunks.h"
 #include "tensor/kernels.h"
+#include "tensor/thread_governor.h"
 
 namespace cg {
 

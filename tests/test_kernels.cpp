@@ -25,6 +25,7 @@
 #include "tensor/fast_exp.h"
 #include "tensor/kernels.h"
 #include "tensor/map.h"
+#include "tensor/thread_governor.h"
 #include "tests/helpers.h"
 #include "tests/reference.h"
 

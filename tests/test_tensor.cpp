@@ -14,6 +14,7 @@
 #include "tensor/kernels.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
+#include "tensor/thread_governor.h"
 #include "tests/helpers.h"
 #include "tests/reference.h"
 

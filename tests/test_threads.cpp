@@ -15,6 +15,7 @@
 #endif
 
 #include "tensor/kernels.h"
+#include "tensor/thread_governor.h"
 #include "tools/bench.h"
 
 namespace cg {

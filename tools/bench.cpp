@@ -16,6 +16,7 @@
 
 #include "nn/adamw.h"
 #include "tensor/kernels.h"
+#include "tensor/thread_governor.h"
 
 namespace cg {
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tensor/kernels.h"
+#include "tensor/thread_governor.h"
 #include "io/safe_file.h"
 
 namespace cg {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "tensor/kernels.h"
+#include "tensor/thread_governor.h"
 #include "data/dataset.h"
 
 namespace cg {

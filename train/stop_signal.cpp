@@ -56,6 +56,4 @@ const char* stop_signal_name(int signal) {
 
 int exit_status_for_signal(int signal) { return 128 + signal; }
 
-void request_stop(int signal) { g_requested = signal; }
-
 }  // namespace cg

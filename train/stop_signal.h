@@ -26,7 +26,4 @@ const char* stop_signal_name(int signal);
 // What a process ended by `signal` should exit with: 128 + signal (130 for SIGINT, 143 for SIGTERM, 138 for SIGUSR1).
 int exit_status_for_signal(int signal);
 
-// Makes stop_requested() return `signal`, as a handler would (for tests).
-void request_stop(int signal);
-
 }  // namespace cg

@@ -4,31 +4,29 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
-#include <iostream>
 #include <numeric>
-#include <sstream>
+#include <ostream>
 
-#include "nn/adamw.h"
 #include "tensor/kernels.h"
-#include "train/checkpoint.h"
-#include "train/resources.h"
+#include "tensor/runtime_setup.h"
+#include "tensor/thread_governor.h"
 #include "io/run_lock.h"
-#include "train/run_log.h"
 #include "io/safe_file.h"
-#include "train/stop_signal.h"
+#include "nn/adamw.h"
 #include "data/dataset.h"
+#include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "train/evaluate.h"
-#include "tensor/runtime_setup.h"
-#include "tools/sample.h"
+#include "train/resources.h"
+#include "train/run_log.h"
+#include "train/stop_signal.h"
 
 namespace cg {
 
