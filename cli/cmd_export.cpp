@@ -18,7 +18,7 @@ int cmd_export(int argc, char** argv) {
     if (to.empty()) to = out_dir + "/model.safetensors";
     export_safetensors(c.model, c.vocab, to);
     int64_t masks = 0;
-    for (const Block& b : c.model.h) masks += b.mixer.kind->nanogpt_attention;
+    for (const Block& b : c.model.h) masks += b.mixer.kind->nanogpt;
     std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " parameters, lm_head.weight, " << masks
               << " causal-mask buffers)\n";
     return 0;

@@ -67,7 +67,9 @@ struct MixerKind {
     const char* help;  // one line, for --help and the README
     MixerUse use;
     bool causal;       // false: a position sees later ones (training only: it cannot generate)
-    bool nanogpt_attention;  // exported as nanoGPT's CausalSelfAttention (its attn.bias mask buffer)
+    // nanoGPT's own kind: as a mixer its CausalSelfAttention (heads, and the attn.bias
+    // mask buffer in an export), as the activation its GELU.
+    bool nanogpt;
     // Refuses settings the kind cannot take (throws); may be null.
     void (*check)(const MixerSettings& s);
     // Makes c_in and `own` (drawing from rng in that order); null: none. c_proj comes after.

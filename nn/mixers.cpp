@@ -136,7 +136,7 @@ constexpr bool kCausal = true, kLeaks = false;
 }  // namespace
 
 const std::vector<MixerKind>& mixer_kinds() {
-    // name, help, use, causal, nanoGPT attention, check, init, core, make_state, step, core FLOPs
+    // name, help, use, causal, nanoGPT's own, check, init, core, make_state, step, core FLOPs
     static const std::vector<MixerKind> kinds = {
         {"attn", "causal self-attention (nanoGPT's)", kMixer, kCausal, true,
          attention_check, attention_init, attention_core, attention_state, attention_step, attention_flops},
@@ -162,7 +162,7 @@ const std::vector<MixerKind>& mixer_kinds() {
          false, nullptr, value_projection, pair_min_gavg_core, two_buffers, pair_avg_step<smaller>, nullptr},
         {"ema", "moving average y[t] = d y[t-1] + (1 - d) x[t], a learned decay d per channel", kMixer, kCausal,
          false, nullptr, ema_init, ema_core, ema_state, ema_step, nullptr},
-        {"gelu", "GELU, GPT-2's tanh form", kActivation, kCausal, false,
+        {"gelu", "GELU, GPT-2's tanh form", kActivation, kCausal, true,
          nullptr, nullptr, elementwise_core<gelu>, no_state, elementwise_step<gelu>, nullptr},
         {"silu", "x sigmoid(x)", kActivation, kCausal, false,
          nullptr, nullptr, elementwise_core<silu>, no_state, elementwise_step<silu>, nullptr},

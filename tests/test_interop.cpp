@@ -528,7 +528,7 @@ TEST_CASE("interop: scripts/load_nanogpt.py loads attention exports strictly and
     std::string others;
     std::vector<std::string> mixers;
     for (const MixerKind& kind : mixer_kinds())
-        if (kind.use != MixerUse::activation && !kind.nanogpt_attention) mixers.push_back(kind.name);
+        if (kind.use != MixerUse::activation && !kind.nanogpt) mixers.push_back(kind.name);
     for (size_t k = 0; k <= mixers.size(); k++) {
         GPTConfig other = small_config(k < mixers.size() ? "attn," + mixers[k] : "attn");
         if (k == mixers.size()) other.activation = "scan_max";

@@ -124,7 +124,7 @@ double linear_products_ms(const GPTConfig& c, int64_t B) {
 
 double attention_products_ms(const GPTConfig& c, int64_t B) {
     int64_t attention_blocks = 0;
-    for (const std::string& m : block_mixers(c)) attention_blocks += m == "attn";
+    for (const std::string& m : block_mixers(c)) attention_blocks += find_mixer_kind(m, MixerUse::mixer).nanogpt;
     if (attention_blocks == 0) return 0;
     Tensor qkv = empty({B, c.block_size, 3 * c.n_embd}), dqkv = zeros(qkv.shape), dout = zeros({B, c.block_size, c.n_embd});
     Rng rng{13, 0};

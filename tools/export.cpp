@@ -17,10 +17,10 @@ Metadata export_metadata(const GPTConfig& config, const Vocab& vocab) {
         meta.emplace_back(s.key, value == "true" ? "True" : value == "false" ? "False" : value);
     }
     const std::vector<std::string> mixers = block_mixers(config);
-    bool all_attention = config.activation == "gelu";
+    bool all_attention = find_mixer_kind(config.activation, MixerUse::activation).nanogpt;
     for (size_t l = 0; l < mixers.size(); l++) {
         meta.emplace_back("mixer." + std::to_string(l), mixers[l]);
-        all_attention = all_attention && find_mixer_kind(mixers[l], MixerUse::mixer).nanogpt_attention;
+        all_attention = all_attention && find_mixer_kind(mixers[l], MixerUse::mixer).nanogpt;
     }
     meta.emplace_back("nanogpt_compatible", all_attention ? "True" : "False");
     std::string codes;
@@ -62,7 +62,7 @@ void export_safetensors(GPT& model, const Vocab& vocab, const std::string& path)
     std::vector<TensorToWrite> tensors;
     for (Parameter* p : gpt_parameters(model)) tensors.push_back({p->name, shape_of(p->value), p->value.data});
     for (size_t l = 0; l < model.h.size(); l++)
-        if (model.h[l].mixer.kind->nanogpt_attention)
+        if (model.h[l].mixer.kind->nanogpt)
             tensors.push_back({"transformer.h." + std::to_string(l) + ".attn.bias", {1, 1, T, T}, mask.data()});
     tensors.push_back({"lm_head.weight", shape_of(model.wte.value), model.wte.value.data});
     write_safetensors(path, export_metadata(c, vocab), tensors);

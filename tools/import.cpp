@@ -153,7 +153,11 @@ ImportedModel import_model(const SafetensorsFile& f, const std::string& path, co
     bool has_mixer = false, needs_heads = false, has_heads = false;
     for (const auto& [k, v] : settings) {
         if (k == "mixer") has_mixer = true;
-        if (k == "mixer") needs_heads = (v + ",").find("attn,") != std::string::npos;
+        if (k == "mixer") {  // n_head matters when some block is nanoGPT's attention
+            std::stringstream names(v);
+            for (std::string name; std::getline(names, name, ',');)
+                for (const MixerKind& kind : mixer_kinds()) needs_heads = needs_heads || (kind.nanogpt && name == kind.name);
+        }
         if (k == "n_head") has_heads = true;
     }
     if (!has_mixer)
@@ -200,7 +204,7 @@ ImportedModel import_model(const SafetensorsFile& f, const std::string& path, co
     for (const StoredTensor& t : f.tensors) {
         if (std::find(used.begin(), used.end(), t.name) != used.end()) continue;
         const int64_t l = block_of(t.name);
-        if (l >= 0 && l < c.n_layer && out.model.h[l].mixer.kind->nanogpt_attention && t.name == "transformer.h." + std::to_string(l) + ".attn.bias") {
+        if (l >= 0 && l < c.n_layer && out.model.h[l].mixer.kind->nanogpt && t.name == "transformer.h." + std::to_string(l) + ".attn.bias") {
             check_mask(t, c.block_size);
             masks++;
             continue;
