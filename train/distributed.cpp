@@ -13,20 +13,20 @@
 
 namespace cg {
 
-GradientExchange make_gradient_exchange(const std::vector<Parameter*>& params) {
-    GradientExchange exchange;
-    exchange.params = params;
+GradientAllReduce make_gradient_all_reduce(const std::vector<Parameter*>& params) {
+    GradientAllReduce all_reduce;
+    all_reduce.params = params;
     size_t n = 0;
     for (const Parameter* p : params) n += static_cast<size_t>(p->grad().numel());
-    exchange.flat.assign(n + 2, 0.0f);  // + the loss sum and the stop flag
-    return exchange;
+    all_reduce.flat.assign(n + 2, 0.0f);  // + the loss sum and the stop flag
+    return all_reduce;
 }
 
-int64_t allreduce_bytes_per_step(const GradientExchange& exchange, const ProcessGroup& group) {
-    return group.size > 1 ? static_cast<int64_t>(exchange.flat.size() * sizeof(float)) : 0;
+int64_t all_reduce_bytes_per_step(const GradientAllReduce& all_reduce, const ProcessGroup& group) {
+    return group.size > 1 ? static_cast<int64_t>(all_reduce.flat.size() * sizeof(float)) : 0;
 }
 
-void sum_gradients(GradientExchange& ex, float scale, float& loss_sum, float& stop) {
+void all_reduce_gradients(GradientAllReduce& ex, float scale, float& loss_sum, float& stop) {
     float* flat = ex.flat.data();
     for (const Parameter* p : ex.params) {
         const Tensor& g = p->grad();
@@ -36,8 +36,8 @@ void sum_gradients(GradientExchange& ex, float scale, float& loss_sum, float& st
     flat[0] = loss_sum;
     flat[1] = stop;
     const auto t0 = std::chrono::steady_clock::now();
-    sum_over_processes(ex.flat);
-    ex.allreduce_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    all_reduce_sum(ex.flat);
+    ex.all_reduce_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     const float* from = ex.flat.data();
     for (const Parameter* p : ex.params) {
         const Tensor& g = p->grad();

@@ -1,4 +1,4 @@
-// The gradient exchange of data-parallel training: each process adds its
+// The gradient all-reduce of data-parallel training: each process adds its
 // micro-batches' gradients into the parameters' grads, then one all-reduce per
 // step sums them over processes through one flat buffer (train/train.cpp calls
 // it from compute_step_gradient; which rows each process reads is said there).
@@ -12,18 +12,18 @@
 
 namespace cg {
 
-struct GradientExchange {
+struct GradientAllReduce {
     std::vector<Parameter*> params;
     std::vector<float> flat;       // every grad, then the loss sum and the stop flag
-    std::vector<double> allreduce_ms;  // each step's time in the all-reduce (waits for slower ranks included)
+    std::vector<double> all_reduce_ms;  // each step's time in the all-reduce (waits for slower ranks included)
 };
-GradientExchange make_gradient_exchange(const std::vector<Parameter*>& params);
+GradientAllReduce make_gradient_all_reduce(const std::vector<Parameter*>& params);
 // What one step sends through the all-reduce (0 for a single process).
-int64_t allreduce_bytes_per_step(const GradientExchange& exchange, const ProcessGroup& group);
+int64_t all_reduce_bytes_per_step(const GradientAllReduce& all_reduce, const ProcessGroup& group);
 
 // Adds the grads of all processes; scales them by `scale` on the way back.
 // `loss_sum` and `stop` ride along in the same buffer, so a step makes one call.
-void sum_gradients(GradientExchange& exchange, float scale, float& loss_sum, float& stop);
+void all_reduce_gradients(GradientAllReduce& all_reduce, float scale, float& loss_sum, float& stop);
 
 // OpenMP threads per process: the user's count, else with several processes on
 // this machine cores / local processes (so they do not compete), else 0 (chosen

@@ -1,7 +1,7 @@
 // The processes of one training run: one (rank 0 of 1) in the default build,
 // N under `mpirun -np N` in the MPI build (cmake -DCAUSALGRAD_MPI=ON).
-// CMake compiles exactly one of process_group_mpi.cpp (the MPI calls) and
-// process_group_single.cpp (the stand-in), so no other file knows about MPI.
+// CMake compiles exactly one of process_group/mpi.cpp (the MPI calls) and
+// process_group/single.cpp (the stand-in), so no other file knows about MPI.
 #pragma once
 
 #include <string>
@@ -25,7 +25,7 @@ const ProcessGroup& process_group();
 
 // In place: every process ends with the element-wise sum over all processes.
 // A collective call: every process of the group must make it, in the same order.
-void sum_over_processes(std::vector<float>& values);
+void all_reduce_sum(std::vector<float>& values);
 
 // Ends every process of the run at once with `status` (MPI_Abort): for an
 // error on one process, which the others would otherwise wait for forever.

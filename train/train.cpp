@@ -110,7 +110,7 @@ std::string duration_text(double seconds) {
 }  // namespace
 
 StepGradient compute_step_gradient(GPT& model, const std::vector<uint16_t>& tokens, int64_t batch_size,
-                                   int grad_accum, RunState& state, GradientExchange& exchange,
+                                   int grad_accum, RunState& state, GradientAllReduce& all_reduce,
                                    const ProcessGroup& group) {
     const int64_t B = batch_size, T = model.config.block_size;
     const uint64_t dropout_start = state.dropout_rng.counter;
@@ -135,9 +135,9 @@ StepGradient compute_step_gradient(GPT& model, const std::vector<uint16_t>& toke
     StepGradient step;
     float stop = stop_requested() ? 1.0f : 0.0f;
     if (group.size > 1) {
-        sum_gradients(exchange, 1.0f / static_cast<float>(parts), loss_sum, stop);
+        all_reduce_gradients(all_reduce, 1.0f / static_cast<float>(parts), loss_sum, stop);
     } else if (grad_accum > 1) {
-        for (const Parameter* p : exchange.params) scale_forward(p->grad(), p->grad(), 1.0f / static_cast<float>(parts));
+        for (const Parameter* p : all_reduce.params) scale_forward(p->grad(), p->grad(), 1.0f / static_cast<float>(parts));
     }
     step.loss = loss_sum / static_cast<float>(parts);
     // A signal on any process stops all of them after this step; its own name when it has one.
@@ -146,12 +146,12 @@ StepGradient compute_step_gradient(GPT& model, const std::vector<uint16_t>& toke
 }
 
 StepResult train_step(GPT& model, AdamW& opt, const TrainConfig& config, const std::vector<uint16_t>& tokens,
-                      int64_t step, RunState& state, GradientExchange& exchange, const ProcessGroup& group) {
+                      int64_t step, RunState& state, GradientAllReduce& all_reduce, const ProcessGroup& group) {
     StepResult r;
     r.lr = learning_rate_at(config, step);
     // batch -> forward -> cross-entropy -> backward, for every micro-batch, summed over processes
     const StepGradient gradient =
-        compute_step_gradient(model, tokens, config.batch_size, config.grad_accum, state, exchange, group);
+        compute_step_gradient(model, tokens, config.batch_size, config.grad_accum, state, all_reduce, group);
     r.loss = gradient.loss;
     r.stop_signal = gradient.stop_signal;
     r.grad_norm = clip_grad_norm(opt.params, config.grad_clip);
@@ -172,7 +172,7 @@ std::string with_commas(int64_t n) {
 namespace {
 
 // Everything a run holds while it trains. It is made in place and never moved:
-// the optimizer and the gradient exchange point into the model.
+// the optimizer and the gradient all-reduce point into the model.
 struct Run {
     TrainConfig config;
     std::string ckpt_path;
@@ -183,7 +183,7 @@ struct Run {
     GPT model;
     RunState state;
     AdamW opt;
-    GradientExchange exchange;
+    GradientAllReduce all_reduce;
     int thread_request = 0, threads = 0;
     RunLogStart log_start;
     RunLock lock;
@@ -239,7 +239,7 @@ void open_run(Run& run, TrainConfig config) {
     const std::vector<Parameter*> params = gpt_parameters(run.model);
     run.opt = make_adamw(params, adamw_config(config));
     if (run.resume) restore_optimizer(ckpt, run.opt);
-    run.exchange = make_gradient_exchange(params);
+    run.all_reduce = make_gradient_all_reduce(params);
     run.first_step = run.state.step;
     run.tokens_per_step = run.group->size * config.grad_accum * config.batch_size * config.model.block_size;
     // eval_iters batches of the step's global rows, read B rows at a time (the same rows; see distributed.h).
@@ -275,7 +275,7 @@ void print_start(Run& run, std::ostream& log) {
         << omp_wait_setting() << ")\n";
     log << "  processes: " << group.size << " x " << run.threads << " threads (" << group.local_size
         << " on this machine; MPI: " << process_group_library() << "), all-reduce "
-        << with_commas(allreduce_bytes_per_step(run.exchange, group)) << " bytes per step\n";
+        << with_commas(all_reduce_bytes_per_step(run.all_reduce, group)) << " bytes per step\n";
     log << "  data: vocab " << run.data.vocab.size() << ", train "
         << with_commas(static_cast<int64_t>(run.data.train.size())) << " tokens, val "
         << with_commas(static_cast<int64_t>(run.data.val.size())) << " tokens\n";
@@ -356,12 +356,12 @@ void print_summary(Run& run, TrainReport& report, std::vector<double>& step_ms, 
     report.median_ms = step_ms[step_ms.size() / 2];
     log << "median " << fmt("%.1f", report.median_ms) << " ms/step over " << step_ms.size() << " steps ("
         << fmt("%.0f", static_cast<double>(run.tokens_per_step) / (report.median_ms / 1000.0)) << " tok/s)\n";
-    std::vector<double>& ar = run.exchange.allreduce_ms;
+    std::vector<double>& ar = run.all_reduce.all_reduce_ms;
     if (ar.empty()) return;
     std::sort(ar.begin(), ar.end());
     log << "all-reduce: median " << fmt("%.2f", ar[ar.size() / 2]) << " ms per step, mean "
         << fmt("%.2f", std::accumulate(ar.begin(), ar.end(), 0.0) / static_cast<double>(ar.size()))
-        << " ms with the waits for rank 0's evaluations (" << with_commas(allreduce_bytes_per_step(run.exchange, *run.group))
+        << " ms with the waits for rank 0's evaluations (" << with_commas(all_reduce_bytes_per_step(run.all_reduce, *run.group))
         << " bytes)\n";
 }
 
@@ -393,7 +393,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         governor_begin(governor);
         const auto t0 = std::chrono::steady_clock::now();
         const StepResult result =
-            train_step(run.model, run.opt, run.config, run.data.train, step, run.state, run.exchange, *run.group);
+            train_step(run.model, run.opt, run.config, run.data.train, step, run.state, run.all_reduce, *run.group);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         governor_end(governor, ms);
         if (!result.updated)

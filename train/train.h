@@ -31,14 +31,14 @@ namespace cg {
 // processes the grads go through one flat buffer and one all-reduce per step.
 struct StepGradient {
     float loss = 0;       // mean over the step's micro-batches and processes
-    int stop_signal = 0;  // a stop signal reached some process before the exchange (all agree)
+    int stop_signal = 0;  // a stop signal reached some process before the all-reduce (all agree)
 };
 
 // Runs this process's micro-batches forward and backward and leaves in the
 // grads the gradient of the mean loss over the whole step (see above); advances
 // the data and dropout streams of `state` past the step, the same on every process.
 StepGradient compute_step_gradient(GPT& model, const std::vector<uint16_t>& tokens, int64_t batch_size,
-                                   int grad_accum, RunState& state, GradientExchange& exchange,
+                                   int grad_accum, RunState& state, GradientAllReduce& all_reduce,
                                    const ProcessGroup& group);
 
 // nanoGPT's schedule: linear warmup, cosine decay to min_lr at lr_decay_iters.
@@ -65,7 +65,7 @@ struct StepResult {
 //   batch, forward, cross-entropy, backward per micro-batch, then the all-reduce
 //   over processes) -> clip by global norm -> AdamW -> zero the gradients.
 StepResult train_step(GPT& model, AdamW& opt, const TrainConfig& config, const std::vector<uint16_t>& tokens,
-                      int64_t step, RunState& state, GradientExchange& exchange, const ProcessGroup& group);
+                      int64_t step, RunState& state, GradientAllReduce& all_reduce, const ProcessGroup& group);
 
 // 1003854 -> "1,003,854", for the counts people read.
 std::string with_commas(int64_t n);

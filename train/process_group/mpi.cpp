@@ -46,7 +46,7 @@ void leave_process_group() {
 
 const ProcessGroup& process_group() { return joined; }
 
-void sum_over_processes(std::vector<float>& values) {
+void all_reduce_sum(std::vector<float>& values) {
     if (joined.size == 1) return;
     // MPI counts are ints: a buffer past 2^31 floats goes in pieces.
     for (size_t done = 0; done < values.size();) {
