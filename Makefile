@@ -23,7 +23,7 @@ SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
-	@echo "make test           build, then run build/causalgrad_tests (ARGS='...' for doctest options), and the MPI test if build-mpi/ exists"
+	@echo "make test           build, check the layer order, then run build/causalgrad_tests (ARGS='...' for doctest options), and the MPI test if build-mpi/ exists"
 	@echo "make build-mpi      install Open MPI, build build-mpi/ with -DCAUSALGRAD_MPI=ON (mpirun -np N causalgrad train)"
 	@echo "make test-mpi       build build-mpi/, check 2 processes against 1 (tests/mpi_test.sh)"
 	@echo "make ctest          build, then run the suite through CTest"
@@ -52,6 +52,8 @@ build: deps
 	@cmake --build build -j$(JOBS)
 
 test: build
+	@echo "==> layer order (tests/layer_check.sh)"
+	@bash tests/layer_check.sh
 	@echo "==> running $(strip build/causalgrad_tests $(ARGS))"
 	@t0=$$(date +%s%N); ./build/causalgrad_tests $(ARGS); status=$$?; \
 		echo "==> test suite: $$(( ($$(date +%s%N) - t0) / 1000000 )) ms"; exit $$status
