@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The MPI build against one process: `mpirun -np 2` with batch 4 per process must
 # give, step by step, the losses of one process with batch 8 and of one process
-# with batch 4 and --grad_accum=2 (the same rows, see train/distributed.h), to
+# with batch 4 and --grad_accum=2 (the same rows, see compute_step_gradient in train/train.h), to
 # 1e-5 relative; a run stopped at step 10 and resumed under mpirun must finish
 # as the uninterrupted run; an error on rank 0 alone must end both ranks; SIGUSR1
 # or SIGTERM to mpirun must stop both after the same step, saved, ready to resume.

@@ -1,4 +1,4 @@
-// Export to safetensors (train/safetensors.h) with nanoGPT's state_dict names
+// Export to safetensors (io/safetensors.h) with nanoGPT's state_dict names
 // and layout, so that nanoGPT's model.py loads the file with strict=True.
 #pragma once
 

@@ -5,7 +5,7 @@
 // iterations), the run a laptop finishes in minutes.
 //
 // settings() is the one list of them: the command line's options and --help
-// (train/options.cpp), config files, the start-up table, checkpoints, the
+// (cli/options.cpp), config files, the start-up table, checkpoints, the
 // resume check and export's metadata all read it. A new setting is a field
 // here and a row there.
 #pragma once
@@ -26,7 +26,7 @@ struct TrainConfig {
     std::string out_dir = "out";
     std::string init_from = "scratch";  // or "resume" from out_dir/ckpt.bin
     int64_t batch_size = 12;  // sequences per micro-batch, per process
-    int grad_accum = 1;       // micro-batches per step (train/distributed.h)
+    int grad_accum = 1;       // micro-batches per step (compute_step_gradient, train/train.h)
     int64_t max_iters = 2000;
     float learning_rate = 1e-3f;
     bool decay_lr = true;

@@ -242,7 +242,7 @@ void open_run(Run& run, TrainConfig config) {
     run.all_reduce = make_gradient_all_reduce(params);
     run.first_step = run.state.step;
     run.tokens_per_step = run.group->size * config.grad_accum * config.batch_size * config.model.block_size;
-    // eval_iters batches of the step's global rows, read B rows at a time (the same rows; see distributed.h).
+    // eval_iters batches of the step's global rows, read B rows at a time (the same rows; see compute_step_gradient).
     run.eval_batches = config.eval_iters * run.group->size * config.grad_accum;
     run.config = std::move(config);
 }
