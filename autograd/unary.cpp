@@ -1,8 +1,10 @@
 // The element-wise ops of one input. Each op is a pair of scalar functions,
 // y = f(x) and its derivative f'(x) (given x and y), then its row; the loops
 // over the tensor are tensor/map.h's. To add an op: its two functions, its
-// row, its entry in unary_ops(), the function that applies it, and the
-// declaration in autograd/ops.h (docs/tutorial-add-an-op.md walks through it).
+// row in kUnaryOps, the function that applies it (which finds its row by
+// name when the program is compiled) and the declaration in autograd/ops.h
+// (docs/tutorial-add-an-op.md walks through it). unary_ops() and the tests
+// read the table, so the row is tested without a test edit.
 #include "autograd/unary.h"
 
 #include <cmath>
@@ -149,43 +151,69 @@ Var silu_composed(const Var& x) { return mul(x, sigmoid(x)); }
 // A row's kernels are the map templates instantiated with its two functions.
 template <float (*f)(float), float (*df)(float, float)>
 constexpr UnaryOp row(const char* name, const char* formula, double (*reference)(double), Domain domain,
-            Var (*composed)(const Var&) = nullptr) {
+                      Var (*composed)(const Var&) = nullptr) {
     return UnaryOp{name, formula, map_forward<f>, map_backward<df>, nullptr, reference, domain, composed};
 }
 // A row whose value and slope also come from one function, fdf.
 template <float (*f)(float), float (*df)(float, float), float (*fdf)(float, float&)>
-constexpr UnaryOp row_with_slope(const char* name, const char* formula, double (*reference)(double), Domain domain,
-                       Var (*composed)(const Var&)) {
+constexpr UnaryOp row_with_slope(const char* name, const char* formula, double (*reference)(double),
+                                 Domain domain, Var (*composed)(const Var&)) {
     return UnaryOp{name, formula, map_forward<f>, map_backward<df>, map_forward_with_slope<fdf>, reference, domain,
                    composed};
 }
 
-constexpr UnaryOp kExp = row<exp_f, exp_df>("exp", "y = e^x", exp_ref, Domain::real);
-constexpr UnaryOp kLog = row<log_f, log_df>("log", "y = ln x", log_ref, Domain::positive);
-constexpr UnaryOp kSqrt = row<sqrt_f, sqrt_df>("sqrt", "y = x^(1/2)", sqrt_ref, Domain::positive);
-constexpr UnaryOp kSigmoid = row<sigmoid_f, sigmoid_df>("sigmoid", "y = 1 / (1 + e^-x)", sigmoid_ref, Domain::real,
-                                                    sigmoid_composed);
-constexpr UnaryOp kTanh = row<tanh_f, tanh_df>("tanh", "y = tanh x", tanh_ref, Domain::real, tanh_composed);
-constexpr UnaryOp kRelu = row<relu_f, relu_df>("relu", "y = max(x, 0)", relu_ref, Domain::nonzero, relu_composed);
-constexpr UnaryOp kGelu = row_with_slope<gelu_f, gelu_df, gelu_fdf>(
-    "gelu", "y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))", gelu_ref, Domain::real, gelu_composed);
-constexpr UnaryOp kSilu = row_with_slope<silu_f, silu_df, silu_fdf>("silu", "y = x sigmoid(x)", silu_ref, Domain::real,
-                                                                   silu_composed);
+// The table: one row per op.
+constexpr UnaryOp kUnaryOps[] = {
+    row<exp_f, exp_df>("exp", "y = e^x", exp_ref, Domain::real),
+    row<log_f, log_df>("log", "y = ln x", log_ref, Domain::positive),
+    row<sqrt_f, sqrt_df>("sqrt", "y = x^(1/2)", sqrt_ref, Domain::positive),
+    row<sigmoid_f, sigmoid_df>("sigmoid", "y = 1 / (1 + e^-x)", sigmoid_ref, Domain::real, sigmoid_composed),
+    row<tanh_f, tanh_df>("tanh", "y = tanh x", tanh_ref, Domain::real, tanh_composed),
+    row<relu_f, relu_df>("relu", "y = max(x, 0)", relu_ref, Domain::nonzero, relu_composed),
+    row_with_slope<gelu_f, gelu_df, gelu_fdf>("gelu", "y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+                                              gelu_ref, Domain::real, gelu_composed),
+    row_with_slope<silu_f, silu_df, silu_fdf>("silu", "y = x sigmoid(x)", silu_ref, Domain::real, silu_composed),
+};
+constexpr bool same_name(const char* a, const char* b) {
+    while (*a && *a == *b) a++, b++;
+    return *a == *b;
+}
+// The row named `name`, looked up while compiling: a function below whose op
+// has no row does not build.
+constexpr size_t row_index(const char* name) {
+    for (size_t i = 0; i < sizeof(kUnaryOps) / sizeof(kUnaryOps[0]); i++)
+        if (same_name(kUnaryOps[i].name, name)) return i;
+    throw "no row of kUnaryOps has this name";
+}
+constexpr bool names_unique() {
+    for (const UnaryOp& op : kUnaryOps)
+        if (&kUnaryOps[row_index(op.name)] != &op) return false;
+    return true;
+}
+static_assert(names_unique(), "two rows of kUnaryOps share a name");
+template <size_t index>
+Var apply(const Var& x) {
+    return unary(kUnaryOps[index], x);
+}
 
 }  // namespace
 
 const std::vector<const UnaryOp*>& unary_ops() {
-    static const std::vector<const UnaryOp*> ops = {&kExp, &kLog, &kSqrt, &kSigmoid, &kTanh, &kRelu, &kGelu, &kSilu};
+    static const std::vector<const UnaryOp*> ops = [] {
+        std::vector<const UnaryOp*> all;
+        for (const UnaryOp& op : kUnaryOps) all.push_back(&op);
+        return all;
+    }();
     return ops;
 }
 
-Var exp(const Var& x) { return unary(kExp, x); }
-Var log(const Var& x) { return unary(kLog, x); }
-Var sqrt(const Var& x) { return unary(kSqrt, x); }
-Var sigmoid(const Var& x) { return unary(kSigmoid, x); }
-Var tanh(const Var& x) { return unary(kTanh, x); }
-Var relu(const Var& x) { return unary(kRelu, x); }
-Var gelu(const Var& x) { return unary(kGelu, x); }
-Var silu(const Var& x) { return unary(kSilu, x); }
+Var exp(const Var& x) { return apply<row_index("exp")>(x); }
+Var log(const Var& x) { return apply<row_index("log")>(x); }
+Var sqrt(const Var& x) { return apply<row_index("sqrt")>(x); }
+Var sigmoid(const Var& x) { return apply<row_index("sigmoid")>(x); }
+Var tanh(const Var& x) { return apply<row_index("tanh")>(x); }
+Var relu(const Var& x) { return apply<row_index("relu")>(x); }
+Var gelu(const Var& x) { return apply<row_index("gelu")>(x); }
+Var silu(const Var& x) { return apply<row_index("silu")>(x); }
 
 }  // namespace cg
