@@ -131,6 +131,23 @@ Var maximum(const Var& a, const Var& b) {
     });
 }
 
+// y = where(mask, a, b): a where the mask is set, b elsewhere. The mask is data
+// (no gradient), saved for the backward; a and b are not needed there.
+Var where(const Tensor& mask, const Var& a, const Var& b) {
+    if (a.shape() != mask.shape || b.shape() != mask.shape)
+        fail("where", "needs a, b and the mask of one shape, got " + a.shape().str() + ", " + b.shape().str() +
+                          " and mask " + mask.shape.str());
+    Tensor mc = mask.contiguous();
+    Tensor y = empty(mask.shape);
+    where_forward(y, mc, a.value.contiguous(), b.value.contiguous());
+    // da += dy where mask; db += dy elsewhere
+    Node* n = record(Op::where, y.shape, {&a, &b}, [](Node& n) {
+        where_backward(grad_or_none(n.inputs[0]), grad_or_none(n.inputs[1]), n.saved[0], n.grad);
+    });
+    if (n) n->saved[0] = mc;
+    return {y, n};
+}
+
 // y = min(a, b)
 Var minimum(const Var& a, const Var& b) {
     // da += dy where a <= b; db += dy elsewhere

@@ -25,7 +25,7 @@ namespace cg {
 // here fails the build. The element-wise ops of one input (exp, gelu, ...) are
 // all `unary`, each a row of autograd/unary.cpp.
 enum class Op {
-    add, sub, mul, div, scale, add_scalar, maximum, minimum, unary,
+    add, sub, mul, div, scale, add_scalar, maximum, minimum, where, unary,
     matmul, linear, reshape, transpose, permute, slice, contiguous,
     sum, mean, row_sum, expand_last,
     embedding, layer_norm, dropout, causal_softmax, causal_attention, cross_entropy,
@@ -33,7 +33,7 @@ enum class Op {
     count
 };
 inline constexpr const char* kOpNames[] = {
-    "add", "sub", "mul", "div", "scale", "add_scalar", "maximum", "minimum", "unary",
+    "add", "sub", "mul", "div", "scale", "add_scalar", "maximum", "minimum", "where", "unary",
     "matmul", "linear", "reshape", "transpose", "permute", "slice", "contiguous",
     "sum", "mean", "row_sum", "expand_last",
     "embedding", "layer_norm", "dropout", "causal_softmax", "causal_attention", "cross_entropy",

@@ -33,6 +33,7 @@ Var add_scalar(const Var& x, float c);  // x + c
 // Same shapes; the gradient goes to the larger (smaller) one, a on a tie.
 Var maximum(const Var& a, const Var& b);
 Var minimum(const Var& a, const Var& b);
+Var where(const Tensor& mask, const Var& a, const Var& b);  // mask != 0 ? a : b; the mask gets no gradient
 
 // ---- unary.cpp ---- element-wise, y = f(x) (the rows: autograd/unary.h)
 Var exp(const Var& x);

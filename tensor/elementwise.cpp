@@ -191,6 +191,32 @@ void minimum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const
     pick_backward("minimum", da, db, a, b, dy, [](float x, float y) { return x <= y; });
 }
 
+void where_forward(const Tensor& out, const Tensor& mask, const Tensor& a, const Tensor& b) {
+    check_same("where", mask, a);
+    check_same("where", mask, b);
+    check_same("where", mask, out);
+    const int64_t n = mask.numel();
+    const float *m = mask.data, *pa = a.data, *pb = b.data;
+    float* o = out.data;
+    #pragma omp parallel for simd if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) o[i] = m[i] != 0.0f ? pa[i] : pb[i];
+}
+void where_backward(const Tensor& da, const Tensor& db, const Tensor& mask, const Tensor& dy) {
+    check_same("where", mask, dy);
+    const int64_t n = mask.numel();
+    const float *m = mask.data, *g = dy.data;
+    float* ga = da.defined() ? da.data : nullptr;
+    float* gb = db.defined() ? db.data : nullptr;
+    #pragma omp parallel for if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) {
+        if (m[i] != 0.0f) {
+            if (ga) ga[i] += g[i];
+        } else if (gb) {
+            gb[i] += g[i];
+        }
+    }
+}
+
 // Each element keeps with probability 1 - p, scaled by 1/(1-p) so the
 // expected value is unchanged; element i uses stream position counter + i.
 void dropout_mask(const Tensor& mask, float p, Rng& rng) {

@@ -78,6 +78,10 @@ void maximum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const
                       const Tensor& dy);
 void minimum_backward(const Tensor& da, const Tensor& db, const Tensor& a, const Tensor& b,
                       const Tensor& dy);
+// Select by a mask of the same shape: out = mask != 0 ? a : b; and back,
+// da += dy where the mask is set, db += dy elsewhere (either may be undefined).
+void where_forward(const Tensor& out, const Tensor& mask, const Tensor& a, const Tensor& b);
+void where_backward(const Tensor& da, const Tensor& db, const Tensor& mask, const Tensor& dy);
 
 // Dropout: mask holds 0 or 1/(1-p) per element, drawn from rng (which advances).
 void dropout_mask(const Tensor& mask, float p, Rng& rng);

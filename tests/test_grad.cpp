@@ -207,6 +207,13 @@ void check_gradients(const GradRow& row) {
 
 // Token ids used by the embedding and cross-entropy rows; ids repeat so the
 // scatter-add of the embedding backward must accumulate.
+// 1 at every third element, 0 elsewhere: the mask of the where rows.
+Tensor checkered_mask(const Shape& s) {
+    Tensor m = zeros(s);
+    for (int64_t i = 0; i < m.numel(); i += 3) m.data[i] = 1.0f;
+    return m;
+}
+
 Ids repeated_ids_3x7() {  // (3, 7), values in [0, 7)
     return make_ids({3, 7}, {0, 6, 3, 3, 1, 6, 0,  //
                              2, 2, 2, 5, 4, 0, 6,  //
@@ -254,6 +261,10 @@ GRAD_ROW(maximum, "tie-free", {{3, 7, 5}, {3, 7, 5}}, distinct,
          [](const Vars& x) { return maximum(x[0], x[1]); }, kLinear)
 GRAD_ROW(minimum, "tie-free", {{3, 7, 5}, {3, 7, 5}}, distinct,
          [](const Vars& x) { return minimum(x[0], x[1]); }, kLinear)
+GRAD_ROW(where, "a checkered mask", {{3, 7, 5}, {3, 7, 5}}, normal,
+         [](const Vars& x) { return where(checkered_mask(x[0].shape()), x[0], x[1]); }, kLinear)
+GRAD_ROW(where, "where(m, x, x), one input used twice", {{7, 5}}, normal,
+         [](const Vars& x) { return where(checkered_mask(x[0].shape()), x[0], x[0]); }, kLinear)
 GRAD_ROW(div, "equal shapes, b away from 0", {{3, 7, 5}, {3, 7, 5}}, away_from_zero,
          [](const Vars& x) { return div(x[0], x[1]); }, kCurved)
 GRAD_ROW(div, "bias broadcast, C=65", {{1, 3, 65}, {65}}, away_from_zero,
@@ -680,6 +691,16 @@ TEST_CASE("maximum tie: maximum(x, x) passes the gradient once, through the firs
     CHECK(values_of(y.value) == std::vector<float>{-1, 0, 2});
     run_backward(y, kDy3);
     CHECK(grad_values(x) == std::vector<float>{1, 10, 100});
+}
+
+TEST_CASE("where: the mask picks a or b, and each takes the gradient where it was picked") {
+    Parameter a = make_parameter("a", from_values({3}, {1, 2, 3}));
+    Parameter b = make_parameter("b", from_values({3}, {-1, -2, -3}));
+    const Var y = where(from_values({3}, {1, 0, 1}), a.var(), b.var());
+    CHECK(values_of(y.value) == std::vector<float>{1, -2, 3});
+    run_backward(y, kDy3);
+    CHECK(grad_values(a) == std::vector<float>{1, 0, 100});
+    CHECK(grad_values(b) == std::vector<float>{0, 10, 0});
 }
 
 // A sequence op on x (B, T, C) with deliberate ties: its output y, and the
