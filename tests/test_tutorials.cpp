@@ -56,5 +56,22 @@ TEST_CASE("tutorial: silu trains as the MLP's activation") {
 // docs/tutorial-add-a-mixer.md
 TEST_CASE("tutorial: ema trains as a block's mixer") { check_trains("ema", "gelu"); }
 
+// docs/tutorial-add-a-mixer.md, "A mixer that needs a new primitive": x[t] where
+// x[t] > 0, else x[t-1], composed from where and shift.
+Tensor positive_mask(const Tensor& x) {
+    Tensor m = zeros(x.shape);
+    for (int64_t i = 0; i < x.numel(); i++) m.data[i] = x.data[i] > 0.0f ? 1.0f : 0.0f;
+    return m;
+}
+
+TEST_CASE("tutorial: a select primitive composes a gated core") {
+    Parameter x = make_parameter("x", from_values({1, 4, 1}, {2, -1, -3, 5}));  // (B, T, C)
+    const Var y = where(positive_mask(x.value), x.var(), shift(x.var()));
+    CHECK(values_of(y.value) == std::vector<float>{2, 2, -1, 5});  // t = 0 keeps x[0]
+    backward(sum(y));
+    // x[0] is kept and copied to t=1; x[1] goes to t=2; x[2] nowhere; x[3] kept.
+    CHECK(values_of(x.grad()) == std::vector<float>{2, 1, 0, 1});
+}
+
 }  // namespace
 }  // namespace cg
