@@ -1,7 +1,7 @@
 // The mixer table: every kind of mixer and activation, one row each (the
 // fields: nn/mixer.h). Above the table, the functions of each row; the
 // attention's are in nn/attention.cpp. To add a kind: its functions, its row,
-// and its naive reference in tests/reference.h (docs/tutorial-add-a-mixer.md).
+// and its naive reference in tests/mixer_reference.h (docs/tutorial-add-a-mixer.md).
 #include <cmath>
 
 #include "nn/attention.h"

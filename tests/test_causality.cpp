@@ -103,7 +103,8 @@ TEST_CASE("causality: every kind of the mixer table (nn/mixers.cpp)") {
     for (const MixerKind& kind : mixer_kinds()) {
         for (bool vproj : {false, true}) {
             if (vproj && kind.use != MixerUse::both) continue;
-            CAPTURE(kind.name);
+            const std::string mixer = kind.name;  // a std::string prints as text; a const char* may not
+            CAPTURE(mixer);
             CAPTURE(vproj);
             for (const Shape& shape : {kSmall, kLarge}) {
                 const int64_t C = shape[2];
