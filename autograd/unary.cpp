@@ -92,8 +92,7 @@ Var relu_composed(const Var& x) { return maximum(x, constant(zeros(x.shape())));
 // and fast_exp lets the loop vectorise. With s = sigmoid(2u) the slope is
 // y' = s + x 2 s (1 - s) u' = s ((1 - s) w + 1), w = 2 x u' = 2 sqrt(2/pi) x (1 + 3 0.044715 x^2).
 // Written as -2u = x (c0 + c1 x^2) and w = x (c2 + c3 x^2): both share x^2
-// (the forward with its slope on 768 x 512, 2 threads: 16% faster with
-// AVX-512, 19% with AVX2, than with u written out), and every sum holds one
+// (faster than with u written out: docs/performance.md), and every sum holds one
 // product, so the compiler fuses the same
 // multiply-add in the vector loop and in its scalar remainder (with two
 // products in a sum it may fuse either, and a value would depend on where
@@ -105,8 +104,8 @@ constexpr float kSlope0 = 2.0f * kGeluScale, kSlope2 = 6.0f * kGeluScale * kGelu
 // s = sigmoid(2u); x2 = x^2 is kept for the slope.
 float gelu_sigmoid(float x, float& x2) {
     x2 = x * x;
-    // 1 / (...) times x rather than x / (...): GCC schedules the first twice
-    // as fast (1.1 against 2.2 ns an element on AVX2).
+    // 1 / (...) times x rather than x / (...): GCC schedules the first
+    // faster (docs/performance.md).
     return 1.0f / (1.0f + fast_exp(x * (kExpArg2 * x2 + kExpArg0)));
 }
 float gelu_slope(float x, float s, float x2) { return s * ((1.0f - s) * (x * (kSlope2 * x2 + kSlope0)) + 1.0f); }

@@ -75,9 +75,8 @@ Scratch scratch_of_this_thread(float* buffer, const Heads& h) {
 // plain ones: OpenBLAS's transposed-B path runs these small shapes at half the
 // speed with SkylakeX kernels. Blocks of 8 tokens by 8 dims go through eight
 // vector registers: loaded as rows, interleaved in three rounds (pairs of
-// floats, pairs of pairs, halves), stored as columns. A 64 x 32 head of a
-// (T, 3C) row: 0.10 us against 0.47-0.50 element by element, in a
-// -march=native build on an AVX-512 CPU and in a -march=haswell one.
+// floats, pairs of pairs, halves), stored as columns: several times faster
+// than element by element (docs/performance.md).
 using Floats8 = float __attribute__((vector_size(32)));
 
 // xt (8 dims, row stride T) = x (8 tokens, row stride `row`)^T
@@ -121,8 +120,8 @@ void transpose_head(float* xt, const float* x, int64_t row, int64_t T, int64_t H
 // The backward asks for the next sequence's rows of qkv, dqkv and out while
 // it computes this one's: in a training step it finds them far out of cache,
 // written long before in the forward, and its strided reads of one head's
-// columns are a pattern the hardware prefetchers do not follow (on the CPU
-// config the kernel took 16% less time with caches flushed, 2% more warm).
+// columns are a pattern the hardware prefetchers do not follow (the gain, and
+// the small loss when everything is warm: docs/performance.md).
 // Only when they fit in a quarter of a typical L2: larger ones would evict
 // the rows in use.
 constexpr int64_t kPrefetchFloats = 1 << 16;
@@ -218,7 +217,7 @@ void causal_attention_forward(const Tensor& out, const Tensor& lse, const Tensor
     use_one_blas_thread();
     // Static: each thread takes the sequences whose rows it wrote in the qkv
     // product before (matmul splits by rows), so they are in its cache
-    // (dynamic tasks: attention 30% slower in a training step).
+    // (dynamic tasks were slower: docs/performance.md).
     #pragma omp parallel for collapse(2) schedule(static) if (worth_threads(h))
     for (int64_t b = 0; b < h.B; b++)
         for (int64_t hd = 0; hd < h.NH; hd++) {

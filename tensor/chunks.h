@@ -2,7 +2,7 @@
 // alone, and sums over chunks added in chunk order afterwards: a result is the
 // same bit for bit on 1 thread or 8. Chunks go to threads statically, so the
 // rows one thread wrote in one kernel are the rows it reads in the next, from
-// its own cache (handing chunks out as they come made GELU 1.9x slower).
+// its own cache (handing chunks out as they come was slower: docs/performance.md).
 #pragma once
 
 #include <algorithm>

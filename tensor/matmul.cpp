@@ -96,7 +96,7 @@ void run_gemms(const std::vector<Gemm>& gemms) {
     const bool parallel = flops >= kParallelFlops;
     const int64_t n = static_cast<int64_t>(gemms.size());
     // Each chunk repacks the other operand, so more chunks cost more than
-    // they balance (8 chunks of one product: 10% slower on 2 cores).
+    // they balance (docs/performance.md).
     int64_t chunks = parallel ? std::max<int64_t>(1, split_width() / n) : 1;
     for (const Gemm& g : gemms) chunks = std::max<int64_t>(1, std::min<int64_t>(chunks, g.M / 16));
     auto run_task = [&](int64_t task) {
@@ -217,7 +217,7 @@ void matmuls(std::initializer_list<Product> products) {
 // chunks (the shapes and the core count), never on the thread count. Giving
 // each product whole to one thread instead made each thread read the rows
 // the other had written, and left one waiting for the other: dW = dy^T x
-// runs 5-40% longer than dx = dy W on the same shapes.
+// runs longer than dx = dy W on the same shapes (docs/performance.md).
 void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw, float dw_beta, const Tensor& dy,
                               const Tensor& x, const Tensor& w) {
     const int64_t N = dy.shape[0], out = dy.shape[1], in = x.shape[1];

@@ -3,24 +3,23 @@
 //
 // - GOMP_SPINCOUNT: how long an idle OpenMP thread spins before it sleeps.
 //   Training and the other commands: 300,000 (libgomp's own default when
-//   nothing is set, about 3 ms). Next to a nice-19 program, with 30,000
-//   (under 1 ms) a step now and then took 100-170 ms instead of 12 (likely:
-//   the other thread fell asleep while the program held the main thread's
-//   core for a moment, and was slow to get its own core back).
-//   Too short a spin costs on a quiet machine too: a thread that sleeps
-//   between the kernels of a step pays a wake-up for each (1000 spins: a
-//   step 10% slower). The test suite, thousands of tiny parallel loops with
+//   nothing is set). Next to a nice-19 program, a shorter spin let a step now
+//   and then take many times its usual time (likely: the other thread fell
+//   asleep while the program held the main thread's core for a moment, and
+//   was slow to get its own core back). Too short a spin costs on a quiet
+//   machine too: a thread that sleeps between the kernels of a step pays a
+//   wake-up for each. The test suite, thousands of tiny parallel loops with
 //   idle time between them, spins 30,000 times: next to busy programs a
-//   spinning thread spends the process's share of the CPU on waiting (two
-//   busy loops beside it: 5.7-6.0 s against 7.1-7.3 s with 300,000).
+//   spinning thread spends the process's share of the CPU on waiting.
+//   The measurements: docs/performance.md.
 // - OPENBLAS_CORETYPE: OpenBLAS picks its kernels from the CPU model it
 //   recognises. A distribution build older than the processor (Debian's 0.3.21
 //   on recent AVX-512 CPUs) falls back to generic "Prescott" kernels, about
 //   five times slower.
 // - GLIBC_TUNABLES=glibc.malloc.hugetlb=1: malloc asks for transparent huge
 //   pages (2 MB) on what it maps; a step's tensors (tens of MB, read back in
-//   the backward long after they were written) then miss the TLB far less:
-//   a training step about 1% faster (glibc 2.35 on; older ones ignore it).
+//   the backward long after they were written) then miss the TLB far less
+//   (glibc 2.35 on; older ones ignore it).
 //
 // A setting the user made (GOMP_SPINCOUNT, OMP_WAIT_POLICY, OPENBLAS_CORETYPE,
 // GLIBC_TUNABLES) stands. CAUSALGRAD_NO_RESTART=1 keeps the program from restarting itself

@@ -257,8 +257,7 @@ double measure_sgemm_gflops() {
     fill_uniform(a, rng, -1, 1);
     fill_uniform(b, rng, -1, 1);
     // Untimed first: the first calls start threads, touch fresh pages and may
-    // meet a clock still ramping up (started after an idle minute, the best of
-    // the first 8 calls came out 215 and 267 GFLOP/s against 290 after this).
+    // meet a clock still ramping up, and would understate the peak.
     for (const auto start = Clock::now(); ms_since(start) < 150;) matmul(c, a, b);
     double best = 1e30;
     for (int i = 0; i < 12; i++) {
