@@ -1,7 +1,7 @@
-// Small helpers shared by the autograd tests: reading a (possibly strided)
-// tensor in logical order, a parameter's gradient, and drawing test inputs. Inputs come from the
-// standard library's generator, not from cg::Rng, so a bug in the library's
-// random numbers cannot hide a bug in the code under test.
+// Small helpers shared by the autograd tests: a parameter's gradient, and
+// drawing test inputs. Inputs come from the standard library's generator, not
+// from cg::Rng, so a bug in the library's random numbers cannot hide a bug in
+// the code under test (tests/README.md: where each generator is used).
 #pragma once
 
 #include <algorithm>
@@ -12,26 +12,9 @@
 
 #include "autograd/graph.h"
 #include "tensor/tensor.h"
+#include "tests/helpers.h"
 
 namespace cg {
-
-// The elements of t in row-major logical order, following its strides (views
-// included), so the result does not depend on how the tensor is laid out.
-inline std::vector<float> values_of(const Tensor& t) {
-    std::vector<float> out;
-    out.reserve(static_cast<size_t>(t.numel()));
-    int64_t index[kMaxDims] = {0, 0, 0, 0};
-    for (int64_t n = 0; n < t.numel(); ++n) {
-        int64_t offset = 0;
-        for (int d = 0; d < t.ndim(); ++d) offset += index[d] * t.strides[d];
-        out.push_back(t.data[offset]);
-        for (int d = t.ndim() - 1; d >= 0; --d) {  // odometer step, last dim fastest
-            if (++index[d] < t.shape.dims[d]) break;
-            index[d] = 0;
-        }
-    }
-    return out;
-}
 
 // The gradient of p as a vector; zeros when none has reached it (or it was
 // cleared).

@@ -1,6 +1,6 @@
-// Helpers that tests of every layer use: looking into strings and error
-// messages, files in a temporary folder, and the relative error of two
-// results. The model-level helpers are in tests/model_helpers.h, the
+// Helpers that tests of every layer use: a tensor's values in logical order
+// (the one strided reader), looking into strings and error messages, files in
+// a temporary folder, and the relative error of two results. The model-level helpers are in tests/model_helpers.h, the
 // autograd ones in tests/grad_check.h.
 #pragma once
 
@@ -19,6 +19,24 @@
 #include "tensor/tensor.h"
 
 namespace cg {
+
+// The elements of t in row-major logical order, following its strides (views
+// included), so the result does not depend on how the tensor is laid out.
+inline std::vector<float> values_of(const Tensor& t) {
+    std::vector<float> out;
+    out.reserve(static_cast<size_t>(t.numel()));
+    int64_t index[kMaxDims] = {0, 0, 0, 0};
+    for (int64_t n = 0; n < t.numel(); ++n) {
+        int64_t offset = 0;
+        for (int d = 0; d < t.ndim(); ++d) offset += index[d] * t.strides[d];
+        out.push_back(t.data[offset]);
+        for (int d = t.ndim() - 1; d >= 0; --d) {  // odometer step, last dim fastest
+            if (++index[d] < t.shape.dims[d]) break;
+            index[d] = 0;
+        }
+    }
+    return out;
+}
 
 inline bool starts_with(const std::string& s, const std::string& prefix) {
     return s.compare(0, prefix.size(), prefix) == 0;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tensor/kernels.h"
+#include "tests/helpers.h"
 
 namespace cg::ref {
 
@@ -29,29 +30,13 @@ constexpr double kTiny = 1e-30;
 
 using Vec = std::vector<double>;
 
-// The tensor's elements in logical row-major order, honouring strides and
-// offset (reads the public fields directly, not through at()).
+// The tensor's elements in logical row-major order (values_of, tests/helpers.h), in double.
 inline Vec values(const Tensor& t) {
-    Vec v;
-    const int64_t n = t.numel();
-    v.reserve(static_cast<size_t>(n));
-    int64_t idx[kMaxDims] = {0, 0, 0, 0};
-    for (int64_t i = 0; i < n; ++i) {
-        int64_t off = 0;
-        for (int d = 0; d < t.ndim(); ++d) off += idx[d] * t.strides[d];
-        v.push_back(t.data[off]);
-        for (int d = t.ndim() - 1; d >= 0; --d) {
-            if (++idx[d] < t.shape.dims[d]) break;
-            idx[d] = 0;
-        }
-    }
-    return v;
+    const std::vector<float> v = values_of(t);
+    return Vec(v.begin(), v.end());
 }
 
-inline std::vector<float> floats(const Tensor& t) {
-    Vec v = values(t);
-    return std::vector<float>(v.begin(), v.end());
-}
+inline std::vector<float> floats(const Tensor& t) { return values_of(t); }
 
 inline Tensor randn(Shape s, Rng& rng, float stddev = 1.0f, float mean = 0.0f) {
     Tensor t = empty(s);
