@@ -29,10 +29,14 @@ constexpr double kClearMargin = 1.3;
 // which can cost a millisecond, far more than one token of a small model.
 constexpr double kMinMsBetweenTrials = 250;
 
+}  // namespace
+
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0.0 : v[v.size() / 2];
 }
+
+namespace {
 
 int other_count(const ThreadGovernor& g) { return g.current == 1 ? g.many : 1; }
 

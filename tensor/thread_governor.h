@@ -26,6 +26,10 @@ namespace cg {
 // the largest count in use.
 int set_num_threads(int threads);
 
+// The median of timings, the upper of the two middle ones for an even count
+// (0 for none): what the governor compares, and what bench reports.
+double median(std::vector<double> v);
+
 // How many parts work that splits by cores is cut into (matmul's rows): the
 // default thread count, or the user's if larger; never the governor's choice,
 // so results do not change with it.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "nn/adamw.h"
+#include "io/text.h"
 #include "tensor/kernels.h"
 #include "tensor/thread_governor.h"
 
@@ -26,11 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 // The fastest of `reps` runs of work, in ms: the bound's parts are floors,
@@ -49,12 +45,6 @@ double fastest_ms(Work&& work, int64_t reps) {
 // How many runs fit in about budget_ms, one taking one_run_ms: 3 to max_reps.
 int64_t repeats_within(double budget_ms, double one_run_ms, int64_t max_reps) {
     return std::clamp<int64_t>(static_cast<int64_t>(budget_ms / std::max(one_run_ms, 1e-3)), 3, max_reps);
-}
-
-std::string fmt(const char* format, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), format, v);
-    return buf;
 }
 
 // Random tokens: speed does not depend on what the text says.

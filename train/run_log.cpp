@@ -7,6 +7,7 @@
 
 #include "tensor/tensor.h"
 #include "io/safe_file.h"
+#include "io/text.h"
 
 namespace cg {
 
@@ -35,12 +36,6 @@ bool is_whole_number(const std::string& cell) {
     for (char ch : cell)
         if (ch < '0' || ch > '9') return false;
     return true;
-}
-
-std::string fmt(const char* format, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), format, v);
-    return buf;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "tensor/thread_governor.h"
 #include "io/run_lock.h"
 #include "io/safe_file.h"
+#include "io/text.h"
 #include "nn/adamw.h"
 #include "data/dataset.h"
 #include "train/checkpoint.h"
@@ -89,12 +90,6 @@ void check_resume_settings(const TrainConfig& given, const TrainConfig& saved) {
                 fail("train", "on resume the model comes from the checkpoint, where " + key + " is " + then[i].second +
                                   ", not " + now[i].second + "; drop --" + key +
                                   ", or train from scratch into another out_dir");
-}
-
-std::string fmt(const char* format, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), format, v);
-    return buf;
 }
 
 // "42s", "7m05s", "2h13m": the time left, for the progress line.
