@@ -278,6 +278,65 @@ echo "causalgrad sample --out_dir=$runs/6_leak/pair_max+gavg/seed1337 --max_new_
 echo '```'
 echo
 
+echo "## Part 7. What trained attention does"
+echo
+echo "The paper's Figure 1 reports that trained decoder attention settles into a static pattern: each token"
+echo "spreading uniform weight over the tokens before it. \`causalgrad attention\` measures each head of a"
+echo "trained model on a prompt (the first characters of the val split: \`study/prompt_64.txt\`, and"
+echo "\`study/prompt_256.txt\` for the larger model): for every query t >= 1, the KL divergence and the total"
+echo "variation (TV, from 0 to 1) of its weights from uniform over tokens 0..t, and its weight on the token"
+echo "itself and on the previous one (what pair_max hard-codes), averaged over the queries. A head is"
+echo "*near* a pattern when its mean TV from it is below 1/2, the pattern nearest when several are."
+echo "Counts are over every head of every finished seed."
+echo
+attention_runs=()
+while IFS=$'\t' read -r part name seeds steps overrides; do
+    [[ " $overrides " == *" run.attention="* ]] || continue
+    for seed in ${seeds//,/ }; do
+        f=$runs/$part/$name/seed$seed/attention.txt
+        [ -f "$f" ] && attention_runs+=("$part/$name/seed$seed")
+    done
+done <"$tmp/grid.tsv"
+if ((${#attention_runs[@]} == 0)); then
+    echo "No run with its attention measured has finished yet."
+    echo
+else
+    echo "| setting | steps | seeds | heads | near uniform | near previous | near itself | neither | KL from uniform | TV from uniform | on itself | on previous |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for r in "${attention_runs[@]}"; do printf '%s\t%s\n' "${r%/seed*}" "$runs/$r/attention.txt"; done |
+        awk -F'\t' '
+        { key = $1; if (!(key in seen)) { seen[key] = 1; keys[++n] = key }; seeds[key]++
+          while ((getline line < $2) > 0) {
+              if (line ~ /^prompt:/) { split(line, w, " "); st[key] = w[5] }
+              if (split(line, c, " ") == 7 && c[1] ~ /^[0-9]+$/) {
+                  heads[key]++; kl[key] += c[3]; tv[key] += c[4]; self[key] += c[5]; prev[key] += c[6]; near[key, c[7]]++
+              }
+          }
+          close($2) }
+        END {
+            for (i = 1; i <= n; i++) {
+                k = keys[i]; h = heads[k]; all += h; uni += near[k, "uniform"]
+                printf "| %s | %s | %d | %d | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.3f |\n", k, st[k], seeds[k], h,
+                    near[k, "uniform"], near[k, "previous"], near[k, "self"], near[k, "neither"], kl[k] / h, tv[k] / h, self[k] / h, prev[k] / h
+            }
+            printf "\nVerdict on the observation: %d of %d trained attention heads are near the uniform causal average (TV below 1/2).\n", uni, all
+        }'
+    echo
+    for r in "${attention_runs[@]}"; do
+        [[ $r == */seed1337 ]] || continue
+        f=attention_$(tr '/+' '__' <<<"${r%/seed*}").svg
+        mkdir -p "$plots"
+        cp "$runs/$r/attention.svg" "$plots/$f"
+        echo "![Part 7: the heads of ${r%/seed*} (seed 1337)](${plots#"$(dirname "$out")/"}/$f)"
+        echo
+    done
+fi
+echo "Commands (each run's final checkpoint; the models of part 7 are those of parts 1 and 3, trained again):"
+echo
+echo '```sh'
+echo "causalgrad attention --out_dir=$runs/PART/NAME/seedS --start=FILE:study/prompt_64.txt --draw_tokens=32 --to=attention.svg"
+echo '```'
+echo
 echo "## Verdicts"
 echo
 echo "Computed from the tables above (\`study/report.awk\`, function \`verdicts\`): a claim holds under a"
