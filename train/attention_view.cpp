@@ -90,13 +90,18 @@ std::string attention_svg(const std::vector<HeadWeights>& heads, const std::vect
           << "<rect x=\"" << x0 << "\" y=\"" << y0 << "\" width=\"" << panel << "\" height=\"" << panel
           << "\" fill=\"none\" stroke=\"#999\"/>\n";
         std::vector<std::string> shade(kShades + 1);
+        auto shade_of = [&](int64_t t, int64_t j) {
+            const float p = h.w.data[t * T + j];  // (T, T)
+            return static_cast<int>(std::lround(std::sqrt(std::clamp(p, 0.0f, 1.0f)) * kShades));
+        };
         for (int64_t t = 0; t < n; t++)
-            for (int64_t j = 0; j <= t; j++) {
-                const float p = h.w.data[t * T + j];  // (T, T)
-                const int s = static_cast<int>(std::lround(std::sqrt(std::clamp(p, 0.0f, 1.0f)) * kShades));
+            for (int64_t j = 0, run; j <= t; j += run) {
+                const int s = shade_of(t, j);
+                for (run = 1; j + run <= t && shade_of(t, j + run) == s;) run++;  // cells of one shade: one rectangle
                 if (s == 0) continue;
                 shade[s] += "M" + std::to_string(x0 + j * cell) + " " + std::to_string(y0 + t * cell) + "h" +
-                            std::to_string(cell) + "v" + std::to_string(cell) + "h-" + std::to_string(cell) + "z";
+                            std::to_string(run * cell) + "v" + std::to_string(cell) + "h-" +
+                            std::to_string(run * cell) + "z";
             }
         for (int s = 1; s <= kShades; s++)
             if (!shade[s].empty())
