@@ -319,6 +319,14 @@ const std::vector<CliCase> kCases = {
     {"sample --out_dir=run --threads=100000", 1, "threads"},
     {"sample --out_dir=run stray", 2, "unexpected argument 'stray'"},
     {"sample --out_dir=run --max_new_tokens=5", 1, "cannot write to standard output", {}, "/dev/full"},
+    // ---- attention ----
+    {"attention --out_dir=missing --start=the", 1, "no checkpoint at 'missing/ckpt.bin'"},
+    {"attention --out_dir=run", 1, "give a prompt"},
+    {"attention --out_dir=run --start=t", 1, "give at least 2"},
+    {"attention --out_dir=run --start=thecatsatonthematthedog", 1, "more than the model's block_size 16"},
+    {"attention --out_dir=run --start=the --draw_tokens=0", 1, "draw_tokens must be at least 1"},
+    {"attention --out_dir=run --start=the --to=run/log.csv", 1, ".svg"},
+    {"attention --out_dir=run --start=the", 1, "cannot write to standard output", {}, "/dev/full"},
 
     // ---- eval ----
     {"eval --out_dir=missing", 1, "no checkpoint at"},
@@ -487,6 +495,23 @@ bool wait_for_bytes(const fs::path& path, size_t bytes) {
         usleep(10000);
     }
     return false;
+}
+
+TEST_CASE("cli: attention measures every head of a trained run and draws them in one SVG") {
+    Fixture& fx = fixture();
+    const std::string svg = (fx.scratch / "attention.svg").string();
+    const Outcome o = run_cli(fx.root, {"attention", "--out_dir=run", "--start=the cat\\n", "--to=" + svg}, fx.scratch);
+    INFO(o.err);
+    REQUIRE(o.status == 0);
+    // The run has 2 layers of 2 heads: a row for each, then the count.
+    for (const char* row : {"    0     0 ", "    0     1 ", "    1     0 ", "    1     1 "}) CHECK(o.out.find(row) != std::string::npos);
+    CHECK(o.out.find("heads: 4; near uniform ") != std::string::npos);
+    const std::string picture = read_file(svg);
+    CHECK(picture.rfind("<svg ", 0) == 0);
+    CHECK(picture.size() > 7);
+    CHECK(picture.substr(picture.size() - 7) == "</svg>\n");
+    CHECK(picture.find("layer 1 head 1: ") != std::string::npos);
+    CHECK(picture.find("the cat\xe2\x8f\x8e") != std::string::npos);  // the line break shown as a mark
 }
 
 TEST_CASE("cli: SIGINT, SIGTERM and SIGUSR1 end training after the step, with a checkpoint and the resume command") {
