@@ -83,12 +83,17 @@ for i in 1 2 3; do
 done
 fake_run 1_small pair_max+avg 1337 1.69 1.69  # lower than pair_max on average, but the seeds overlap
 fake_run 1_small pair_max+avg 2 1.74 1.74
+fake_run 5_larger attn 1337 1.60 1.60        # the larger model: attention lower
+fake_run 5_larger pair_max 1337 1.70 1.70
 check "report.sh on the fake runs" bash study/report.sh --runs="$fake"
+check "part 5: the distance from nanoGPT's 1.47" grep -qF -- '- `attn`: 2,000 steps, median 10 ms/step, so about 0.0 hours of training (evaluations not counted); val 1.600, +0.130 from nanoGPT'"'"'s 1.47' "$fake/README.md"
+check "part 5: where attention goes below pair_max" grep -qF -- '- `pair_max`: attention is below it from step 2,000 on (1.600 against 1.700 at step 2,000)' "$fake/README.md"
+check "part 5: equal wall-clock time" grep -qF -- '- `pair_max`: step 2,000 of 2,000 by then; val 1.700 at step 2,000' "$fake/README.md"
 verdicts=$(sed -n '/^## Verdicts/,$p' "$fake/README.md")
 has() { grep -qF -- "$1" <<<"$verdicts"; }
 check "pair_max below attention on every seed: holds" has '- small model, 2,000 steps (part 1): `1_small/pair_max` 1.720 ± 0.010 vs `1_small/attn` 1.820 ± 0.010, every seed lower: **holds**'
 check "pair_min above attention: does not hold" has '`1_small/pair_min` 1.920 ± 0.010 vs `1_small/attn` 1.820 ± 0.010, every seed higher: **does not hold**'
-check "claim 1 verdict names where it holds and where not" has 'Verdict: holds only when: small model, 2,000 steps (part 1). Does not hold when: pair_min instead of pair_max (part 1). 9 comparisons not finished yet.'
+check "claim 1 verdict names where it holds and where not" has 'Verdict: holds only when: small model, 2,000 steps (part 1). Does not hold when: pair_min instead of pair_max (part 1); the larger model (part 5). 8 comparisons not finished yet.'
 check "overlapping seeds: not shown" has '`1_small/pair_max+avg` 1.715 ± 0.035 vs `1_small/pair_max` 1.720 ± 0.010, seeds overlap: **not shown**'
 check "the leak: full sequences lower, token by token higher" has 'Verdict: holds only when: pair_max, full-sequence loss (part 1). Does not hold when: pair_max, token-by-token loss, where the future is not there to see (part 1). 2 comparisons not finished yet.'
 check "a table row: mean ± std, best val, ms/step, token by token with the leak marked" grep -qF '| pair_max+gavg | `pair_max+gavg` | 1,000 (900) | 2,000 | 1,536,000 | 3 of 3 | 1.620 ± 0.010 | 1.620 ± 0.010 | 10.0 | 1.920 ± 0.010 (leaks) |' "$fake/README.md"
