@@ -66,7 +66,7 @@ LogFile parse_run_log(const std::string& text, const std::string& path, bool tol
         // A malformed line: an error, or the damaged tail of a crash when it is the last.
         auto malformed = [&](const std::string& what) {
             if (!tolerate_damaged_tail || start < text.size()) fail("log", where + what);
-            log.damaged_last_line = "line " + std::to_string(number) + ": " + what;
+            log.damaged_last_line = "line " + std::to_string(number) + ": " + what.substr(0, what.find(';'));
         };
         const std::vector<std::string> cells = split_cells(line);
         if (cells.size() != 7) {
