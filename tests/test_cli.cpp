@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -687,18 +688,17 @@ TEST_CASE("cli: eval reads 200 batches by default and prints the standard error 
 
 // ---- a full disk -------------------------------------------------------------------------
 
-// A tmpfs of `size` mounted on `dir` for the test (it needs root), unmounted at scope exit.
+// A tmpfs of `size` (mount -t tmpfs -o size=...) on `dir` for the test; it needs root. Unmounted at scope exit.
 struct SmallDisk {
     fs::path dir;
     bool mounted = false;
     SmallDisk(const fs::path& at, const std::string& size) : dir(at) {
         fs::create_directories(dir);
         if (geteuid() != 0) return;
-        const std::string cmd = "mount -t tmpfs -o size=" + size + " tmpfs '" + dir.string() + "' 2>/dev/null";
-        mounted = std::system(cmd.c_str()) == 0;
+        mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
     }
     ~SmallDisk() {
-        if (mounted) (void)!std::system(("umount -l '" + dir.string() + "'").c_str());
+        if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
     }
 };
 
