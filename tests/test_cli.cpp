@@ -189,6 +189,8 @@ struct Fixture {
         write_file(root / "backlog/ckpt.bin", good);
         write_file(root / "backlog/log.csv", run_log + "10,2.5,,0.001,1.0,1.00,100\n3,2.5,,0.001,1.0,1.00,100\n" +
                                                  "15,2.5,,0.001,1.0,1.00,100\n");
+        // A row written twice into one line, as a full disk left it under an earlier build.
+        write_file(root / "twicelog/log.csv", run_log + "10,2.5,,0.001,1.0,1.00,10010,2.5,,0.001,1.0,1.00,100\n");
         // Work an earlier run left without a best checkpoint: its log, or its latest state.
         write_file(root / "logonly/log.csv", run_log);
         write_file(root / "lastonly/last.bin", good);
@@ -389,6 +391,8 @@ const std::vector<CliCase> kCases = {
     // ---- plot ----
     {"plot --to=new.svg", 1, "give at least one run"},
     {"plot missing --to=new.svg", 1, "missing"},
+    {"plot twicelog --to=new.svg", 1, "twicelog/log.csv:7: 13 cells where the header has 7"},
+    {"plot backlog --to=new.svg", 1, "backlog/log.csv:8: step 3 comes after step 10"},
 
     // ---- bench ----
     {"bench --what=nope", 1, "--what must be train or generate"},
