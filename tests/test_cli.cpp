@@ -385,6 +385,7 @@ const std::vector<CliCase> kCases = {
     {"import --from=missing.safetensors --out_dir=fresh", 1, "missing.safetensors"},
     {"import --from=a_folder --out_dir=fresh", 1, "a_folder"},
     {"import --from=input.txt --out_dir=run", 1, "holds an earlier run"},
+    {"import --from=input.txt --out_dir=lastonly", 1, "'lastonly/last.bin' holds an earlier run"},
     {"import --from=input.txt --out_dir=plain", 1, "is not a folder"},
     {"import --from=input.txt stray", 2, "unexpected argument 'stray'"},
 
@@ -608,6 +609,11 @@ TEST_CASE("cli: a run whose val never improves keeps its final state in last.bin
     const Outcome r = train_tiny("--out_dir=diverged --init_from=resume --max_iters=25 --learning_rate=1e-3");
     CHECK(r.status == 0);
     CHECK(contains(r.out, "resuming at step 20 from diverged/last.bin"));
+    // An import over the run replaces its latest state too: a resume starts from the imported weights.
+    REQUIRE(run_cli(fx.root, words("import --from=diverged.safetensors --out_dir=diverged --overwrite"), fx.scratch).status == 0);
+    CHECK_FALSE(fs::exists(fx.root / "diverged/last.bin"));
+    CHECK(contains(train_tiny("--out_dir=diverged --init_from=resume --max_iters=1").out,
+                   "resuming at step 0 from diverged/ckpt.bin"));
 }
 
 TEST_CASE("cli: fine-tuning on other data keeps the best checkpoint and saves the work in last.bin") {
