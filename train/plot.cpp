@@ -266,9 +266,8 @@ void write_svg(const std::string& path, const std::string& svg) {
         std::ofstream out(tmp, std::ios::binary);
         if (!out) fail("plot", "cannot write '" + tmp + "'; is the folder there and writable?");
         out << svg;
-        out.flush();
+        out.close();  // a write the kernel refuses only at close (a network disk) is a failure too
         if (!out) {
-            out.close();
             fs::remove(tmp, ec);
             fail("plot", "writing '" + tmp + "' failed (disk full?); '" + path + "' is untouched");
         }
