@@ -108,7 +108,9 @@ train_to() {
     if ((quick)); then
         args+=(--eval_interval=$((quick_steps / 2)) --eval_iters=1 --log_interval=1)
     fi
-    if [ -f "$dir/ckpt.bin" ]; then args+=(--init_from=resume); fi
+    # last.bin: the latest state, kept beside the best; a log alone: a run killed before its first save.
+    if [ -f "$dir/ckpt.bin" ] || [ -f "$dir/last.bin" ]; then args+=(--init_from=resume)
+    elif [ -f "$dir/log.csv" ]; then args+=(--overwrite); fi
     echo "\$ causalgrad train ${args[*]}" >>"$dir/train.txt"
     "$bin" train "${args[@]}" >>"$dir/train.txt" 2>&1
 }

@@ -32,6 +32,24 @@ TEST_CASE("plot: a malformed log.csv line is an error naming the file and the li
     CHECK(error_of([&] { read_log_csv(not_log, "x"); }).find("not a causalgrad log.csv") != std::string::npos);
 }
 
+TEST_CASE("plot: a damaged log.csv is never read silently: rows run together or going back are errors, a cut-short last line is left out") {
+    TempDir d("plot");
+    const std::string rows = "0,4.1,4.2,,,,\n0,4.1,,0.001,1,2,3\n5,4.0,,0.001,1,2,3\n";
+    // A row written twice into one line (a full disk under an earlier build).
+    const std::string twice = d.write("twice.csv", std::string(kHeader) + rows + "10,3.9,,0.001,1,2.0010,3.9,,0.001,1,2,3\n");
+    CHECK(error_of([&] { read_log_csv(twice, "a"); }).find("twice.csv:5: 12 cells where the header has 7") != std::string::npos);
+    const std::string back = d.write("back.csv", std::string(kHeader) + rows + "3,3.9,,0.001,1,2,3\n");
+    CHECK(error_of([&] { read_log_csv(back, "a"); }).find("back.csv:5: step 3 comes after step 5") != std::string::npos);
+    const std::string torn = d.write("torn.csv", std::string(kHeader) + rows + "10,3.9,,0.0");
+    const RunCurves r = read_log_csv(torn, "t");
+    CHECK(r.torn_last_line);
+    CHECK(r.train.size() == 2);
+    CHECK(r.val.size() == 1);
+    CHECK_FALSE(read_log_csv(d.write("whole.csv", std::string(kHeader) + rows), "w").torn_last_line);
+    // The three-column logs of other tools still read.
+    CHECK(read_log_csv(d.write("three.csv", "step,train_loss,val_loss\n0,,4.1\n10,,3.5\n"), "3").val.size() == 2);
+}
+
 TEST_CASE("plot: inf and nan losses are counted and left out, and the picture is finite") {
     TempDir d("plot");
     const std::string log = d.write("log.csv", std::string(kHeader) +

@@ -246,6 +246,37 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
     return c;
 }
 
+std::string best_checkpoint_path(const std::string& out_dir) { return out_dir + "/ckpt.bin"; }
+std::string last_checkpoint_path(const std::string& out_dir) { return out_dir + "/last.bin"; }
+
+RunCheckpoint load_run_checkpoint(const std::string& out_dir, const std::string& which, const char* op) {
+    if (which != "best" && which != "last") fail(op, "--checkpoint must be best or last, got '" + which + "'");
+    const std::string best = best_checkpoint_path(out_dir), last = last_checkpoint_path(out_dir);
+    const bool has_best = ::access(best.c_str(), F_OK) == 0, has_last = ::access(last.c_str(), F_OK) == 0;
+    RunCheckpoint r;
+    r.best_exists = has_best;
+    if (which == "best" && !has_best && has_last)
+        fail(op, "no best checkpoint at '" + best + "' (val never improved on the run's first evaluation); its latest "
+                 "state is '" + last + "': read it with --checkpoint=last");
+    if (which == "best" || !has_last) {
+        r.path = best;
+        r.ckpt = load_checkpoint(best);
+        r.best_val_loss = r.ckpt.state.best_val_loss;
+        return r;
+    }
+    r.path = last;
+    r.ckpt = load_checkpoint(last);
+    if (has_best) {
+        Checkpoint b = load_checkpoint(best);
+        r.best_val_loss = b.state.best_val_loss;
+        if (b.state.step >= r.ckpt.state.step) {
+            r.path = best;
+            r.ckpt = std::move(b);
+        }
+    }
+    return r;
+}
+
 void restore_optimizer(Checkpoint& ckpt, AdamW& opt) {
     opt.m = ckpt.adam_m;
     opt.v = ckpt.adam_v;

@@ -2,6 +2,10 @@
 // calls the library, and turns any error into one line on stderr: exit 1 for
 // a failure, 2 for a bad option, 128 + signal when a signal stopped the work.
 #include <cxxopts.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -122,15 +126,38 @@ int cmd_train(int argc, char** argv) {
     return report.stopped_by_signal ? exit_status_for_signal(report.stopped_by_signal) : 0;
 }
 
-Checkpoint load_from(const std::string& out_dir) { return load_checkpoint(out_dir + "/ckpt.bin"); }
+// The --checkpoint option of the commands that read a run: its best state or its latest.
+void add_checkpoint_option(cxxopts::Options& o, std::string& which) {
+    o.add_options()("checkpoint", "best: out_dir/ckpt.bin; last: the latest state, the newer of out_dir/last.bin and "
+                                  "ckpt.bin (what train --init_from=resume continues from)",
+                    cxxopts::value(which)->default_value("best"));
+}
+
+RunCheckpoint load_from(const std::string& out_dir, const std::string& which, const char* op) {
+    if (which != "best" && which != "last")
+        throw OptionError("--checkpoint takes best or last, got '" + which + "'");
+    return load_run_checkpoint(out_dir, which, op);
+}
+
+// "run/ckpt.bin (step 2000, the best state; --checkpoint=last reads the latest)": which file was read.
+std::string checkpoint_read(const RunCheckpoint& r, const std::string& which) {
+    const std::string name = "ckpt.bin";
+    const bool best_file = r.path.size() >= name.size() && r.path.compare(r.path.size() - name.size(), name.size(), name) == 0;
+    std::string what = which == "best" ? "the best state; --checkpoint=last reads the latest"
+                       : best_file     ? "the latest state, also the best"
+                                       : "the latest state; --checkpoint=best reads the best";
+    return r.path + " (step " + std::to_string(r.ckpt.state.step) + ", " + what + ")";
+}
 
 int cmd_sample(int argc, char** argv) {
     std::string out_dir = "out";
     SampleOptions s;
     std::string start = "\\n";
     int threads = 0;
+    std::string which;
     cxxopts::Options o("causalgrad sample", "Generate text from out_dir/ckpt.bin, one token at a time through the "
                                             "key/value cache and the mixers' running state.");
+    add_checkpoint_option(o, which);
     o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
         "start", "text to continue, with \\n \\t \\\\ escapes, or FILE:path to read it from a file",
         cxxopts::value(start)->default_value(start))(
@@ -148,7 +175,8 @@ int cmd_sample(int argc, char** argv) {
     s.start = start_text(start);
     if (s.num_samples < 1) fail("sample", "num_samples must be at least 1");
     use_threads(threads, "sample");
-    Checkpoint c = load_from(out_dir);
+    RunCheckpoint read = load_from(out_dir, which, "sample");
+    Checkpoint& c = read.ckpt;
     // Each sample streams as it is drawn (sample i with seed + i); Ctrl-C ends
     // the current one, keeping what was printed.
     const StopSignals stop_signals;
@@ -168,27 +196,33 @@ int cmd_sample(int argc, char** argv) {
         std::cerr << "causalgrad sample: stopped by a signal; the text above is what was generated\n";
         return exit_status_for_signal(signal);
     }
+    // Standard output holds the text alone; which checkpoint wrote it goes beside.
+    std::cerr << "causalgrad sample: read " << checkpoint_read(read, which) << "\n";
     return 0;
 }
 
 int cmd_eval(int argc, char** argv) {
     std::string out_dir = "out", data_dir;
-    int64_t eval_iters = 20, batch_size = 0;
+    int64_t eval_iters = 200, batch_size = 0;
     int threads = 0;
     bool token_by_token = true;
+    std::string which;
     cxxopts::Options o("causalgrad eval", "Val loss of out_dir/ckpt.bin computed two ways: on full sequences (teacher "
                                           "forcing) and token by token through the incremental path. A causal model "
                                           "gives the same number both ways; a leaking one does not.");
     o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
         "data_dir", "token folder (default: the checkpoint's)", cxxopts::value(data_dir))(
-        "eval_iters", "batches", cxxopts::value(eval_iters)->default_value("20"))(
+        "eval_iters", "batches (nanoGPT's 200; the standard error printed says how sure the mean is)",
+        cxxopts::value(eval_iters)->default_value("200"))(
         "batch_size", "sequences per batch (default: the checkpoint's)", cxxopts::value(batch_size)->default_value("0"))(
         "token_by_token", "also the token-by-token loss (slow for big models; false: full sequences only)",
         cxxopts::value(token_by_token)->default_value("true"))(
         "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
+    add_checkpoint_option(o, which);
     if (!parse(o, argc, argv)) return 0;
     use_threads(threads, "eval");
-    Checkpoint c = load_from(out_dir);
+    RunCheckpoint read = load_from(out_dir, which, "eval");
+    Checkpoint& c = read.ckpt;
     Dataset data = load_dataset(data_dir.empty() ? c.config.data_dir : data_dir);
     if (data.vocab != c.vocab) fail("eval", "the data's vocabulary differs from the checkpoint's");
     const int64_t B = batch_size > 0 ? batch_size : c.config.batch_size, T = c.config.model.block_size;
@@ -199,29 +233,38 @@ int cmd_eval(int argc, char** argv) {
                          std::to_string(T));
     check_fits_in_memory(training_bytes(c.config.model, B), "eval");
     const uint64_t seed = 0xE7A1ull;
+    std::cout << "checkpoint: " << checkpoint_read(read, which) << "\n";
     std::cout << "parameters: " << count_parameters(c.model, false) << " (" << count_parameters(c.model, true)
               << " without position embeddings)\n";
     std::cout << "step: " << c.state.step << "\n";
     std::cout << "val batches: " << eval_iters << " of " << B << " x " << T << " tokens\n";
-    const float full = estimate_loss(c.model, data.val, B, T, eval_iters, seed);
-    if (!std::isfinite(full)) fail("eval", "the loss is not finite; the checkpoint is unusable");
-    std::cout << "val loss (full sequences): " << full << "\n";
-    if (token_by_token) {
-        const float step = estimate_loss_token_by_token(c.model, data.val, B, T, eval_iters, seed);
-        if (!std::isfinite(step)) fail("eval", "the loss is not finite; the checkpoint is unusable");
-        std::cout << "val loss (token by token): " << step << "\n";
-    }
+    check_stdout("eval");  // before the work, whose only result is what it prints
+    // The loss stays the last word of its line (scripts read it so); its standard error goes in the label.
+    auto print = [&](const char* how, const LossEstimate& e) {
+        if (!std::isfinite(e.mean)) fail("eval", "the loss is not finite; the checkpoint is unusable");
+        std::cout << "val loss (" << how;
+        if (std::isfinite(e.standard_error)) {
+            char se[32];
+            std::snprintf(se, sizeof(se), "%.4f", e.standard_error);
+            std::cout << ", standard error " << se;
+        }
+        std::cout << "): " << e.mean << "\n";
+    };
+    print("full sequences", estimate_loss_with_error(c.model, data.val, B, T, eval_iters, seed));
+    if (token_by_token)
+        print("token by token", estimate_loss_token_by_token_with_error(c.model, data.val, B, T, eval_iters, seed));
     return 0;
 }
 
 int cmd_attention(int argc, char** argv) {
-    std::string out_dir = "out", start, to;
+    std::string out_dir = "out", start, to, which;
     int64_t draw_tokens = 64;
     int threads = 0;
     cxxopts::Options o("causalgrad attention",
                        "Each attention head's weights for a prompt: how far each head is from the uniform causal "
                        "average (the pattern the paper reports for trained attention), and its weight on the token "
                        "itself and on the previous one (what pair_max hard-codes); --to draws them as heat maps.");
+    add_checkpoint_option(o, which);
     o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
         "start", "the prompt, with \\n \\t \\\\ escapes, or FILE:path to read it from a file (at most block_size "
                  "characters, at least 2)", cxxopts::value(start))(
@@ -233,7 +276,8 @@ int cmd_attention(int argc, char** argv) {
     if (start.empty()) fail("attention", "give a prompt: --start=TEXT or --start=FILE:prompt.txt");
     if (draw_tokens < 1) fail("attention", "draw_tokens must be at least 1");
     use_threads(threads, "attention");
-    Checkpoint c = load_from(out_dir);
+    RunCheckpoint read = load_from(out_dir, which, "attention");
+    Checkpoint& c = read.ckpt;
     const std::vector<int> tokens = encode(c.vocab, start_text(start));
     const int64_t T = static_cast<int64_t>(tokens.size());
     if (T < 2) fail("attention", "the prompt has " + std::to_string(T) + " token; give at least 2");
@@ -245,7 +289,7 @@ int cmd_attention(int argc, char** argv) {
         fail("attention", "the model has no attention block (mixer " + c.config.model.mixer + "); nothing to look at");
     std::vector<HeadPattern> patterns;
     for (const HeadWeights& h : heads) patterns.push_back(head_pattern(h.w));
-    std::cout << "prompt: " << T << " tokens; step " << c.state.step << " of " << out_dir << "/ckpt.bin\n"
+    std::cout << "checkpoint: " << checkpoint_read(read, which) << "\nprompt: " << T << " tokens\n"
               << attention_table(heads, patterns);
     if (!to.empty()) {
         std::vector<std::string> pieces;
@@ -254,22 +298,24 @@ int cmd_attention(int argc, char** argv) {
                                     "causalgrad attention: " + out_dir + " (step " + std::to_string(c.state.step) + ")"));
         std::cout << "wrote " << to << "\n";
     }
-    check_stdout("attention");
     return 0;
 }
 
 int cmd_export(int argc, char** argv) {
-    std::string out_dir = "out", to;
+    std::string out_dir = "out", to, which;
     cxxopts::Options o("causalgrad export", "Write the weights of out_dir/ckpt.bin as safetensors, named as nanoGPT's "
                                             "state_dict, with the model config in __metadata__.");
+    add_checkpoint_option(o, which);
     o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
         "to", "output file (default: out_dir/model.safetensors)", cxxopts::value(to));
     if (!parse(o, argc, argv)) return 0;
-    Checkpoint c = load_from(out_dir);
+    RunCheckpoint read = load_from(out_dir, which, "export");
+    Checkpoint& c = read.ckpt;
     if (to.empty()) to = out_dir + "/model.safetensors";
     export_safetensors(c.model, c.vocab, to);
     int64_t masks = 0;
     for (const Block& b : c.model.h) masks += b.mixer.kind->nanogpt_attention;
+    std::cout << "read " << checkpoint_read(read, which) << "\n";
     std::cout << "wrote " << to << " (" << gpt_parameters(c.model).size() << " parameters, lm_head.weight, " << masks
               << " causal-mask buffers)\n";
     return 0;
@@ -298,8 +344,9 @@ int cmd_import(int argc, char** argv) {
         cxxopts::value(overwrite)->default_value("false"));
     if (!parse(o, argc, argv)) return 0;
     if (from.empty()) fail("import", "give the file to read with --from=FILE.safetensors");
-    const std::string ckpt_path = out_dir + "/ckpt.bin", log_path = out_dir + "/log.csv";
-    for (const std::string& path : {ckpt_path, log_path})
+    const std::string ckpt_path = best_checkpoint_path(out_dir), last_path = last_checkpoint_path(out_dir),
+                      log_path = out_dir + "/log.csv";
+    for (const std::string& path : {ckpt_path, last_path, log_path})
         if (!overwrite && std::filesystem::exists(path))
             fail("import", "'" + path + "' holds an earlier run; import into another --out_dir, or replace it with --overwrite");
     check_writable_dir(out_dir, "import");
@@ -313,6 +360,7 @@ int cmd_import(int argc, char** argv) {
     std::filesystem::create_directories(out_dir);
     const RunLock lock = lock_out_dir(out_dir);  // not while a run trains there
     std::filesystem::remove(log_path);           // the earlier run's rows would not belong to this checkpoint
+    std::filesystem::remove(last_path);          // nor its latest state, which a resume would prefer
     save_new_checkpoint(ckpt_path, m.config, m.vocab, m.model);
     for (const std::string& note : m.notes) std::cout << note << "\n";
     const GPTConfig& c = m.model.config;
@@ -372,6 +420,7 @@ int cmd_bench(int argc, char** argv) {
               << "  model: n_layer " << b.model.n_layer << ", n_head " << b.model.n_head << ", n_embd " << b.model.n_embd
               << ", block_size " << b.model.block_size << ", mixer " << b.model.mixer << ", "
               << count_parameters(probe, false) << " parameters\n";
+    check_stdout("bench");  // before the timing, whose only result is what it prints
     // The bound is measured before any busy process starts: it is the machine's.
     const StepBound bound =
         what == "train" ? measure_step_bound(b.model, b.batch_size, count_parameters(probe, false)) : StepBound{};
@@ -433,6 +482,8 @@ int cmd_plot(int argc, char** argv) {
         for (std::string run; std::getline(list, run, ',');) {
             if (run.empty()) fail("plot", "an empty run name in '" + arg + "'");
             g.runs.push_back(read_log_csv(log_path(run), run));
+            if (g.runs.back().torn_last_line)
+                std::cout << "plot: " << log_path(run) << ": the last line is cut short (a write stopped midway); left out\n";
             if (g.runs.back().non_finite > 0)
                 std::cout << "plot: " << log_path(run) << ": " << g.runs.back().non_finite
                           << " losses are inf or nan; left out\n";
@@ -447,7 +498,39 @@ int cmd_plot(int argc, char** argv) {
 
 }  // namespace
 
+// A closed standard stream would hand its number to the next file opened, and
+// progress lines would land in log.csv or a checkpoint: each closed one is
+// held on /dev/null. Returns false when standard output was closed.
+bool hold_standard_streams() {
+    bool stdout_open = true;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        if (fd == 1) stdout_open = false;
+        ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);  // the lowest free number: fd itself
+    }
+    return stdout_open;
+}
+
+int run_command(const std::string& command, int argc, char** argv) {
+    if (command == "prepare") return cmd_prepare(argc, argv);
+    if (command == "train") return cmd_train(argc, argv);
+    if (command == "sample") return cmd_sample(argc, argv);
+    if (command == "eval") return cmd_eval(argc, argv);
+    if (command == "export") return cmd_export(argc, argv);
+    if (command == "import") return cmd_import(argc, argv);
+    if (command == "plot") return cmd_plot(argc, argv);
+    if (command == "bench") return cmd_bench(argc, argv);
+    if (command == "attention") return cmd_attention(argc, argv);
+    std::cerr << "causalgrad: unknown command '" << command << "'; `causalgrad --help` lists the commands\n";
+    return 2;
+}
+
 int main(int argc, char** argv) {
+    if (!hold_standard_streams()) {
+        std::cerr << "causalgrad" << (argc > 1 ? std::string(" ") + argv[1] : std::string())
+                  << ": standard output is closed; nothing was done (redirect it to a file, or to /dev/null)\n";
+        return 1;
+    }
     restart_with_runtime_settings(argv);
     if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
         std::cout << kUsage;
@@ -456,17 +539,10 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     const std::string report_hint = " (this is a bug in causalgrad; please report it with the command line that caused it)";
     try {
-        if (command == "prepare") return cmd_prepare(argc, argv);
-        if (command == "train") return cmd_train(argc, argv);
-        if (command == "sample") return cmd_sample(argc, argv);
-        if (command == "eval") return cmd_eval(argc, argv);
-        if (command == "export") return cmd_export(argc, argv);
-        if (command == "import") return cmd_import(argc, argv);
-        if (command == "plot") return cmd_plot(argc, argv);
-        if (command == "bench") return cmd_bench(argc, argv);
-        if (command == "attention") return cmd_attention(argc, argv);
-        std::cerr << "causalgrad: unknown command '" << command << "'; `causalgrad --help` lists the commands\n";
-        return 2;
+        const int status = run_command(command, argc, argv);
+        // Output that did not reach its file is a failure of every command, not a silent loss.
+        if (status == 0) check_stdout(command.c_str());
+        return status;
     } catch (const cxxopts::exceptions::exception& e) {
         std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
         return 2;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -19,6 +20,8 @@ namespace cg {
 namespace {
 
 // A cell as a number; false if it is not one from end to end ("1.5x", "").
+std::string fmt_step(double step) { return std::to_string(static_cast<long long>(step)); }
+
 bool parse_number(const std::string& cell, double& value) {
     if (cell.empty()) return false;
     char* end = nullptr;
@@ -33,18 +36,31 @@ RunCurves read_log_csv(const std::string& path, const std::string& label) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         fail("plot", "'" + path + "' is not a file; point it at a run's folder or its log.csv");
-    std::ifstream in(path);
+    std::ifstream in(path, std::ios::binary);
     if (!in) fail("plot", "cannot read '" + path + "'; point it at a run's log.csv");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) fail("plot", "cannot read '" + path + "'");
     RunCurves r{label, {}, {}, 0};
+    // A last line without its newline is a write cut short (a crash, a full disk): left out, and said so.
+    if (!text.empty() && text.back() != '\n') {
+        r.torn_last_line = true;
+        text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+    }
+    std::stringstream lines(text);
     std::string line;
-    std::getline(in, line);
+    std::getline(lines, line);
     if (line.rfind("step,train_loss,val_loss", 0) != 0) fail("plot", "'" + path + "' is not a causalgrad log.csv");
-    for (int64_t number = 2; std::getline(in, line); number++) {
+    const size_t columns = static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;
+    double last_train = -1, last_val = -1;
+    for (int64_t number = 2; std::getline(lines, line); number++) {
         const std::string where = path + ":" + std::to_string(number);
         std::vector<std::string> cells;
         std::stringstream ss(line);
         for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
-        if (cells.size() < 3) fail("plot", where + ": expected step,train_loss,val_loss,..., got '" + line + "'");
+        if (!line.empty() && line.back() == ',') cells.emplace_back();  // getline drops a last empty cell
+        if (cells.size() != columns)
+            fail("plot", where + ": " + std::to_string(cells.size()) + " cells where the header has " +
+                             std::to_string(columns) + " (a damaged row?); fix or remove the line");
         double step = 0, train = 0, val = 0;
         if (!parse_number(cells[0], step) || step < 0 || step != std::floor(step))
             fail("plot", where + ": the step '" + cells[0] + "' is not a whole number");
@@ -54,6 +70,11 @@ RunCurves read_log_csv(const std::string& path, const std::string& label) {
         // An evaluation row has a val loss; a step row only a training loss.
         const double loss = has_val ? val : train;
         if (!has_val && !has_train) fail("plot", where + ": the row holds no loss");
+        double& previous = has_val ? last_val : last_train;
+        if (step <= previous)
+            fail("plot", where + ": step " + cells[0] + " comes after step " + fmt_step(previous) +
+                             "; the rows must go forward, fix or remove the line");
+        previous = step;
         if (!std::isfinite(loss)) {
             r.non_finite++;
             continue;
@@ -245,9 +266,8 @@ void write_svg(const std::string& path, const std::string& svg) {
         std::ofstream out(tmp, std::ios::binary);
         if (!out) fail("plot", "cannot write '" + tmp + "'; is the folder there and writable?");
         out << svg;
-        out.flush();
+        out.close();  // a write the kernel refuses only at close (a network disk) is a failure too
         if (!out) {
-            out.close();
             fs::remove(tmp, ec);
             fail("plot", "writing '" + tmp + "' failed (disk full?); '" + path + "' is untouched");
         }
