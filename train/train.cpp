@@ -336,10 +336,9 @@ void evaluate_and_save(Run& run, int64_t step, TrainReport& report, std::ostream
 }
 
 // The fixed-width progress line, and its row in log.csv.
-void print_progress(Run& run, int64_t step, const StepResult& r, double ms, double elapsed_s, std::ostream& log) {
+void print_progress(Run& run, int64_t step, const StepResult& r, double ms, const TimeSpent& spent, std::ostream& log) {
     const double tok_s = static_cast<double>(run.tokens_per_step) / (ms / 1000.0);
-    const double left = elapsed_s / static_cast<double>(step + 1 - run.first_step) *
-                        static_cast<double>(run.config.max_iters - step - 1);
+    const double left = time_left(run.first_step, step, run.config.max_iters, run.config.eval_interval, spent);
     log << "step " << std::setw(5) << step << "/" << run.config.max_iters << " | loss " << fmt("%.4f", r.loss)
         << " | lr " << fmt("%.2e", r.lr) << " | norm " << fmt("%.4f", r.grad_norm) << " | " << fmt("%.1f", ms)
         << " ms | " << fmt("%.0f", tok_s) << " tok/s | ETA " << duration_text(left) << "\n";
@@ -426,24 +425,31 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     report.best_val_loss = run.state.best_val_loss;
     std::vector<double> step_ms;
     ThreadGovernor governor = make_thread_governor();
-    const auto run_start = std::chrono::steady_clock::now();  // for the ETA: evaluations included
+    TimeSpent spent;
+    using Clock = std::chrono::steady_clock;
+    auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
     for (int64_t step = run.state.step;; step++) {
         const bool last = step >= run.config.max_iters;
         // The weights after `step` updates; the state a resumed run starts from
         // was evaluated before it was saved.
         const bool evaluated_at_start = step == run.first_step && run.csv.has_eval_at_start;
-        if (run.lead && (step % run.config.eval_interval == 0 || last) && !evaluated_at_start)
+        if (run.lead && (step % run.config.eval_interval == 0 || last) && !evaluated_at_start) {
+            const auto e0 = Clock::now();
             evaluate_and_save(run, step, report, log);
+            spent.evals_s += seconds_since(e0);
+            spent.evals++;
+        }
         if (last) {
             report.final_step = step;
             break;
         }
 
         governor_begin(governor);
-        const auto t0 = std::chrono::steady_clock::now();
+        const auto t0 = Clock::now();
         const StepResult result =
             train_step(run.model, run.opt, run.config, run.data.train, step, run.state, run.exchange, *run.group);
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms = seconds_since(t0) * 1000.0;
+        spent.steps_s += ms / 1000.0;
         governor_end(governor, ms);
         if (!result.updated)
             fail("train", stopped_at(run, step, "the loss became " + fmt("%g", result.loss) + " and the gradient norm " +
@@ -452,8 +458,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         report.step_losses.push_back(result.loss);
         if (static_cast<int64_t>(report.step_losses.size()) > kWarmupSteps) step_ms.push_back(ms);
         if (step % run.config.log_interval == 0)
-            print_progress(run, step, result, ms,
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count(), log);
+            print_progress(run, step, result, ms, spent, log);
         if (result.stop_signal) {
             save_after_signal(run, step, result.stop_signal, log);
             report.final_step = run.state.step;
@@ -465,6 +470,15 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     print_never_improved(run, log);
     log.flush();
     return report;
+}
+
+double time_left(int64_t first_step, int64_t step, int64_t max_iters, int64_t eval_interval, const TimeSpent& spent) {
+    const int64_t steps_done = step + 1 - first_step;
+    int64_t evals_left = max_iters / eval_interval - step / eval_interval;  // the multiples of eval_interval in (step, max]
+    if (max_iters % eval_interval != 0) evals_left++;                          // and the final one
+    const double per_eval = spent.evals > 0 ? spent.evals_s / static_cast<double>(spent.evals) : 0.0;
+    return spent.steps_s / static_cast<double>(steps_done) * static_cast<double>(max_iters - step - 1) +
+           per_eval * static_cast<double>(evals_left);
 }
 
 }  // namespace cg

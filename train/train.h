@@ -56,4 +56,16 @@ std::string with_commas(int64_t n);
 // one past it is an error.
 TrainReport train(TrainConfig config, std::ostream& log);
 
+// Where a run's time has gone, for the ETA of its progress lines: training
+// steps and evaluations apart, since an evaluation of many batches can take
+// as long as hundreds of steps.
+struct TimeSpent {
+    double steps_s = 0, evals_s = 0;
+    int64_t evals = 0;
+};
+// Seconds left after `step` (steps first_step..step done): the steps left at
+// the mean step time so far, plus the evaluations left at the mean
+// evaluation time so far.
+double time_left(int64_t first_step, int64_t step, int64_t max_iters, int64_t eval_interval, const TimeSpent& spent);
+
 }  // namespace cg
