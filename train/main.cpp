@@ -1,8 +1,8 @@
 // causalgrad: the command line. Each subcommand parses its options (cxxopts),
 // calls the library, and turns any error into one line on stderr: exit 1 for
 // a failure, 2 for a bad option, 128 + signal when a signal stopped the work.
-#include <cxxopts.hpp>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -83,6 +83,24 @@ void check_stdout(const char* op) {
     if (!std::cout) fail(op, "cannot write to standard output");
 }
 
+// An error message as one line: control characters in it (from a quoted value) are escaped.
+std::string one_line(const char* what) {
+    std::string s;
+    for (const char* p = what; *p; p++) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c >= 0x20 && c != 0x7F) {
+            s += *p;
+        } else if (c == '\n') {
+            s += "\\n";
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof(hex), "\\x%02X", c);
+            s += hex;
+        }
+    }
+    return s;
+}
+
 int cmd_prepare(int argc, char** argv) {
     std::string input = "data/tinyshakespeare/input.txt", out_dir = "data/shakespeare_char";
     cxxopts::Options o("causalgrad prepare", "Character-level tokens of a UTF-8 text: the sorted set of its characters is the "
@@ -121,7 +139,10 @@ int cmd_train(int argc, char** argv) {
     return report.stopped_by_signal ? exit_status_for_signal(report.stopped_by_signal) : 0;
 }
 
-Checkpoint load_from(const std::string& out_dir) { return load_checkpoint(out_dir + "/ckpt.bin"); }
+Checkpoint load_from(const std::string& out_dir, const char* op) {
+    if (out_dir.empty()) fail(op, "--out_dir is empty; give the run's folder, e.g. --out_dir=out");
+    return load_checkpoint(out_dir + "/ckpt.bin");
+}
 
 int cmd_sample(int argc, char** argv) {
     std::string out_dir = "out";
@@ -147,7 +168,7 @@ int cmd_sample(int argc, char** argv) {
     s.start = start_text(start);
     if (s.num_samples < 1) fail("sample", "num_samples must be at least 1");
     use_threads(threads, "sample");
-    Checkpoint c = load_from(out_dir);
+    Checkpoint c = load_from(out_dir, "sample");
     // Each sample streams as it is drawn (sample i with seed + i); Ctrl-C ends
     // the current one, keeping what was printed.
     const StopSignals stop_signals;
@@ -187,7 +208,7 @@ int cmd_eval(int argc, char** argv) {
         "threads", "threads (0: 1 or all cores, chosen by measuring as it runs)", cxxopts::value(threads)->default_value("0"));
     if (!parse(o, argc, argv)) return 0;
     use_threads(threads, "eval");
-    Checkpoint c = load_from(out_dir);
+    Checkpoint c = load_from(out_dir, "eval");
     Dataset data = load_dataset(data_dir.empty() ? c.config.data_dir : data_dir);
     if (data.vocab != c.vocab) fail("eval", "the data's vocabulary differs from the checkpoint's");
     const int64_t B = batch_size > 0 ? batch_size : c.config.batch_size, T = c.config.model.block_size;
@@ -220,7 +241,7 @@ int cmd_export(int argc, char** argv) {
     o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
         "to", "output file (default: out_dir/model.safetensors)", cxxopts::value(to));
     if (!parse(o, argc, argv)) return 0;
-    Checkpoint c = load_from(out_dir);
+    Checkpoint c = load_from(out_dir, "export");
     if (to.empty()) to = out_dir + "/model.safetensors";
     export_safetensors(c.model, c.vocab, to);
     int64_t masks = 0;
@@ -390,7 +411,7 @@ int cmd_plot(int argc, char** argv) {
             g.runs.push_back(read_log_csv(log_path(run), run));
             if (g.runs.back().non_finite > 0)
                 std::cout << "plot: " << log_path(run) << ": " << g.runs.back().non_finite
-                          << " losses are inf or nan; left out\n";
+                          << " losses are inf, nan or beyond 1e6; left out\n";
         }
         if (g.runs.empty()) fail("plot", "no run in '" + arg + "'");
         groups.push_back(std::move(g));
@@ -419,26 +440,26 @@ int main(int argc, char** argv) {
         if (command == "import") return cmd_import(argc, argv);
         if (command == "plot") return cmd_plot(argc, argv);
         if (command == "bench") return cmd_bench(argc, argv);
-        std::cerr << "causalgrad: unknown command '" << command << "'; `causalgrad --help` lists the commands\n";
+        std::cerr << "causalgrad: unknown command '" << one_line(command.c_str()) << "'; `causalgrad --help` lists the commands\n";
         return 2;
     } catch (const cxxopts::exceptions::exception& e) {
-        std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
+        std::cerr << "causalgrad " << command << ": " << one_line(e.what()) << " (see causalgrad " << command << " --help)\n";
         return 2;
     } catch (const OptionError& e) {
-        std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
+        std::cerr << "causalgrad " << command << ": " << one_line(e.what()) << " (see causalgrad " << command << " --help)\n";
         return 2;
     } catch (const Error& e) {
-        std::cerr << "causalgrad " << command << ": " << e.what() << "\n";
+        std::cerr << "causalgrad " << command << ": " << one_line(e.what()) << "\n";
         return 1;
     } catch (const std::bad_alloc&) {
         std::cerr << "causalgrad " << command << ": out of memory; try a smaller model, batch or context\n";
         return 1;
     } catch (const std::filesystem::filesystem_error& e) {
-        std::cerr << "causalgrad " << command << ": file system error on '" << e.path1().string()
+        std::cerr << "causalgrad " << command << ": file system error on '" << one_line(e.path1().c_str())
                   << "': " << e.code().message() << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "causalgrad " << command << ": unexpected error: " << e.what() << report_hint << "\n";
+        std::cerr << "causalgrad " << command << ": unexpected error: " << one_line(e.what()) << report_hint << "\n";
         return 1;
     } catch (...) {
         std::cerr << "causalgrad " << command << ": unexpected error" << report_hint << "\n";
