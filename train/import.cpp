@@ -126,7 +126,7 @@ void refuse_contradictions(const SafetensorsFile& f, const std::string& path, co
             continue;
         }
         fail("import", "--" + key + "=" + given_text + " contradicts '" + path + "', whose metadata says " + key + " " +
-                           file_text + "; drop --" + key + " (the file's value is used)");
+                           file_text + "; drop --" + key + " to use the file's value");
     }
 }
 
