@@ -25,7 +25,8 @@ std::string token_bytes(const std::vector<uint16_t>& tokens) {
 // beside its final name (NAME.new) and fsynced: a full disk fails there, before
 // any file of the earlier set is touched. Then each earlier file gets a second
 // name (NAME.old, a hard link: no data is copied) and the new ones are renamed
-// over them; a rename that fails puts the earlier ones back.
+// over them; a rename that fails puts the earlier ones back. (Renames within
+// a folder need no space, so in practice only a failing disk gets there.)
 void replace_together(const std::string& dir, const std::vector<std::string>& contents) {
     const std::string kept = "'" + dir + "' keeps its earlier train.bin, val.bin and vocab.txt, if any";
     std::vector<std::string> finals, fresh, old;
@@ -44,10 +45,13 @@ void replace_together(const std::string& dir, const std::vector<std::string>& co
         throw Error(std::string(e.what()) + "; " + kept);
     }
     std::vector<bool> had(finals.size(), false);
-    remove_all(old);  // left by an earlier prepare that was killed
-    for (size_t i = 0; i < finals.size(); i++) {
+    bool can_link = true;  // a file system without hard links (FAT) moves the files in without a way back
+    remove_all(old);       // left by an earlier prepare that was killed
+    for (size_t i = 0; i < finals.size() && can_link; i++) {
         if (::link(finals[i].c_str(), old[i].c_str()) == 0) {
             had[i] = true;
+        } else if (errno == EPERM || errno == EOPNOTSUPP) {
+            can_link = false;
         } else if (errno != ENOENT) {
             const int err = errno;
             remove_all(fresh);
@@ -58,14 +62,18 @@ void replace_together(const std::string& dir, const std::vector<std::string>& co
     for (size_t i = 0; i < finals.size(); i++) {
         if (::rename(fresh[i].c_str(), finals[i].c_str()) == 0) continue;
         const int err = errno;
-        for (size_t j = 0; j < i; j++) {  // back to the earlier set
-            if (had[j]) ::rename(old[j].c_str(), finals[j].c_str());
-            else ::unlink(finals[j].c_str());
-        }
+        const std::string what = "cannot move '" + fresh[i] + "' to '" + finals[i] + "' (" + std::strerror(err) + ")";
+        if (can_link)
+            for (size_t j = 0; j < i; j++) {  // back to the earlier set
+                if (had[j]) ::rename(old[j].c_str(), finals[j].c_str());
+                else ::unlink(finals[j].c_str());
+            }
         remove_all(fresh);
         remove_all(old);
         sync_folder(dir);
-        fail("prepare", "cannot move '" + fresh[i] + "' to '" + finals[i] + "' (" + std::strerror(err) + "); " + kept);
+        if (!can_link && i > 0)
+            fail("prepare", what + "; the files before it were replaced, so the set is mixed: prepare again");
+        fail("prepare", what + "; " + kept);
     }
     remove_all(old);
     sync_folder(dir);

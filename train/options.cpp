@@ -223,7 +223,7 @@ cxxopts::ParseResult parse_strict(cxxopts::Options& options, const std::vector<s
         const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
         if (!is_option_name(name))
             fail("options", origin + "'" + shown_value(a) + "' is not an option; options are written --name=value");
-        if (!names.count(name)) fail("options", origin + "option '" + name + "' does not exist");
+        if (!names.count(name)) fail("options", origin + "option '" + shown_value(name) + "' does not exist");
         if (numbers.count(name)) {
             const bool inline_value = eq != std::string::npos;
             if (inline_value || i + 1 < args.size()) {
