@@ -366,6 +366,8 @@ const std::vector<CliCase> kCases = {
     {"train --out_dir=plain", 1, "is not a folder"},
     {"train --out_dir=plain/run", 1, "is not a folder"},
     {"train --out_dir=", 1, "output folder is empty"},
+    {"train --out_dir= --init_from=resume", 1, "output folder is empty"},
+    {"train --data_dir= --out_dir=fresh", 1, "the data folder is empty"},
     {"train --out_dir=nanrun --init_from=resume --max_iters=500 --eval_interval=1000 --weight_decay=1000000",
      1, "the loss became", {"nanrun/log.csv", "nanrun/train.lock"}},
 

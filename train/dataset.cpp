@@ -159,6 +159,7 @@ std::vector<uint16_t> read_tokens(const std::string& path, size_t vocab_size) {
 }  // namespace
 
 Dataset load_dataset(const std::string& dir) {
+    if (dir.empty()) fail("data", "the data folder is empty; give one, e.g. --data_dir=data/shakespeare_char");
     for (const char* f : {"train.bin", "val.bin", "vocab.txt"}) {
         if (::access((dir + "/" + f).c_str(), F_OK) != 0)
             fail("data", "'" + dir + "/" + f + "' is missing; run `make data` (tiny Shakespeare) or "
