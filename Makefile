@@ -101,10 +101,10 @@ test-kill: build
 	@echo "==> kill test (tests/kill_test.sh)"
 	@bash tests/kill_test.sh build/causalgrad 20
 
-# The checkpoint, config, log.csv and safetensors readers under libFuzzer, ASan and UBSan,
+# The checkpoint, config, option, log.csv and safetensors readers under libFuzzer, ASan and UBSan,
 # each for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := checkpoint config log safetensors
+FUZZ_TARGETS := checkpoint config log options safetensors
 fuzz: deps
 	@echo "==> configuring build-fuzz/ ($(CLANGXX), libFuzzer, ASan + UBSan, portable)"
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=$(CLANGXX) \

@@ -8,6 +8,8 @@
 // row runs build/causalgrad with that folder as its working directory.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -28,6 +30,8 @@
 
 #include "tests/helpers.h"
 #include "train/checkpoint.h"
+#include "train/dataset.h"
+#include "train/options.h"
 #include "train/run_lock.h"
 #include "train/run_log.h"
 
@@ -208,6 +212,55 @@ struct Fixture {
         write_file(root / "conf/nokey.conf", " = 3\n");
         write_file(root / "conf/mixer.conf", "mixer = 'pair_max'\n");
         write_file(root / "conf/badbool.conf", "bias = Maybe\n");
+        // A byte order mark before the first key, and a fault on line 2 to show the file was read.
+        write_file(root / "conf/bom.conf", "\xEF\xBB\xBFn_layer = 2\nbias = Maybe\n");
+        write_file(root / "conf/long.conf", "n_layer = " + std::string(1 << 20, '7') + "\n");
+        write_file(root / "conf/nul.conf", std::string("n_layer = 2\nmixer = at\0tn\n", 26));
+
+        // Data folders whose vocab.txt is wrong in a way only its reader can see.
+        for (const char* d : {"data_nonchar", "data_bigcount"}) fs::copy(root / "data", root / d);
+        std::string vocab = read_file(root / "data/vocab.txt");
+        vocab.replace(vocab.rfind('\n', vocab.size() - 2) + 1, std::string::npos, "65534\n");  // U+FFFE, the last entry
+        write_file(root / "data_nonchar/vocab.txt", vocab);
+        write_file(root / "data_bigcount/vocab.txt", "causalgrad-vocab 1\n99999999999999999999\n97\n");
+        write_file(root / "nonchar.txt", "the cat \xEF\xBF\xBF sat on the mat\n");  // U+FFFF
+        fs::create_symlink("data/vocab.txt", root / "vocab_link.txt");
+
+        // A safetensors file that is not an export (someone's weights), an export, and exports
+        // whose vocab metadata repeats a character or holds a surrogate.
+        write_file(root / "handmade.safetensors",
+                   with_header("{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[1],"
+                               "\"data_offsets\":[0,4]}}") + std::string(4, '\0'));
+        must("export --out_dir=run --to=run.safetensors");
+        const std::string exported = read_file(root / "run.safetensors");
+        write_file(root / "dup_vocab.safetensors", with_vocab_metadata(exported, "10,32,", "10,10,"));
+        write_file(root / "surrogate_vocab.safetensors", with_vocab_metadata(exported, "10,32,", "55296,32,"));
+        // A checkpoint with a correct checksum whose vocabulary names one character twice.
+        const Checkpoint c = load_checkpoint((root / "run/ckpt.bin").string());
+        auto u64 = [](uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); };
+        const std::string entries = u64(c.vocab.size()) + u64(c.vocab[0]) + u64(c.vocab[1]);
+        std::string twice = good.substr(16, good.size() - 20);
+        const size_t at = twice.find(entries);
+        REQUIRE(at != std::string::npos);
+        twice.replace(at + 16, 8, u64(c.vocab[0]));
+        write_file(root / "dupvocab/ckpt.bin", wrap_checkpoint_payload(twice));
+    }
+
+    // A safetensors file from its JSON header (the 8-byte length in front).
+    static std::string with_header(const std::string& json) {
+        std::string out(8, '\0');
+        for (int k = 0; k < 8; k++) out[k] = static_cast<char>((json.size() >> (8 * k)) & 0xff);
+        return out + json;
+    }
+    // An export with `from` replaced by `to` inside its vocab metadata.
+    static std::string with_vocab_metadata(const std::string& file, const std::string& from, const std::string& to) {
+        uint64_t n = 0;
+        for (int k = 7; k >= 0; k--) n = (n << 8) | static_cast<unsigned char>(file[k]);
+        std::string header = file.substr(8, n);
+        const size_t at = header.find("\"vocab\":\"" + from);
+        REQUIRE(at != std::string::npos);
+        header.replace(at + 9, from.size(), to);
+        return with_header(header) + file.substr(8 + n);
     }
 };
 
@@ -242,6 +295,12 @@ const std::vector<CliCase> kCases = {
     {"prepare --input=input.txt --out_dir=fresh stray", 2, "unexpected argument 'stray'"},
     {"prepare --inptu=input.txt", 2, "inptu"},
     {"prepare --input=", 1, "path is empty"},
+    {"prepare --input=data/train.bin --out_dir=data", 1, "is data/train.bin, one of the files prepare writes"},
+    {"prepare --input=data/vocab.txt --out_dir=data", 1, "one of the files prepare writes"},
+    {"prepare --input=./data/../data/val.bin --out_dir=data/.", 1, "one of the files prepare writes"},
+    {"prepare --input=vocab_link.txt --out_dir=./data", 1, "one of the files prepare writes"},
+    {"prepare --input=nonchar.txt --out_dir=fresh", 1, "U+FFFF, a Unicode non-character"},
+    {"prepare --input=input.txt --out_dir=", 1, "output folder is empty"},
 
     // ---- train: option syntax ----
     {"train --n_layers=3 --out_dir=fresh", 2, "n_layers"},
@@ -257,6 +316,8 @@ const std::vector<CliCase> kCases = {
     {"train --out_dir=fresh stray", 2, "unexpected argument 'stray'"},
     {"train --out_dir=fresh --bias false extra", 2, "unexpected argument 'extra'"},
     {"train --out_dir", 2, "out_dir"},
+    {"train --n_layer.x=3 --out_dir=fresh", 2, "'--n_layer.x=3' is not an option"},
+    {"train -x --out_dir=fresh", 2, "unexpected argument '-x'"},
 
     // ---- train: values ----
     {"train --n_layer=0 --out_dir=fresh", 1, "n_layer must be at least 1"},
@@ -292,6 +353,8 @@ const std::vector<CliCase> kCases = {
     {"train --data_dir=data_vocab --out_dir=fresh", 1, "ends after"},
     {"train --data_dir=data_dirbin --out_dir=fresh", 1, "is a directory"},
     {"train --data_dir=data_short --out_dir=fresh", 1, "too few for block_size 64"},
+    {"train --data_dir=data_nonchar --out_dir=fresh", 1, "(U+FFFE) is a Unicode non-character"},
+    {"train --data_dir=data_bigcount --out_dir=fresh", 1, "gives '99999999999999999999' entries; expected 1 to 65536"},
 
     // ---- train: config files ----
     {"train --config=conf/missing.conf --out_dir=fresh", 2, "does not exist"},
@@ -299,9 +362,12 @@ const std::vector<CliCase> kCases = {
     {"train --config= --out_dir=fresh", 2, "--config is empty"},
     {"train --config=conf/mixer.conf --config=conf/mixer.conf --out_dir=fresh", 2, "--config is given 2 times"},
     {"train --config=conf/dup.conf --out_dir=fresh", 2, "conf/dup.conf:3: n_layer is already set on line 1"},
-    {"train --config=conf/unknown.conf --out_dir=fresh", 2, "n_layers"},
+    {"train --config=conf/unknown.conf --out_dir=fresh", 2, "conf/unknown.conf:1: option 'n_layers' does not exist"},
     {"train --config=conf/noeq.conf --out_dir=fresh", 2, "conf/noeq.conf:1"},
-    {"train --config=conf/badval.conf --out_dir=fresh", 2, "--n_layer: 'two'"},
+    {"train --config=conf/badval.conf --out_dir=fresh", 2, "conf/badval.conf:1: --n_layer: 'two'"},
+    {"train --config=conf/bom.conf --out_dir=fresh", 2, "conf/bom.conf:2: --bias takes true or false, got 'Maybe'"},
+    {"train --config=conf/long.conf --out_dir=fresh", 2, "conf/long.conf:1: --n_layer: '7777"},
+    {"train --config=conf/nul.conf --out_dir=fresh", 2, "conf/nul.conf:2: the line holds a NUL byte"},
     {"train --config=conf/nested.conf --out_dir=fresh", 2, "cannot include another"},
     {"train --config=conf/nokey.conf --out_dir=fresh", 2, "no key"},
     {"train --config=conf/badbool.conf --out_dir=fresh", 2, "--bias takes true or false"},
@@ -328,6 +394,8 @@ const std::vector<CliCase> kCases = {
     {"train --out_dir=plain", 1, "is not a folder"},
     {"train --out_dir=plain/run", 1, "is not a folder"},
     {"train --out_dir=", 1, "output folder is empty"},
+    {"train --out_dir= --init_from=resume", 1, "output folder is empty"},
+    {"train --data_dir= --out_dir=fresh", 1, "the data folder is empty"},
     {"train --out_dir=nanrun --init_from=resume --max_iters=500 --eval_interval=1000 --weight_decay=1000000",
      1, "the loss became", {"nanrun/log.csv", "nanrun/train.lock"}},
 
@@ -347,6 +415,8 @@ const std::vector<CliCase> kCases = {
     {"sample --out_dir=run --threads=100000", 1, "threads"},
     {"sample --out_dir=run stray", 2, "unexpected argument 'stray'"},
     {"sample --out_dir=run --max_new_tokens=5", 1, "cannot write to standard output", {}, "/dev/full"},
+    {"sample --out_dir=", 1, "--out_dir is empty"},
+    {"sample --out_dir=dupvocab", 1, "holds U+000A twice"},
     {"sample --out_dir=lastonly", 1, "read it with --checkpoint=last"},
     {"sample --out_dir=run --checkpoint=newest", 2, "--checkpoint takes best or last, got 'newest'"},
     // ---- attention ----
@@ -358,6 +428,7 @@ const std::vector<CliCase> kCases = {
     {"attention --out_dir=run --start=the --to=run/log.csv", 1, ".svg"},
     {"attention --out_dir=run --start=the", 1, "cannot write to standard output", {}, "/dev/full"},
     {"attention --out_dir=lastonly --start=the", 1, "read it with --checkpoint=last"},
+    {"attention --out_dir= --start=the", 1, "--out_dir is empty"},
 
     // ---- eval ----
     {"eval --out_dir=missing", 1, "no checkpoint at"},
@@ -373,6 +444,7 @@ const std::vector<CliCase> kCases = {
     {"eval --out_dir=run --eval_iters=2", 1, "standard output is closed", {}, kClosed},
     {"eval --out_dir=lastonly", 1, "no best checkpoint at 'lastonly/ckpt.bin'"},
     {"eval --out_dir=run --checkpoint=2", 2, "--checkpoint takes best or last"},
+    {"eval --out_dir=", 1, "--out_dir is empty"},
 
     // ---- export ----
     {"export --out_dir=run --to=run/ckpt.bin", 1, "is not a safetensors file"},
@@ -387,6 +459,8 @@ const std::vector<CliCase> kCases = {
     {"export --out_dir=run stray", 2, "unexpected argument 'stray'"},
     {"export --out_dir=lastonly --to=new.safetensors", 1, "read it with --checkpoint=last"},
     {"export --out_dir=run --to=out.safetensors", 1, "cannot write to standard output", {"out.safetensors"}, "/dev/full"},
+    {"export --out_dir= --to=new.safetensors", 1, "--out_dir is empty"},
+    {"export --out_dir=run --to=handmade.safetensors", 1, "is not a causalgrad export"},
 
     // ---- import ----
     {"import --out_dir=fresh", 1, "give the file to read with --from"},
@@ -397,12 +471,20 @@ const std::vector<CliCase> kCases = {
     {"import --from=input.txt --out_dir=lastonly", 1, "'lastonly/last.bin' holds an earlier run"},
     {"import --from=input.txt --out_dir=plain", 1, "is not a folder"},
     {"import --from=input.txt stray", 2, "unexpected argument 'stray'"},
+    {"import --from=run.safetensors --out_dir=fresh --n_head=1", 1,
+     "--n_head=1 contradicts 'run.safetensors', whose metadata says n_head 2"},
+    {"import --from=run.safetensors --out_dir=fresh --mixer=pair_max", 1, "whose metadata says mixer attn"},
+    {"import --from=run.safetensors --out_dir=fresh --activation=relu", 1, "whose metadata says activation gelu"},
+    {"import --from=dup_vocab.safetensors --out_dir=fresh", 1, "holds U+000A twice"},
+    {"import --from=surrogate_vocab.safetensors --out_dir=fresh", 1, "(U+D800) is a surrogate"},
 
     // ---- plot ----
     {"plot --to=new.svg", 1, "give at least one run"},
     {"plot missing --to=new.svg", 1, "missing"},
     {"plot twicelog --to=new.svg", 1, "twicelog/log.csv:7: 13 cells where the header has 7"},
     {"plot backlog --to=new.svg", 1, "backlog/log.csv:8: step 3 comes after step 10"},
+    {"plot run --from_step=100000 --to=new.svg", 1, "no loss to draw at or after step 100000: the logs end at step 10"},
+    {"plot run --to=new.svg -x", 2, "unexpected argument '-x'"},
 
     // ---- bench ----
     {"bench --what=nope", 1, "--what must be train or generate"},
@@ -523,6 +605,130 @@ TEST_CASE("cli: sample takes its prompt from a file or with escapes, and streams
     const Outcome lines = run_cli(fx.root, {"sample", "--out_dir=run", "--max_new_tokens=0", "--start=a b\\nc"}, fx.scratch);
     CHECK(lines.status == 0);
     CHECK(lines.out == "a b\nc\n");
+}
+
+TEST_CASE("options: values of 1 MB with any bytes but NUL, a byte order mark, and each accepted form") {
+    TrainConfig config;
+    std::string text;
+    cxxopts::Options options("t", "");
+    add_train_options(options, config);
+    options.add_options()("start", "a text", cxxopts::value(text));
+    std::string value(1 << 20, 'x');
+    for (size_t i = 0; i < value.size(); i += 997) value[i] = static_cast<char>(1 + i % 255);  // every byte but NUL
+    value[5] = '\n';
+    parse_strict(options, {"--start=" + value, "--out_dir", "a\nb", "--bias", "False", "--decay_lr=TRUE",
+                           "--always_save_checkpoint", "--mixer=" + std::string(1 << 20, 'm')});
+    CHECK(text == value);
+    CHECK(config.out_dir == "a\nb");
+    CHECK_FALSE(config.model.bias);
+    CHECK(config.decay_lr);
+    CHECK(config.always_save_checkpoint);
+    CHECK(config.model.mixer.size() == size_t{1} << 20);
+    const std::string long_number = error_of([&] { parse_strict(options, {"--n_layer=" + std::string(1 << 20, '5')}); });
+    CHECK(contains(long_number, "--n_layer: '5555"));
+    CHECK(long_number.size() < 300);
+    const std::vector<ConfigArgument> read = read_config_arguments("\xEF\xBB\xBF# a comment\r\nn_layer = 3\r\nbias = False\n", "x.conf");
+    REQUIRE(read.size() == 2);
+    CHECK(read[0].arg == "--n_layer=3");
+    CHECK(read[0].line == 2);
+    CHECK(read[1].arg == "--bias=false");
+    CHECK(shown_value("a\nb\xFF\xC3\xA9") == "a\\nb\\xFF\xC3\xA9");
+}
+
+TEST_CASE("cli: an option value of any length or with a newline is an ordinary value") {
+    Fixture& fx = fixture();
+    // 100 KB on the command line (the kernel's limit for one argument is 128 KB).
+    std::string prompt;
+    while (prompt.size() < 100000) prompt += "the cat sat on the mat. ";
+    const Outcome long_prompt = run_cli(fx.root, {"sample", "--out_dir=run", "--max_new_tokens=0", "--start=" + prompt}, fx.scratch);
+    CHECK(long_prompt.status == 0);
+    CHECK(long_prompt.out.size() == prompt.size() + 1);
+    CHECK((long_prompt.out == prompt + "\n"));  // (in parentheses: doctest would print 100 KB)
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"sample", "--out_dir=run", "--max_new_tokens=0", "--start=the cat\nsat"},
+          std::vector<std::string>{"sample", "--out_dir=run", "--max_new_tokens=0", "--start", "the cat\nsat"}}) {
+        const Outcome o = run_cli(fx.root, args, fx.scratch);
+        CAPTURE(o.err);
+        CHECK(o.status == 0);
+        CHECK(o.out == "the cat\nsat\n");
+    }
+    // A bad value with a newline is refused in one line, the newline shown as \n.
+    const auto before = snapshot(fx.root);
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"train", "--n_layer=2\n3", "--out_dir=fresh"},
+          std::vector<std::string>{"train", "--out_dir=fresh", "--bias=tr\nue"},
+          std::vector<std::string>{"train", "--n_lay\ner=2", "--out_dir=fresh"},
+          std::vector<std::string>{"sample", "--out_dir=run", "--start=\xFF\n"},
+          std::vector<std::string>{"train\nx"},
+          std::vector<std::string>{"train", "--n_layer=" + std::string(120000, '9'), "--out_dir=fresh"}}) {
+        const Outcome o = run_cli(fx.root, args, fx.scratch);
+        CAPTURE(args[1 % args.size()].substr(0, 40));
+        CAPTURE(o.err);
+        CHECK((o.status == 1 || o.status == 2));
+        CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+        CHECK_FALSE(contains(o.err, "incorrect syntax"));
+        CHECK(o.err.size() < 1000);
+    }
+    CHECK(snapshot(fx.root) == before);
+}
+
+TEST_CASE("cli: plot of a log with a loss of 1e308 and a label that is not UTF-8 is well-formed SVG, with a note") {
+    Fixture& fx = fixture();
+    write_file(fx.root / "scratch_plot/huge/log.csv", read_file(fx.root / "run/log.csv") + "11,1e308,,0.001,1,1,1\n");
+    const Outcome o = run_cli(fx.root, {"plot", "l\xFF<&>=scratch_plot/huge", "--title=\x01", "--to=scratch_plot/huge.svg"}, fx.scratch);
+    CAPTURE(o.err);
+    REQUIRE(o.status == 0);
+    CHECK(contains(o.out, "1 losses are inf, nan or beyond 1e6; left out"));
+    const std::string svg = read_file(fx.root / "scratch_plot/huge.svg");
+    CHECK_FALSE(contains(svg, "inf"));
+    CHECK_FALSE(contains(svg, "nan"));
+    CHECK_NOTHROW(utf8_to_code_points(svg));
+    CHECK(contains(svg, ">l&#xFFFD;&lt;&amp;&gt;<"));
+    CHECK(contains(svg, ">&#xFFFD;</text>"));
+    fs::remove_all(fx.root / "scratch_plot");
+}
+
+TEST_CASE("cli: prepare on a full disk leaves the earlier train.bin, val.bin and vocab.txt whole") {
+    if (geteuid() != 0) {
+        MESSAGE("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    Fixture& fx = fixture();
+    const fs::path disk = fx.base.path / "small_disk";
+    fs::create_directories(disk);
+    if (mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=256k") != 0) {
+        MESSAGE("skipped: cannot mount a tmpfs here (" << std::strerror(errno) << ")");
+        return;
+    }
+    struct Unmount {
+        std::string path;
+        ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+    } unmount{disk.string()};
+    const std::string out = (disk / "data").string();
+    const Outcome first = run_cli(fx.root, {"prepare", "--input=input.txt", "--out_dir=" + out}, fx.scratch);
+    REQUIRE(first.status == 0);
+    const auto before = snapshot(disk);
+    // A text whose train.bin fits the space left but whose three files together do not.
+    struct statvfs fsinfo;
+    REQUIRE(statvfs(out.c_str(), &fsinfo) == 0);
+    const double free_bytes = static_cast<double>(fsinfo.f_bavail) * static_cast<double>(fsinfo.f_frsize);
+    std::string text = pattern_text();
+    while (static_cast<double>(text.size()) * 1.8 < 0.95 * free_bytes) text += pattern_text();
+    write_file(fx.scratch / "big.txt", text);
+    const Outcome full = run_cli(fx.root, {"prepare", "--input=" + (fx.scratch / "big.txt").string(), "--out_dir=" + out}, fx.scratch);
+    CAPTURE(full.err);
+    CHECK(full.status == 1);
+    CHECK(contains(full.err, "No space left on device"));
+    CHECK(contains(full.err, "keeps its earlier train.bin, val.bin and vocab.txt"));
+    CHECK(std::count(full.err.begin(), full.err.end(), '\n') == 1);
+    CHECK(snapshot(disk) == before);  // the earlier set, byte for byte, and nothing left beside it
+    // With room again (a shorter text), the new set replaces the old one whole.
+    write_file(fx.scratch / "other.txt", "xyzzy " + pattern_text());
+    const Outcome again = run_cli(fx.root, {"prepare", "--input=" + (fx.scratch / "other.txt").string(), "--out_dir=" + out}, fx.scratch);
+    CHECK(again.status == 0);
+    CHECK(read_file(disk / "data/vocab.txt") != before.at("data/vocab.txt").substr(5));
+    CHECK(fs::file_size(disk / "data/train.bin") + fs::file_size(disk / "data/val.bin") == 2 * (pattern_text().size() + 6));
+    CHECK(std::distance(fs::directory_iterator(disk / "data"), fs::directory_iterator()) == 3);
 }
 
 }  // namespace

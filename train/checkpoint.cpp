@@ -214,6 +214,11 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
         if (v > 0x10FFFF) r.damaged("a code point past U+10FFFF in the vocabulary");
         cp = static_cast<uint32_t>(v);
     }
+    try {
+        check_vocab(c.vocab, "its vocabulary");
+    } catch (const Error& e) {
+        r.damaged(std::string(e.what()).substr(std::string("[vocab] ").size()));
+    }
     c.state.step = static_cast<int64_t>(r.u64());
     c.state.best_val_loss = r.f32();
     if (c.state.step < 0 || !std::isfinite(c.state.best_val_loss)) r.damaged("its step or best val loss");

@@ -1,12 +1,12 @@
 // causalgrad: the command line. Each subcommand parses its options (cxxopts),
 // calls the library, and turns any error into one line on stderr: exit 1 for
 // a failure, 2 for a bad option, 128 + signal when a signal stopped the work.
-#include <cxxopts.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -88,6 +88,24 @@ void check_stdout(const char* op) {
     if (!std::cout) fail(op, "cannot write to standard output");
 }
 
+// An error message as one line: control characters in it (from a quoted value) are escaped.
+std::string one_line(const char* what) {
+    std::string s;
+    for (const char* p = what; *p; p++) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c >= 0x20 && c != 0x7F) {
+            s += *p;
+        } else if (c == '\n') {
+            s += "\\n";
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof(hex), "\\x%02X", c);
+            s += hex;
+        }
+    }
+    return s;
+}
+
 int cmd_prepare(int argc, char** argv) {
     std::string input = "data/tinyshakespeare/input.txt", out_dir = "data/shakespeare_char";
     cxxopts::Options o("causalgrad prepare", "Character-level tokens of a UTF-8 text: the sorted set of its characters is the "
@@ -108,6 +126,7 @@ int cmd_train(int argc, char** argv) {
     add_train_options(o, config);
     cxxopts::ParseResult r;
     if (!parse(o, argc, argv, true, &r)) return 0;
+    if (config.out_dir.empty()) fail("train", "the output folder is empty; give a path, e.g. --out_dir=out");
     for (const Setting& s : settings(config))
         if (s.from_checkpoint && s.option && r.count(s.key)) config.model_keys_given.push_back(s.key);
     // Under mpirun: rank 0 prints; an error on any rank ends them all, not only itself.
@@ -134,6 +153,7 @@ void add_checkpoint_option(cxxopts::Options& o, std::string& which) {
 }
 
 RunCheckpoint load_from(const std::string& out_dir, const std::string& which, const char* op) {
+    if (out_dir.empty()) fail(op, "--out_dir is empty; give the run's folder, e.g. --out_dir=out");
     if (which != "best" && which != "last")
         throw OptionError("--checkpoint takes best or last, got '" + which + "'");
     return load_run_checkpoint(out_dir, which, op);
@@ -486,7 +506,7 @@ int cmd_plot(int argc, char** argv) {
                 std::cout << "plot: " << log_path(run) << ": the last line is cut short (a write stopped midway); left out\n";
             if (g.runs.back().non_finite > 0)
                 std::cout << "plot: " << log_path(run) << ": " << g.runs.back().non_finite
-                          << " losses are inf or nan; left out\n";
+                          << " losses are inf, nan or beyond 1e6; left out\n";
         }
         if (g.runs.empty()) fail("plot", "no run in '" + arg + "'");
         groups.push_back(std::move(g));
@@ -521,7 +541,7 @@ int run_command(const std::string& command, int argc, char** argv) {
     if (command == "plot") return cmd_plot(argc, argv);
     if (command == "bench") return cmd_bench(argc, argv);
     if (command == "attention") return cmd_attention(argc, argv);
-    std::cerr << "causalgrad: unknown command '" << command << "'; `causalgrad --help` lists the commands\n";
+    std::cerr << "causalgrad: unknown command '" << one_line(command.c_str()) << "'; `causalgrad --help` lists the commands\n";
     return 2;
 }
 
@@ -544,23 +564,23 @@ int main(int argc, char** argv) {
         if (status == 0) check_stdout(command.c_str());
         return status;
     } catch (const cxxopts::exceptions::exception& e) {
-        std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
+        std::cerr << "causalgrad " << command << ": " << one_line(e.what()) << " (see causalgrad " << command << " --help)\n";
         return 2;
     } catch (const OptionError& e) {
-        std::cerr << "causalgrad " << command << ": " << e.what() << " (see causalgrad " << command << " --help)\n";
+        std::cerr << "causalgrad " << command << ": " << one_line(e.what()) << " (see causalgrad " << command << " --help)\n";
         return 2;
     } catch (const Error& e) {
-        std::cerr << "causalgrad " << command << ": " << e.what() << "\n";
+        std::cerr << "causalgrad " << command << ": " << one_line(e.what()) << "\n";
         return 1;
     } catch (const std::bad_alloc&) {
         std::cerr << "causalgrad " << command << ": out of memory; try a smaller model, batch or context\n";
         return 1;
     } catch (const std::filesystem::filesystem_error& e) {
-        std::cerr << "causalgrad " << command << ": file system error on '" << e.path1().string()
+        std::cerr << "causalgrad " << command << ": file system error on '" << one_line(e.path1().c_str())
                   << "': " << e.code().message() << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "causalgrad " << command << ": unexpected error: " << e.what() << report_hint << "\n";
+        std::cerr << "causalgrad " << command << ": unexpected error: " << one_line(e.what()) << report_hint << "\n";
         return 1;
     } catch (...) {
         std::cerr << "causalgrad " << command << ": unexpected error" << report_hint << "\n";
