@@ -310,7 +310,7 @@ else
         awk -F'\t' '
         { key = $1; if (!(key in seen)) { seen[key] = 1; keys[++n] = key }; seeds[key]++
           while ((getline line < $2) > 0) {
-              if (line ~ /^prompt:/) { split(line, w, " "); st[key] = w[5] }
+              if (line ~ /^checkpoint: .*\(step [0-9]+/) { st[key] = line; sub(/.*\(step /, "", st[key]); sub(/[^0-9].*/, "", st[key]) }
               if (split(line, c, " ") == 7 && c[1] ~ /^[0-9]+$/) {
                   heads[key]++; kl[key] += c[3]; tv[key] += c[4]; self[key] += c[5]; prev[key] += c[6]; near[key, c[7]]++
               }
