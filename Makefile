@@ -29,7 +29,7 @@ help:
 	@echo "make ctest          build, then run the suite through CTest"
 	@echo "make test-sanitize  build build-asan/ (Debug, ASan + UBSan) and run the tests there"
 	@echo "make test-clang     build build-clang/ with clang++ and -Werror, and run the tests there"
-	@echo "make test-kill      kill -9 a tiny training run 20 times at random moments; check checkpoint and log"
+	@echo "make test-kill      kill -9 a tiny training run 20 times at random moments, 20 more keeping best and latest apart, 4 full disks; check checkpoints and log"
 	@echo "make fuzz           build build-fuzz/ (clang, libFuzzer) and fuzz each reader FUZZ_SECONDS (60) seconds"
 	@echo "make examples       install build/ to a temporary prefix, build examples/ against it with find_package, run them"
 	@echo "make train          prepare the data, train the CPU config (MIXER=attn), print a sample"
@@ -97,15 +97,16 @@ test-clang: deps
 	@echo "==> running $(strip build-clang/causalgrad_tests $(ARGS))"
 	@./build-clang/causalgrad_tests $(ARGS)
 
-# 20 kill -9s across training and resumes (tests/kill_test.sh); about 20 s.
+# 20 kill -9s across training and resumes, 20 kills and SIGTERMs of runs that keep the best and the
+# latest state apart, and 4 runs stopped by a full disk (a tmpfs, as root) (tests/kill_test.sh); about 30 s.
 test-kill: build
 	@echo "==> kill test (tests/kill_test.sh)"
 	@bash tests/kill_test.sh build/causalgrad 20
 
-# The checkpoint, config, log.csv and safetensors readers under libFuzzer, ASan and UBSan,
+# The checkpoint, config, option, log.csv and safetensors readers under libFuzzer, ASan and UBSan,
 # each for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := checkpoint config log safetensors
+FUZZ_TARGETS := checkpoint config log options safetensors
 fuzz: deps
 	@echo "==> configuring build-fuzz/ ($(CLANGXX), libFuzzer, ASan + UBSan, portable)"
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=$(CLANGXX) \

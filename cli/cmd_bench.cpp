@@ -65,6 +65,7 @@ int cmd_bench(int argc, char** argv) {
               << "  model: n_layer " << b.model.n_layer << ", n_head " << b.model.n_head << ", n_embd " << b.model.n_embd
               << ", block_size " << b.model.block_size << ", mixer " << b.model.mixer << ", "
               << count_parameters(probe, false) << " parameters\n";
+    check_stdout("bench");  // before the timing, whose only result is what it prints
     // The bound is measured before any busy process starts: it is the machine's.
     const StepBound bound =
         what == "train" ? measure_step_bound(b.model, b.batch_size, count_parameters(probe, false)) : StepBound{};

@@ -34,8 +34,9 @@ int cmd_import(int argc, char** argv) {
         cxxopts::value(overwrite)->default_value("false"));
     if (!parse(o, argc, argv)) return 0;
     if (from.empty()) fail("import", "give the file to read with --from=FILE.safetensors");
-    const std::string ckpt_path = out_dir + "/ckpt.bin", log_path = out_dir + "/log.csv";
-    for (const std::string& path : {ckpt_path, log_path})
+    const std::string ckpt_path = best_checkpoint_path(out_dir), last_path = last_checkpoint_path(out_dir),
+                      log_path = out_dir + "/log.csv";
+    for (const std::string& path : {ckpt_path, last_path, log_path})
         if (!overwrite && std::filesystem::exists(path))
             fail("import", "'" + path + "' holds an earlier run; import into another --out_dir, or replace it with --overwrite");
     check_writable_dir(out_dir, "import");
@@ -49,6 +50,7 @@ int cmd_import(int argc, char** argv) {
     std::filesystem::create_directories(out_dir);
     const RunLock lock = lock_out_dir(out_dir);  // not while a run trains there
     std::filesystem::remove(log_path);           // the earlier run's rows would not belong to this checkpoint
+    std::filesystem::remove(last_path);          // nor its latest state, which a resume would prefer
     save_new_checkpoint(ckpt_path, m.config, m.vocab, m.model);
     for (const std::string& note : m.notes) std::cout << note << "\n";
     const GPTConfig& c = m.model.config;

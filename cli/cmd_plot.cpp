@@ -45,9 +45,11 @@ int cmd_plot(int argc, char** argv) {
         for (std::string run; std::getline(list, run, ',');) {
             if (run.empty()) fail("plot", "an empty run name in '" + arg + "'");
             g.runs.push_back(read_log_csv(log_path(run), run));
+            if (g.runs.back().torn_last_line)
+                std::cout << "plot: " << log_path(run) << ": the last line is cut short (a write stopped midway); left out\n";
             if (g.runs.back().non_finite > 0)
                 std::cout << "plot: " << log_path(run) << ": " << g.runs.back().non_finite
-                          << " losses are inf or nan; left out\n";
+                          << " losses are inf, nan or beyond 1e6; left out\n";
         }
         if (g.runs.empty()) fail("plot", "no run in '" + arg + "'");
         groups.push_back(std::move(g));

@@ -14,8 +14,10 @@ int cmd_sample(int argc, char** argv) {
     SampleOptions s;
     std::string start = "\\n";
     int threads = 0;
+    std::string which;
     cxxopts::Options o("causalgrad sample", "Generate text from out_dir/ckpt.bin, one token at a time through the "
                                             "key/value cache and the mixers' running state.");
+    add_checkpoint_option(o, which);
     o.add_options()("out_dir", "folder holding ckpt.bin", cxxopts::value(out_dir)->default_value(out_dir))(
         "start", "text to continue, with \\n \\t \\\\ escapes, or FILE:path to read it from a file",
         cxxopts::value(start)->default_value(start))(
@@ -33,7 +35,8 @@ int cmd_sample(int argc, char** argv) {
     s.start = start_text(start);
     if (s.num_samples < 1) fail("sample", "num_samples must be at least 1");
     use_threads(threads, "sample");
-    Checkpoint c = load_from(out_dir);
+    RunCheckpoint read = load_from(out_dir, which, "sample");
+    Checkpoint& c = read.ckpt;
     // Each sample streams as it is drawn (sample i with seed + i); Ctrl-C ends
     // the current one, keeping what was printed.
     const StopSignals stop_signals;
@@ -53,6 +56,8 @@ int cmd_sample(int argc, char** argv) {
         std::cerr << "causalgrad sample: stopped by a signal; the text above is what was generated\n";
         return exit_status_for_signal(signal);
     }
+    // Standard output holds the text alone; which checkpoint wrote it goes beside.
+    std::cerr << "causalgrad sample: read " << checkpoint_read(read, which) << "\n";
     return 0;
 }
 

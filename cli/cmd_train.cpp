@@ -19,6 +19,7 @@ int cmd_train(int argc, char** argv) {
     add_train_options(o, config);
     cxxopts::ParseResult r;
     if (!parse(o, argc, argv, true, &r)) return 0;
+    if (config.out_dir.empty()) fail("train", "the output folder is empty; give a path, e.g. --out_dir=out");
     for (const Setting& s : settings(config))
         if (s.from_checkpoint && s.option && r.count(s.key)) config.model_keys_given.push_back(s.key);
     // Under mpirun: rank 0 prints; an error on any rank ends them all, not only itself.

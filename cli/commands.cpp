@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -21,6 +22,8 @@ const std::vector<Command>& commands() {
         {"import", "make a checkpoint from a safetensors file with nanoGPT's names (from PyTorch, say)", cmd_import},
         {"bench", "time training steps (or generation) of a configuration on this machine", cmd_bench},
         {"plot", "draw the loss curves of one or more runs (their log.csv) into an SVG", cmd_plot},
+        {"attention", "draw each attention head's weights for a prompt and measure how far they are from uniform",
+         cmd_attention},
     };
     return table;
 }
@@ -62,6 +65,43 @@ void check_stdout(const char* op) {
     if (!std::cout) fail(op, "cannot write to standard output");
 }
 
-Checkpoint load_from(const std::string& out_dir) { return load_checkpoint(out_dir + "/ckpt.bin"); }
+void add_checkpoint_option(cxxopts::Options& o, std::string& which) {
+    o.add_options()("checkpoint", "best: out_dir/ckpt.bin; last: the latest state, the newer of out_dir/last.bin and "
+                                  "ckpt.bin (what train --init_from=resume continues from)",
+                    cxxopts::value(which)->default_value("best"));
+}
+
+RunCheckpoint load_from(const std::string& out_dir, const std::string& which, const char* op) {
+    if (out_dir.empty()) fail(op, "--out_dir is empty; give the run's folder, e.g. --out_dir=out");
+    if (which != "best" && which != "last")
+        throw OptionError("--checkpoint takes best or last, got '" + which + "'");
+    return load_run_checkpoint(out_dir, which, op);
+}
+
+std::string checkpoint_read(const RunCheckpoint& r, const std::string& which) {
+    const std::string name = "ckpt.bin";
+    const bool best_file = r.path.size() >= name.size() && r.path.compare(r.path.size() - name.size(), name.size(), name) == 0;
+    std::string what = which == "best" ? "the best state; --checkpoint=last reads the latest"
+                       : best_file     ? "the latest state, also the best"
+                                       : "the latest state; --checkpoint=best reads the best";
+    return r.path + " (step " + std::to_string(r.ckpt.state.step) + ", " + what + ")";
+}
+
+std::string one_line(const char* what) {
+    std::string s;
+    for (const char* p = what; *p; p++) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c >= 0x20 && c != 0x7F) {
+            s += *p;
+        } else if (c == '\n') {
+            s += "\\n";
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof(hex), "\\x%02X", c);
+            s += hex;
+        }
+    }
+    return s;
+}
 
 }  // namespace cg

@@ -5,10 +5,10 @@
 // them into one line.
 #pragma once
 
-#include <cxxopts.hpp>
 #include <string>
 #include <vector>
 
+#include "cli/options.h"  // cxxopts, as every file of the command line must see it (no std::regex)
 #include "tensor/tensor.h"
 #include "train/checkpoint.h"
 
@@ -33,6 +33,7 @@ int cmd_export(int argc, char** argv);
 int cmd_import(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_plot(int argc, char** argv);
+int cmd_attention(int argc, char** argv);
 
 // What the command files share (cli/commands.cpp).
 
@@ -48,7 +49,13 @@ bool parse(cxxopts::Options& options, int argc, char** argv, bool with_config = 
 int use_threads(int threads, const char* op);
 // Standard output that could not be written (a closed pipe, a full disk) is an error, not a silent loss.
 void check_stdout(const char* op);
-// out_dir/ckpt.bin
-Checkpoint load_from(const std::string& out_dir);
+// The --checkpoint option of the commands that read a run: its best state or its latest.
+void add_checkpoint_option(cxxopts::Options& o, std::string& which);
+// The run's best state (out_dir/ckpt.bin) or, with which == "last", its latest.
+RunCheckpoint load_from(const std::string& out_dir, const std::string& which, const char* op);
+// "run/ckpt.bin (step 2000, the best state; --checkpoint=last reads the latest)": which file was read.
+std::string checkpoint_read(const RunCheckpoint& r, const std::string& which);
+// An error message as one line: control characters in it (from a quoted value) are escaped.
+std::string one_line(const char* what);
 
 }  // namespace cg

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -13,31 +14,60 @@ namespace cg {
 
 // vocab.txt: a header line, the size, then one code point (decimal) per line,
 // so newlines and spaces in the vocabulary stay unambiguous.
-void write_vocab(const std::string& path, const Vocab& vocab) {
+std::string vocab_file_text(const Vocab& vocab) {
     std::string text = "causalgrad-vocab 1\n" + std::to_string(vocab.size()) + "\n";
     for (uint32_t cp : vocab) text += std::to_string(cp) + "\n";
-    write_file_atomically(path, text, "vocab");
+    return text;
+}
+
+void write_vocab(const std::string& path, const Vocab& vocab) { write_file_atomically(path, vocab_file_text(vocab), "vocab"); }
+
+bool is_noncharacter(uint32_t cp) { return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE; }
+
+void check_vocab(const Vocab& vocab, const std::string& where) {
+    std::vector<uint32_t> sorted(vocab);
+    for (size_t i = 0; i < vocab.size(); i++) {
+        const uint32_t cp = vocab[i];
+        char hex[16];
+        std::snprintf(hex, sizeof(hex), "U+%04X", static_cast<unsigned>(cp));
+        const std::string entry = where + ": vocabulary entry " + std::to_string(i + 1) + " (" + hex + ")";
+        if (cp > 0x10FFFF) fail("vocab", entry + " is past U+10FFFF, not a character");
+        if (cp >= 0xD800 && cp <= 0xDFFF) fail("vocab", entry + " is a surrogate, which UTF-8 cannot hold");
+        if (is_noncharacter(cp)) fail("vocab", entry + " is a Unicode non-character");
+    }
+    std::sort(sorted.begin(), sorted.end());
+    const auto repeat = std::adjacent_find(sorted.begin(), sorted.end());
+    if (repeat != sorted.end()) {
+        char hex[16];
+        std::snprintf(hex, sizeof(hex), "U+%04X", static_cast<unsigned>(*repeat));
+        fail("vocab", where + ": the vocabulary holds " + hex + " twice; each character must have one token");
+    }
 }
 
 Vocab read_vocab(const std::string& path) {
     std::istringstream in(read_regular_file(path, "vocab"));
-    std::string magic, version;
-    int64_t n = -1;
-    in >> magic >> version >> n;
+    std::string magic, version, count;
+    in >> magic >> version >> count;
     if (magic != "causalgrad-vocab" || version != "1")
         fail("vocab", "'" + path + "' is not a causalgrad vocabulary file (version 1)");
-    if (n < 1 || n > 65536) fail("vocab", "'" + path + "' gives " + std::to_string(n) + " entries; expected 1 to 65536");
+    // The count as written: a number too big for any integer is reported as it is.
+    const bool digits = !count.empty() && count.size() <= 6 && count.find_first_not_of("0123456789") == std::string::npos;
+    const int64_t n = digits ? std::stoll(count) : -1;
+    if (n < 1 || n > 65536)
+        fail("vocab", "'" + path + "' gives " + (count.empty() ? std::string("no") : "'" + count.substr(0, 40) + "'") +
+                          " entries; expected 1 to 65536");
     Vocab v(static_cast<size_t>(n));
     for (size_t i = 0; i < v.size(); i++) {
         int64_t cp = -1;
         if (!(in >> cp)) fail("vocab", "'" + path + "' ends after " + std::to_string(i) + " of " + std::to_string(n) + " entries");
-        if (cp < 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (i > 0 && cp <= v[i - 1]))
+        if (cp < 0 || cp > 0x10FFFF || (i > 0 && cp <= v[i - 1]))
             fail("vocab", "'" + path + "' entry " + std::to_string(i + 1) +
                               " is not a code point above the previous one; prepare the data again");
         v[i] = static_cast<uint32_t>(cp);
     }
     std::string extra;
     if (in >> extra) fail("vocab", "'" + path + "' holds more than its " + std::to_string(n) + " entries");
+    check_vocab(v, "'" + path + "'");
     return v;
 }
 
@@ -82,6 +112,7 @@ std::vector<uint16_t> read_tokens(const std::string& path, size_t vocab_size) {
 }  // namespace
 
 Dataset load_dataset(const std::string& dir) {
+    if (dir.empty()) fail("data", "the data folder is empty; give one, e.g. --data_dir=data/shakespeare_char");
     for (const char* f : {"train.bin", "val.bin", "vocab.txt"}) {
         if (::access((dir + "/" + f).c_str(), F_OK) != 0)
             fail("data", "'" + dir + "/" + f + "' is missing; run `make data` (tiny Shakespeare) or "

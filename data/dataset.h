@@ -16,6 +16,13 @@ using Vocab = std::vector<uint32_t>;
 
 Vocab read_vocab(const std::string& path);
 void write_vocab(const std::string& path, const Vocab& vocab);
+std::string vocab_file_text(const Vocab& vocab);  // what write_vocab writes
+// Throws (naming `where`) unless every entry is a Unicode scalar value that is
+// not a non-character (U+FDD0..U+FDEF, U+xxFFFE, U+xxFFFF), and no entry repeats:
+// text made of them is valid UTF-8, and each character has one token.
+void check_vocab(const Vocab& vocab, const std::string& where);
+// Whether a code point is one of Unicode's 66 non-characters.
+bool is_noncharacter(uint32_t cp);
 std::string decode(const Vocab& vocab, const std::vector<int>& tokens);   // -> UTF-8
 std::vector<int> encode(const Vocab& vocab, const std::string& text);    // throws on unknown characters
 

@@ -98,4 +98,36 @@ void check_writable_dir(const std::string& dir, const char* op) {
         fail(op, "folder " + quoted(p.string()) + " is not writable (" + std::strerror(errno) + "); choose another path");
 }
 
+
+void write_file_synced(const std::string& path, const std::string& bytes, const char* op) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fail(op, "cannot write '" + path + "' (" + std::strerror(errno) + ")");
+    int err = 0;
+    for (size_t done = 0; done < bytes.size() && !err;) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) err = n < 0 ? errno : ENOSPC;
+        else done += static_cast<size_t>(n);
+    }
+    if (!err && ::fsync(fd) != 0) err = errno;
+    if (::close(fd) != 0 && !err) err = errno;
+    if (err) {
+        ::unlink(path.c_str());
+        fail(op, "writing '" + path + "' failed (" + std::strerror(err) + ")");
+    }
+}
+
+void sync_folder(const std::string& dir) {
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    struct stat sa, sb;
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 }  // namespace cg

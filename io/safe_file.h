@@ -22,4 +22,17 @@ void write_file_atomically(const std::string& path, const std::string& bytes, co
 // nearest existing parent is a writable folder (so it can be made).
 void check_writable_dir(const std::string& dir, const char* op);
 
+
+// Writes `bytes` to `path` (created or truncated) and fsyncs it, for a caller
+// that moves the file into place itself. On failure `path` is removed and the
+// error (under `op`) names it and the reason, e.g. a full disk.
+void write_file_synced(const std::string& path, const std::string& bytes, const char* op);
+
+// fsyncs folder `dir`, so that renames inside it are on disk.
+void sync_folder(const std::string& dir);
+
+// Whether both paths exist and name the same file (the same device and inode),
+// however they are spelled: through links, "..", or another relative path.
+bool same_file(const std::string& a, const std::string& b);
+
 }  // namespace cg

@@ -123,7 +123,7 @@ int64_t count_parameters(GPT& m, bool non_embedding) {
     return non_embedding ? n - m.wpe.value.numel() : n;
 }
 
-Var gpt_forward(GPT& m, const Ids& idx, bool training, Rng& rng) {
+Var gpt_forward(GPT& m, const Ids& idx, bool training, Rng& rng, std::vector<Tensor>* attention_weights) {
     const GPTConfig& c = m.config;
     if (idx.shape.ndim != 2) fail("gpt", "idx must be (B, T), got " + idx.shape.str());
     const int64_t T = idx.shape[1];
@@ -135,7 +135,7 @@ Var gpt_forward(GPT& m, const Ids& idx, bool training, Rng& rng) {
     Var tok = embedding(m.wte.var(), idx);                                  // (B, T, C)
     Var pos = embedding(m.wpe.var(), make_ids({T}, std::move(positions)));  // (T, C)
     Var x = dropout(add(tok, pos), c.dropout, training, rng);
-    const ForwardPass pass{training, c.dropout, &rng, m.composed_attention};
+    const ForwardPass pass{training, c.dropout, &rng, m.composed_attention, attention_weights};
     for (const Block& b : m.h) {
         x = add(x, mixer_forward(b.mixer, layer_norm(b.ln_1, x), pass));
         x = add(x, mlp_forward(b.mlp, layer_norm(b.ln_2, x), pass));

@@ -62,7 +62,10 @@ std::vector<Parameter*> gpt_parameters(GPT& model);
 int64_t count_parameters(GPT& model, bool non_embedding);
 
 // idx (B, T) -> logits (B, T, V). Dropout draws from `rng` when training.
-Var gpt_forward(GPT& model, const Ids& idx, bool training, Rng& rng);
+// With `attention_weights`, each attention block appends its softmax weights
+// (B, NH, T, T) there (models/attention_maps.h).
+Var gpt_forward(GPT& model, const Ids& idx, bool training, Rng& rng,
+                std::vector<Tensor>* attention_weights = nullptr);
 
 // Incremental decoding of N sequences fed one token at a time: each block's
 // mixer state (attention's key/value cache, a parameter-free op's previous

@@ -20,10 +20,40 @@ void attention_init(Mixer& m, const MixerSettings& s, Rng& rng) {
 }
 
 Var attention_core(const Mixer& m, const Var& qkv, const ForwardPass& pass) {
+    if (pass.attention_weights) pass.attention_weights->push_back(attention_weights(qkv.value, m.n_head));
     const bool prob_dropout = pass.training && pass.dropout > 0.0f;
     if (prob_dropout || pass.composed_attention)
         return causal_attention_composed(qkv, m.n_head, pass.dropout, pass.training, *pass.rng);
     return causal_attention(qkv, m.n_head);
+}
+
+Tensor attention_weights(const Tensor& qkv_in, int64_t NH) {
+    const Tensor qkv = qkv_in.contiguous();
+    const int64_t B = qkv.shape[0], T = qkv.shape[1], C = qkv.shape[2] / 3, HS = C / NH;
+    Tensor w = zeros({B, NH, T, T});
+    const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+    // The plain loops: this is for looking at a few sequences, not for training.
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < NH; h++)
+            for (int64_t t = 0; t < T; t++) {
+                const float* q = qkv.data + (b * T + t) * 3 * C + h * HS;  // (B, T, 3C): q | k | v
+                float* row = w.data + ((b * NH + h) * T + t) * T;         // (B, NH, T, T)
+                float mx = -INFINITY;
+                for (int64_t j = 0; j <= t; j++) {
+                    const float* k = qkv.data + (b * T + j) * 3 * C + C + h * HS;
+                    double s = 0.0;
+                    for (int64_t i = 0; i < HS; i++) s += static_cast<double>(q[i]) * k[i];
+                    row[j] = static_cast<float>(s) * scale;
+                    mx = std::fmax(mx, row[j]);
+                }
+                double total = 0.0;
+                for (int64_t j = 0; j <= t; j++) {
+                    row[j] = std::exp(row[j] - mx);
+                    total += row[j];
+                }
+                for (int64_t j = 0; j <= t; j++) row[j] = static_cast<float>(row[j] / total);
+            }
+    return w;
 }
 
 MixerState attention_state(const Mixer& m, int64_t N, int64_t W, int64_t T_max) {

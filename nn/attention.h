@@ -16,6 +16,9 @@ void attention_init(Mixer& m, const MixerSettings& s, Rng& rng);
 // composed ops when asked (pass.composed_attention) or when dropout on the
 // attention probabilities is on (the fused kernel has none).
 Var attention_core(const Mixer& m, const Var& qkv, const ForwardPass& pass);
+// qkv (B, T, 3C) -> the softmax weights (B, NH, T, T) of each head, zero
+// above the diagonal: row t is how query t spreads over keys 0..t.
+Tensor attention_weights(const Tensor& qkv, int64_t n_head);
 // The key/value cache: t[0] = k, t[1] = v, each (N, NH, T_max, HS).
 MixerState attention_state(const Mixer& m, int64_t N, int64_t W, int64_t T_max);
 // One new token per sequence at position state.pos: qkv (N, 3C) -> (N, C),

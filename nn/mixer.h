@@ -54,6 +54,9 @@ struct ForwardPass {
     float dropout = 0.0f;
     Rng* rng = nullptr;                // dropout draws from it when training
     bool composed_attention = false;   // the readable attention (autograd/composed.h) instead of the fused op
+    // When set, each attention block appends its softmax weights (B, NH, T, T)
+    // here, for looking at what trained attention does (models/attention_maps.h).
+    std::vector<Tensor>* attention_weights = nullptr;
 };
 
 enum class MixerUse {

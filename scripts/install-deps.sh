@@ -41,8 +41,11 @@ EOF
     exit 0
 fi
 
+# Installed for this machine's architecture (or for all): with arm64 libraries
+# added for the cross build, dpkg-query lists one line per architecture.
+native_arch=$(dpkg --print-architecture)
 is_installed() {
-    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+    dpkg-query -W -f='${Status} ${Architecture}\n' "$1" 2>/dev/null | grep -qxE "install ok installed ($native_arch|all)"
 }
 
 missing=()

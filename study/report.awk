@@ -5,7 +5,7 @@
 #   curves.tsv    part name seed step val      (the val rows of each finished run's log.csv)
 # -v mode=table -v part=P   the table of part P (-v machines=TEXT: where the runs ran)
 # -v mode=overtake          part 3: where attention overtakes, and equal wall-clock time
-# -v mode=larger            part 5: steps and training time
+# -v mode=larger            part 5: training time, distance from nanoGPT, crossings, equal wall-clock time
 # -v mode=verdicts          the verdict per claim, with every comparison
 # -v mode=summary           the verdict per claim, one line each
 # Every number printed comes from these files: nothing here knows a result.
@@ -180,14 +180,15 @@ function curve(key,    n, i, parts) {
         cv_n++; cv_steps[cv_n] = parts[i] + 0; cv[parts[i] + 0] = c_sum[key, parts[i]] / c_n[key, parts[i]]
     }
 }
-function overtake(    names, n, i, j, key, a, attn_val, since, last) {
-    n = split("pair_max pair_max+avg hybrid_attn_first hybrid_attn_last", names, " ")
-    a = "3_budget/attn"
-    if (count(a) == 0) { print "Attention's 10,000-step runs have not finished yet."; return }
+# Where attention's mean val curve goes below each named setting's of part p, and stays there.
+function crossings(p, list,    names, n, i, j, key, a, attn_val, since, last) {
+    n = split(list, names, " ")
+    a = p "/attn"
+    if (count(a) == 0) { print "Attention's runs have not finished yet."; return }
     curve(a)
     for (j = 1; j <= cv_n; j++) attn_val[cv_steps[j]] = cv[cv_steps[j]]
     for (i = 1; i <= n; i++) {
-        key = "3_budget/" names[i]
+        key = p "/" names[i]
         if (count(key) == 0) { printf "- `%s`: not finished yet\n", names[i]; continue }
         curve(key)
         since = ""; last = ""
@@ -203,6 +204,9 @@ function overtake(    names, n, i, j, key, a, attn_val, since, last) {
         else
             printf "- `%s`: attention is below it from step %s on (%.3f against %.3f at step %s)\n", names[i], commas(since), attn_val[last], cv[last], commas(last)
     }
+}
+function overtake(    names, n, i, key) {
+    crossings("3_budget", "pair_max pair_max+avg hybrid_attn_first hybrid_attn_last")
     print ""
     print "Equal wall-clock time (training steps times the median ms/step; evaluations left out):"
     print ""
@@ -214,13 +218,36 @@ function overtake(    names, n, i, j, key, a, attn_val, since, last) {
             r_steps[key, 1] * s_ms[key] / 60000, mean_std(key, "full")
     }
 }
-function larger(    i, key) {
+function larger(    i, key, fastest, t, j, reached, at) {
     for (i = 1; i <= n_settings; i++) {
         key = order[i]
         if (s_part[key] != "5_larger") continue
         if (count(key) == 0) { printf "- `%s`: %s steps planned, not finished yet\n", s_name[key], commas(s_steps[key]); continue }
-        printf "- `%s`: %s steps, median %.0f ms/step, so about %.1f hours of training (evaluations not counted)\n", s_name[key],
-            commas(r_steps[key, 1]), s_ms[key], r_steps[key, 1] * s_ms[key] / 3600000
+        stat(key, "full")
+        printf "- `%s`: %s steps, median %.0f ms/step, so about %.1f hours of training (evaluations not counted); val %s, %+.3f from nanoGPT's 1.47 (batch 64, 5,000 steps on a GPU)\n", s_name[key],
+            commas(r_steps[key, 1]), s_ms[key], r_steps[key, 1] * s_ms[key] / 3600000, mean_std(key, "full"), st_mean - 1.47
+    }
+    print ""
+    print "Where attention's val curve (mean of seeds, 200-batch evaluations) goes below the others':"
+    print ""
+    crossings("5_larger", "pair_max pair_max+avg hybrid_attn_last")
+    fastest = ""
+    for (i = 1; i <= n_settings; i++) {
+        key = order[i]
+        if (s_part[key] != "5_larger" || count(key) == 0 || s_ms[key] == "") continue
+        t = r_steps[key, 1] * s_ms[key]
+        if (fastest == "" || t < fastest) fastest = t
+    }
+    if (fastest == "") return
+    printf "\nEqual wall-clock time: each setting's val at %.1f hours of training, the time the fastest finished setting took for all its steps (steps x median ms/step; the last evaluation at or before the step reached by then, on a schedule that was not yet annealed for the slower ones):\n\n", fastest / 3600000
+    for (i = 1; i <= n_settings; i++) {
+        key = order[i]
+        if (s_part[key] != "5_larger" || count(key) == 0 || s_ms[key] == "") continue
+        reached = int(fastest / s_ms[key]); at = ""
+        curve(key)
+        for (j = 1; j <= cv_n; j++) if (cv_steps[j] <= reached) at = cv_steps[j]
+        if (at == "") printf "- `%s`: no evaluation by step %s\n", s_name[key], commas(reached)
+        else printf "- `%s`: step %s of %s by then; val %.3f at step %s\n", s_name[key], commas(reached), commas(r_steps[key, 1]), cv[at], commas(at)
     }
 }
 

@@ -141,7 +141,7 @@ How to read the tables:
 - **val loss**: \`causalgrad eval --eval_iters=200\` on the run's final checkpoint,
   200 val batches, on full sequences; mean ± sample standard deviation over the
   finished seeds. **best val**: the lowest val loss of the evaluations during
-  training (50 batches; 20 in part 5), averaged over seeds.
+  training (50 batches; 200 in part 5), averaged over seeds.
 - **val token by token**: the same 200 batches through the incremental path
   (one token at a time, no future in view). For a causal model it equals the
   full-sequence loss; for a leaking one (\`+gavg\`) it is the honest number.
@@ -199,14 +199,17 @@ plot context.svg "Part 4: block 256, batch 3 (val)" --train=false --log_steps --
 
 echo "## Part 5. Larger: nanoGPT's shakespeare_char model, batch 16"
 echo
-echo "6 layers, 6 heads, n_embd 384, block 256, dropout 0.2; one seed, the same number of steps for each mixer."
+echo "6 layers, 6 heads, n_embd 384, block 256, dropout 0.2; nanoGPT's recipe (lr 1e-3, warmup 100, cosine to 1e-4,"
+echo "betas 0.9/0.99, weight decay 0.1, clip 1) for its 5,000 steps at batch 16 instead of 64 (20M tokens instead"
+echo "of 82M: a batch-64 attention run would take about a day of one core here), evaluated every 250 steps on"
+echo "200 batches. Each run used one thread."
 echo
 report table 5_larger
 echo
 report larger
 echo
 commands 5_larger
-plot larger.svg "Part 5: 6 layers of 384, block 256 (val, 20 batches)" --from_step=1 -- 5_larger attn pair_max pair_max+avg
+plot larger.svg "Part 5: 6 layers of 384, block 256 (val, 200 batches, mean of seeds)" --train=false --from_step=1 -- 5_larger attn pair_max pair_max+avg hybrid_attn_last
 
 echo "## Part 6. The leak"
 echo
@@ -278,6 +281,65 @@ echo "causalgrad sample --out_dir=$runs/6_leak/pair_max+gavg/seed1337 --max_new_
 echo '```'
 echo
 
+echo "## Part 7. What trained attention does"
+echo
+echo "The paper's Figure 1 reports that trained decoder attention settles into a static pattern: each token"
+echo "spreading uniform weight over the tokens before it. \`causalgrad attention\` measures each head of a"
+echo "trained model on a prompt (the first characters of the val split: \`study/prompt_64.txt\`, and"
+echo "\`study/prompt_256.txt\` for the larger model): for every query t >= 1, the KL divergence and the total"
+echo "variation (TV, from 0 to 1) of its weights from uniform over tokens 0..t, and its weight on the token"
+echo "itself and on the previous one (what pair_max hard-codes), averaged over the queries. A head is"
+echo "*near* a pattern when its mean TV from it is below 1/2, the pattern nearest when several are."
+echo "Counts are over every head of every finished seed."
+echo
+attention_runs=()
+while IFS=$'\t' read -r part name seeds steps overrides; do
+    [[ " $overrides " == *" run.attention="* ]] || continue
+    for seed in ${seeds//,/ }; do
+        f=$runs/$part/$name/seed$seed/attention.txt
+        [ -f "$f" ] && attention_runs+=("$part/$name/seed$seed")
+    done
+done <"$tmp/grid.tsv"
+if ((${#attention_runs[@]} == 0)); then
+    echo "No run with its attention measured has finished yet."
+    echo
+else
+    echo "| setting | steps | seeds | heads | near uniform | near previous | near itself | neither | KL from uniform | TV from uniform | on itself | on previous |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for r in "${attention_runs[@]}"; do printf '%s\t%s\n' "${r%/seed*}" "$runs/$r/attention.txt"; done |
+        awk -F'\t' '
+        { key = $1; if (!(key in seen)) { seen[key] = 1; keys[++n] = key }; seeds[key]++
+          while ((getline line < $2) > 0) {
+              if (line ~ /^checkpoint: .*\(step [0-9]+/) { st[key] = line; sub(/.*\(step /, "", st[key]); sub(/[^0-9].*/, "", st[key]) }
+              if (split(line, c, " ") == 7 && c[1] ~ /^[0-9]+$/) {
+                  heads[key]++; kl[key] += c[3]; tv[key] += c[4]; self[key] += c[5]; prev[key] += c[6]; near[key, c[7]]++
+              }
+          }
+          close($2) }
+        END {
+            for (i = 1; i <= n; i++) {
+                k = keys[i]; h = heads[k]; all += h; uni += near[k, "uniform"]
+                printf "| %s | %s | %d | %d | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.3f |\n", k, st[k], seeds[k], h,
+                    near[k, "uniform"], near[k, "previous"], near[k, "self"], near[k, "neither"], kl[k] / h, tv[k] / h, self[k] / h, prev[k] / h
+            }
+            printf "\nVerdict on the observation: %d of %d trained attention heads are near the uniform causal average (TV below 1/2).\n", uni, all
+        }'
+    echo
+    for r in "${attention_runs[@]}"; do
+        [[ $r == */seed1337 ]] || continue
+        f=attention_$(tr '/+' '__' <<<"${r%/seed*}").svg
+        mkdir -p "$plots"
+        cp "$runs/$r/attention.svg" "$plots/$f"
+        echo "![Part 7: the heads of ${r%/seed*} (seed 1337)](${plots#"$(dirname "$out")/"}/$f)"
+        echo
+    done
+fi
+echo "Commands (each run's final checkpoint; the models of part 7 are those of parts 1 and 3, trained again):"
+echo
+echo '```sh'
+echo "causalgrad attention --out_dir=$runs/PART/NAME/seedS --start=FILE:study/prompt_64.txt --draw_tokens=32 --to=attention.svg"
+echo '```'
+echo
 echo "## Verdicts"
 echo
 echo "Computed from the tables above (\`study/report.awk\`, function \`verdicts\`): a claim holds under a"

@@ -17,6 +17,8 @@
 #   machine.txt  the CPU, cores, threads and nice level it ran with, per session
 #   stages.csv   (run.stage) the val loss both ways every N steps
 #   samples.txt  (run.samples) text sampled through both paths
+#   attention.txt, attention.svg  (run.attention) causalgrad attention on the
+#                final checkpoint: each head's distance from uniform, heat maps
 #   ckpt.bin     the last checkpoint (not committed; kept so the run can resume)
 # A run is finished when all of them are there. The grid is read again before
 # each run starts, so settings can be added while the runner works.
@@ -106,7 +108,9 @@ train_to() {
     if ((quick)); then
         args+=(--eval_interval=$((quick_steps / 2)) --eval_iters=1 --log_interval=1)
     fi
-    if [ -f "$dir/ckpt.bin" ]; then args+=(--init_from=resume); fi
+    # last.bin: the latest state, kept beside the best; a log alone: a run killed before its first save.
+    if [ -f "$dir/ckpt.bin" ] || [ -f "$dir/last.bin" ]; then args+=(--init_from=resume)
+    elif [ -f "$dir/log.csv" ]; then args+=(--overwrite); fi
     echo "\$ causalgrad train ${args[*]}" >>"$dir/train.txt"
     "$bin" train "${args[@]}" >>"$dir/train.txt" 2>&1
 }
@@ -135,10 +139,18 @@ write_samples() {
     } >"$dir/samples.txt.tmp" 2>&1 && mv "$dir/samples.txt.tmp" "$dir/samples.txt"
 }
 
+# causalgrad attention on the run's final checkpoint, for the prompt in FILE.
+look_at_attention() {
+    local dir=$1 prompt=$2
+    "$bin" attention --out_dir="$dir" --threads=1 --start="FILE:$prompt" --draw_tokens=32 \
+        --to="$dir/attention.svg" >"$dir/attention.txt.tmp" && mv "$dir/attention.txt.tmp" "$dir/attention.txt"
+}
+
 run_is_finished() {
     local dir=$1 overrides=$2
     [ -f "$dir/eval.txt" ] || return 1
     if [ -n "$(override run.samples $overrides)" ]; then [ -f "$dir/samples.txt" ] || return 1; fi
+    if [ -n "$(override run.attention $overrides)" ]; then [ -f "$dir/attention.txt" ] || return 1; fi
     return 0
 }
 
@@ -173,6 +185,11 @@ do_run() {
     [ -f "$dir/eval.txt" ] || evaluate "$dir" "$dir/eval.txt" "${paths:-both}" || return 1
     if [ -n "$(override run.samples $overrides)" ] && [ ! -f "$dir/samples.txt" ]; then
         write_samples "$dir" || return 1
+    fi
+    local prompt
+    prompt=$(override run.attention $overrides)
+    if [ -n "$prompt" ] && [ ! -f "$dir/attention.txt" ]; then
+        look_at_attention "$dir" "$prompt" || return 1
     fi
     echo "==> $part/$name seed $seed: done, $(grep 'full sequences' "$dir/eval.txt")"
 }
@@ -215,7 +232,7 @@ if ((list_finished)); then
     while IFS=$'\t' read -r part name seed steps overrides; do
         d=$runs/$part/$name/seed$seed
         run_is_finished "$d" "$overrides" || continue
-        for f in log.csv train.txt eval.txt machine.txt stages.csv samples.txt; do
+        for f in log.csv train.txt eval.txt machine.txt stages.csv samples.txt attention.txt attention.svg; do
             if [ -f "$d/$f" ]; then echo "$d/$f"; fi
         done
     done < <(list_runs)

@@ -8,6 +8,7 @@
 
 #include "tensor/tensor.h"
 #include "tests/helpers.h"
+#include "data/dataset.h"
 #include "tools/plot.h"
 
 namespace cg {
@@ -32,6 +33,24 @@ TEST_CASE("plot: a malformed log.csv line is an error naming the file and the li
     CHECK(error_of([&] { read_log_csv(not_log, "x"); }).find("not a causalgrad log.csv") != std::string::npos);
 }
 
+TEST_CASE("plot: a damaged log.csv is never read silently: rows run together or going back are errors, a cut-short last line is left out") {
+    TempDir d("plot");
+    const std::string rows = "0,4.1,4.2,,,,\n0,4.1,,0.001,1,2,3\n5,4.0,,0.001,1,2,3\n";
+    // A row written twice into one line (a full disk under an earlier build).
+    const std::string twice = d.write("twice.csv", std::string(kHeader) + rows + "10,3.9,,0.001,1,2.0010,3.9,,0.001,1,2,3\n");
+    CHECK(error_of([&] { read_log_csv(twice, "a"); }).find("twice.csv:5: 12 cells where the header has 7") != std::string::npos);
+    const std::string back = d.write("back.csv", std::string(kHeader) + rows + "3,3.9,,0.001,1,2,3\n");
+    CHECK(error_of([&] { read_log_csv(back, "a"); }).find("back.csv:5: step 3 comes after step 5") != std::string::npos);
+    const std::string torn = d.write("torn.csv", std::string(kHeader) + rows + "10,3.9,,0.0");
+    const RunCurves r = read_log_csv(torn, "t");
+    CHECK(r.torn_last_line);
+    CHECK(r.train.size() == 2);
+    CHECK(r.val.size() == 1);
+    CHECK_FALSE(read_log_csv(d.write("whole.csv", std::string(kHeader) + rows), "w").torn_last_line);
+    // The three-column logs of other tools still read.
+    CHECK(read_log_csv(d.write("three.csv", "step,train_loss,val_loss\n0,,4.1\n10,,3.5\n"), "3").val.size() == 2);
+}
+
 TEST_CASE("plot: inf and nan losses are counted and left out, and the picture is finite") {
     TempDir d("plot");
     const std::string log = d.write("log.csv", std::string(kHeader) +
@@ -48,6 +67,45 @@ TEST_CASE("plot: inf and nan losses are counted and left out, and the picture is
     RunCurves huge{"huge", {{0, 1.0}, {10, 1e30}}, {}, 0};
     const std::string big = plot_svg({huge}, "t");
     CHECK(std::count(big.begin(), big.end(), '\n') < 60);
+}
+
+TEST_CASE("plot: the SVG is well-formed XML: huge losses left out, labels escaped, bytes that are not UTF-8 replaced") {
+    TempDir d("plot");
+    const std::string log = d.write("log.csv", std::string(kHeader) + "0,4.0,4.1,,,,\n10,1e308,,1,1,1,1\n20,3.0,-1e300,,,,\n"
+                                                                       "30,2.5,2.6,,,,\n40,2e6,,1,1,1,1\n");
+    RunCurves r = read_log_csv(log, "a<b & \"c\"\xFF\x01\xED\xA0\x80\xEF\xBF\xBE");
+    CHECK(r.non_finite == 3);
+    PlotOptions options;
+    options.title = "t\xC3\x28 <&>";
+    const std::string svg = plot_svg({PlotGroup{r.label, {r}}}, options);
+    CHECK(svg.find("inf") == std::string::npos);
+    CHECK(svg.find("nan") == std::string::npos);
+    CHECK_NOTHROW(utf8_to_code_points(svg));
+    for (char c : svg) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
+    CHECK(svg.find("\xEF\xBF\xBE") == std::string::npos);  // U+FFFE is no XML character
+    CHECK(contains(svg, "a&lt;b &amp; \"c\"&#xFFFD;&#xFFFD;"));
+    CHECK(contains(svg, "t&#xFFFD;( &lt;&amp;&gt;"));
+    // Every '&' starts an entity.
+    for (size_t at = svg.find('&'); at != std::string::npos; at = svg.find('&', at + 1)) {
+        const std::string rest = svg.substr(at, 8);
+        CHECK((starts_with(rest, "&lt;") || starts_with(rest, "&gt;") || starts_with(rest, "&amp;") ||
+               starts_with(rest, "&#xFFFD;")));
+    }
+    // Values past what an axis holds, given directly, are left out too.
+    RunCurves direct{"direct", {{0, 4.0}, {10, 1e308}, {20, 3.0}}, {{0, 4.1}, {20, 2.9}}, 0};
+    const std::string svg2 = plot_svg({direct}, "t");
+    CHECK(svg2.find("inf") == std::string::npos);
+    CHECK(svg2.find("nan") == std::string::npos);
+}
+
+TEST_CASE("plot: --from_step past the last logged step says so") {
+    RunCurves r{"r", {{0, 4.0}, {10, 3.0}}, {{0, 4.1}, {10, 3.1}}, 0};
+    PlotOptions options;
+    options.from_step = 500;
+    CHECK(contains(error_of([&] { plot_svg({PlotGroup{"r", {r}}}, options); }),
+                   "no loss to draw at or after step 500: the logs end at step 10"));
+    RunCurves empty{"e", {}, {}, 0};
+    CHECK(contains(error_of([&] { plot_svg({empty}, "t"); }), "the logs hold no losses yet"));
 }
 
 TEST_CASE("plot: the mean of runs at the steps they all have, with min and max") {

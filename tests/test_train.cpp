@@ -854,3 +854,16 @@ TEST_CASE("train: a config key given twice is an error naming both lines") {
 
 }  // namespace
 }  // namespace cg
+
+namespace cg {
+TEST_CASE("train: the ETA counts the steps and the evaluations left apart") {
+    // 10 steps (0..9) took 5 s, and two evaluations 30 s each.
+    const TimeSpent spent{5.0, 60.0, 2};
+    // 90 steps left at 0.5 s, evaluations left at 20, 40, 60, 80, 100: 5 at 30 s.
+    CHECK(time_left(0, 9, 100, 20, spent) == doctest::Approx(45.0 + 150.0));
+    // max_iters not a multiple of eval_interval: the final evaluation counts too (40, 60, 80 and 90).
+    CHECK(time_left(0, 29, 90, 20, TimeSpent{15.0, 30.0, 1}) == doctest::Approx(30.0 + 120.0));
+    // A resumed run counts only its own steps; no evaluation measured yet costs nothing.
+    CHECK(time_left(50, 59, 100, 50, TimeSpent{20.0, 0.0, 0}) == doctest::Approx(2.0 * 40));
+}
+}  // namespace cg

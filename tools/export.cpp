@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <optional>
 
+#include "io/json.h"
 #include "train/settings.h"
 #include "io/safe_file.h"
 
@@ -30,20 +32,50 @@ Metadata export_metadata(const GPTConfig& config, const Vocab& vocab) {
 }
 
 namespace {
-// An existing file may be replaced only if it is a regular file that starts
-// as safetensors do: an 8-byte header length, then the JSON header's '{'.
+
+// The __metadata__ object of an existing safetensors file, read from its
+// header alone (a large file is not read whole); nullopt when the file does not
+// start as safetensors do.
+std::optional<Json> existing_metadata(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    unsigned char size_bytes[8] = {};
+    if (!in.read(reinterpret_cast<char*>(size_bytes), 8)) return std::nullopt;
+    uint64_t n = 0;
+    for (int k = 7; k >= 0; k--) n = (n << 8) | size_bytes[k];
+    if (n == 0 || n > (100u << 20)) return std::nullopt;
+    std::string header(static_cast<size_t>(n), '\0');
+    if (!in.read(header.data(), static_cast<std::streamsize>(n))) return std::nullopt;
+    try {
+        const Json root = parse_json(header);
+        if (root.kind != Json::object) return std::nullopt;
+        const Json* meta = root.find("__metadata__");
+        return meta ? *meta : Json{};
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+// An existing file may be replaced only if it is an earlier export: a regular
+// safetensors file whose metadata holds what export_metadata writes (the
+// model's settings, mixer.0, nanogpt_compatible and vocab). A safetensors file
+// from elsewhere (PyTorch's, made by hand) is someone's weights and is kept.
 void check_export_target(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return;  // a new file
     if (!S_ISREG(st.st_mode))
         fail("export", "'" + path + "' exists and is not a regular file; give a new file name with --to");
-    std::ifstream in(path, std::ios::binary);
-    char head[9] = {};
-    in.read(head, 9);
-    if (!in || head[8] != '{')
+    const std::optional<Json> meta = existing_metadata(path);
+    if (!meta)
         fail("export", "'" + path + "' exists and is not a safetensors file (a checkpoint, log or data?); "
                        "export replaces only an earlier export: give a new file name with --to");
+    for (const char* key : {"n_layer", "n_head", "n_embd", "mixer", "mixer.0", "nanogpt_compatible", "vocab"}) {
+        const Json* v = meta->kind == Json::object ? meta->find(key) : nullptr;
+        if (!v || v->kind != Json::string)
+            fail("export", "'" + path + "' exists and is not a causalgrad export (its metadata has no '" + key +
+                               "'); export replaces only an earlier export: give a new file name with --to");
+    }
 }
+
 }  // namespace
 
 void export_safetensors(GPT& model, const Vocab& vocab, const std::string& path) {

@@ -92,7 +92,42 @@ Vocab vocab_from_metadata(const std::string& text, const std::string& path) {
             fail("import", "'" + path + "': the vocab metadata holds '" + item + "', not a code point");
         v.push_back(static_cast<uint32_t>(std::stoul(item)));
     }
+    check_vocab(v, "'" + path + "': the vocab metadata");
     return v;
+}
+
+// A model setting given to the import that the file's metadata sets otherwise
+// would build another model than the one saved: refused, naming both values.
+// dropout is not the model's shape but how it trains on; a new value is applied, with a note.
+void refuse_contradictions(const SafetensorsFile& f, const std::string& path, const Metadata& from_file,
+                           const Metadata& given, std::vector<std::string>& notes) {
+    for (const auto& [key, value] : given) {
+        if (!f.meta(key)) continue;
+        const std::string* saved = nullptr;
+        for (const auto& [k, v] : from_file)
+            if (k == key) saved = &v;
+        if (!saved) continue;
+        const std::string &file_text = *saved, &given_text = value;
+        bool same = file_text == given_text;
+        // Compared as the setting reads them, so "4" and "04", or "attn" and "attn,attn", agree.
+        try {
+            TrainConfig a, b;
+            apply_config_pairs(a, from_file);
+            b = a;
+            apply_config_pairs(a, {{key, file_text}});
+            apply_config_pairs(b, {{key, given_text}});
+            same = key == "mixer" ? block_mixers(a.model) == block_mixers(b.model) : config_pairs(a) == config_pairs(b);
+        } catch (const std::exception&) {
+            // A value that does not read is refused later with its own message.
+        }
+        if (same) continue;
+        if (key == "dropout") {
+            notes.push_back("dropout " + given_text + " (the file's metadata says " + file_text + ")");
+            continue;
+        }
+        fail("import", "--" + key + "=" + given_text + " contradicts '" + path + "', whose metadata says " + key + " " +
+                           file_text + "; drop --" + key + " to use the file's value");
+    }
 }
 
 // nanoGPT's causal-mask buffer: (1, 1, block_size, block_size), 1 on and below the diagonal.
@@ -149,6 +184,7 @@ ImportedModel import_model(const SafetensorsFile& f, const std::string& path, co
 
     Metadata settings = settings_from_shapes(f);
     add_settings_from_metadata(f, settings);
+    refuse_contradictions(f, path, settings, o.settings, out.notes);
     for (const auto& [k, v] : o.settings) set(settings, k, v);
     bool has_mixer = false, needs_heads = false, has_heads = false;
     for (const auto& [k, v] : settings) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -19,6 +20,8 @@ namespace cg {
 namespace {
 
 // A cell as a number; false if it is not one from end to end ("1.5x", "").
+std::string fmt_step(double step) { return std::to_string(static_cast<long long>(step)); }
+
 bool parse_number(const std::string& cell, double& value) {
     if (cell.empty()) return false;
     char* end = nullptr;
@@ -27,34 +30,56 @@ bool parse_number(const std::string& cell, double& value) {
     return end == cell.c_str() + cell.size() && errno != ERANGE;
 }
 
+// A step or loss past these is no point of a readable axis (a hand-edited or
+// damaged log): a step is refused, a loss left out like inf and nan.
+constexpr double kLargestStep = 1e15, kLargestLoss = 1e6;
+
 }  // namespace
 
 RunCurves read_log_csv(const std::string& path, const std::string& label) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         fail("plot", "'" + path + "' is not a file; point it at a run's folder or its log.csv");
-    std::ifstream in(path);
+    std::ifstream in(path, std::ios::binary);
     if (!in) fail("plot", "cannot read '" + path + "'; point it at a run's log.csv");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) fail("plot", "cannot read '" + path + "'");
     RunCurves r{label, {}, {}, 0};
+    // A last line without its newline is a write cut short (a crash, a full disk): left out, and said so.
+    if (!text.empty() && text.back() != '\n') {
+        r.torn_last_line = true;
+        text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+    }
+    std::stringstream lines(text);
     std::string line;
-    std::getline(in, line);
+    std::getline(lines, line);
     if (line.rfind("step,train_loss,val_loss", 0) != 0) fail("plot", "'" + path + "' is not a causalgrad log.csv");
-    for (int64_t number = 2; std::getline(in, line); number++) {
+    const size_t columns = static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;
+    double last_train = -1, last_val = -1;
+    for (int64_t number = 2; std::getline(lines, line); number++) {
         const std::string where = path + ":" + std::to_string(number);
         std::vector<std::string> cells;
         std::stringstream ss(line);
         for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
-        if (cells.size() < 3) fail("plot", where + ": expected step,train_loss,val_loss,..., got '" + line + "'");
+        if (!line.empty() && line.back() == ',') cells.emplace_back();  // getline drops a last empty cell
+        if (cells.size() != columns)
+            fail("plot", where + ": " + std::to_string(cells.size()) + " cells where the header has " +
+                             std::to_string(columns) + " (a damaged row?); fix or remove the line");
         double step = 0, train = 0, val = 0;
-        if (!parse_number(cells[0], step) || step < 0 || step != std::floor(step))
-            fail("plot", where + ": the step '" + cells[0] + "' is not a whole number");
+        if (!parse_number(cells[0], step) || step < 0 || step != std::floor(step) || step > kLargestStep)
+            fail("plot", where + ": the step '" + cells[0] + "' is not a whole number from 0 to 1e15");
         const bool has_train = !cells[1].empty(), has_val = !cells[2].empty();
         if ((has_train && !parse_number(cells[1], train)) || (has_val && !parse_number(cells[2], val)))
             fail("plot", where + ": a loss is not a number in '" + line + "'");
         // An evaluation row has a val loss; a step row only a training loss.
         const double loss = has_val ? val : train;
         if (!has_val && !has_train) fail("plot", where + ": the row holds no loss");
-        if (!std::isfinite(loss)) {
+        double& previous = has_val ? last_val : last_train;
+        if (step <= previous)
+            fail("plot", where + ": step " + cells[0] + " comes after step " + fmt_step(previous) +
+                             "; the rows must go forward, fix or remove the line");
+        previous = step;
+        if (!std::isfinite(loss) || std::fabs(loss) > kLargestLoss) {
             r.non_finite++;
             continue;
         }
@@ -90,9 +115,38 @@ std::string num(double v) {
     return buf;
 }
 
+// The length of the UTF-8 sequence at s[i] that is a character XML may hold,
+// or 0 (a byte that is not UTF-8, a control character, U+FFFE, U+FFFF).
+size_t xml_character_at(const std::string& s, size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return 0;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (size_t k = 1; k < len; k++) {
+        const auto d = static_cast<unsigned char>(s[i + k]);
+        if ((d >> 6) != 0x2) return 0;
+        cp = (cp << 6) | (d & 0x3F);
+    }
+    const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
+    if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') return 0;
+    return len;
+}
+
+// Text as SVG (XML) content: markup characters escaped, and anything XML
+// cannot hold (bytes that are not UTF-8, control characters) shown as U+FFFD.
 std::string escape(const std::string& s) {
     std::string out;
-    for (char c : s) out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+    for (size_t i = 0; i < s.size();) {
+        const size_t len = xml_character_at(s, i);
+        const char c = s[i];
+        if (len == 0) out += "&#xFFFD;";
+        else if (c == '<') out += "&lt;";
+        else if (c == '>') out += "&gt;";
+        else if (c == '&') out += "&amp;";
+        else out.append(s, i, len);
+        i += len ? len : 1;
+    }
     return out;
 }
 
@@ -115,6 +169,7 @@ struct Curves {
 std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& options) {
     const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
     std::vector<Curves> curves;
+    double last_logged = -1;  // the last step of any curve, before --from_step
     for (const PlotGroup& g : groups) {
         if (g.runs.empty()) fail("plot", "the curve '" + g.label + "' has no runs");
         std::vector<const std::vector<std::pair<double, double>>*> train, val;
@@ -127,7 +182,13 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
         // log10(0) is not a place on the axis
         const double first = std::max(options.from_step, options.log_steps ? 1.0 : 0.0);
         for (auto* s : {&c.train, &c.val})
-            s->erase(std::remove_if(s->begin(), s->end(), [&](const BandPoint& p) { return p.step < first; }), s->end());
+            if (!s->empty()) last_logged = std::max(last_logged, s->back().step);
+        // Beyond 1e300 the axis arithmetic would overflow to inf: such a point is not drawn.
+        auto drawable = [](double v) { return std::isfinite(v) && std::fabs(v) <= 1e300; };
+        for (auto* s : {&c.train, &c.val})
+            s->erase(std::remove_if(s->begin(), s->end(), [&](const BandPoint& p) {
+                         return p.step < first || !drawable(p.step) || !drawable(p.lo) || !drawable(p.hi) || !drawable(p.mean);
+                     }), s->end());
         curves.push_back(std::move(c));
     }
     double min_step = 1e300, max_step = 0, lo = 1e300, hi = -1e300;
@@ -139,6 +200,12 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
                 lo = std::min(lo, p.lo);
                 hi = std::max(hi, p.hi);
             }
+    if (lo > hi && last_logged >= 0) {
+        char text[160];
+        std::snprintf(text, sizeof(text), "no loss to draw at or after step %.15g: the logs end at step %.15g; lower --from_step",
+                      std::max(options.from_step, options.log_steps ? 1.0 : 0.0), last_logged);
+        fail("plot", text);
+    }
     if (lo > hi) fail("plot", "the logs hold no losses yet");
     const double dl = tick_spacing(std::max(hi - lo, 0.1));
     lo = std::floor(lo / dl) * dl;
@@ -245,9 +312,8 @@ void write_svg(const std::string& path, const std::string& svg) {
         std::ofstream out(tmp, std::ios::binary);
         if (!out) fail("plot", "cannot write '" + tmp + "'; is the folder there and writable?");
         out << svg;
-        out.flush();
+        out.close();  // a write the kernel refuses only at close (a network disk) is a failure too
         if (!out) {
-            out.close();
             fs::remove(tmp, ec);
             fail("plot", "writing '" + tmp + "' failed (disk full?); '" + path + "' is untouched");
         }

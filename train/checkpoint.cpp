@@ -214,6 +214,11 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
         if (v > 0x10FFFF) r.damaged("a code point past U+10FFFF in the vocabulary");
         cp = static_cast<uint32_t>(v);
     }
+    try {
+        check_vocab(c.vocab, "its vocabulary");
+    } catch (const Error& e) {
+        r.damaged(std::string(e.what()).substr(std::string("[vocab] ").size()));
+    }
     c.state.step = static_cast<int64_t>(r.u64());
     c.state.best_val_loss = r.f32();
     if (c.state.step < 0 || !std::isfinite(c.state.best_val_loss)) r.damaged("its step or best val loss");
@@ -244,6 +249,37 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
     const std::string bad = first_non_finite(params, c.adam_m, c.adam_v);
     if (!bad.empty()) r.damaged(bad + " holds NaN or infinity");
     return c;
+}
+
+std::string best_checkpoint_path(const std::string& out_dir) { return out_dir + "/ckpt.bin"; }
+std::string last_checkpoint_path(const std::string& out_dir) { return out_dir + "/last.bin"; }
+
+RunCheckpoint load_run_checkpoint(const std::string& out_dir, const std::string& which, const char* op) {
+    if (which != "best" && which != "last") fail(op, "--checkpoint must be best or last, got '" + which + "'");
+    const std::string best = best_checkpoint_path(out_dir), last = last_checkpoint_path(out_dir);
+    const bool has_best = ::access(best.c_str(), F_OK) == 0, has_last = ::access(last.c_str(), F_OK) == 0;
+    RunCheckpoint r;
+    r.best_exists = has_best;
+    if (which == "best" && !has_best && has_last)
+        fail(op, "no best checkpoint at '" + best + "' (val never improved on the run's first evaluation); its latest "
+                 "state is '" + last + "': read it with --checkpoint=last");
+    if (which == "best" || !has_last) {
+        r.path = best;
+        r.ckpt = load_checkpoint(best);
+        r.best_val_loss = r.ckpt.state.best_val_loss;
+        return r;
+    }
+    r.path = last;
+    r.ckpt = load_checkpoint(last);
+    if (has_best) {
+        Checkpoint b = load_checkpoint(best);
+        r.best_val_loss = b.state.best_val_loss;
+        if (b.state.step >= r.ckpt.state.step) {
+            r.path = best;
+            r.ckpt = std::move(b);
+        }
+    }
+    return r;
 }
 
 void restore_optimizer(Checkpoint& ckpt, AdamW& opt) {

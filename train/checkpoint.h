@@ -54,4 +54,23 @@ std::string wrap_checkpoint_payload(const std::string& payload);
 // Moves the saved AdamW moments into an optimizer made for ckpt.model.
 void restore_optimizer(Checkpoint& ckpt, AdamW& opt);
 
+// The two checkpoints of a run folder. ckpt.bin holds the best state (the
+// lowest val loss; with always_save_checkpoint, the latest evaluated one).
+// last.bin holds the latest state whenever ckpt.bin does not: an evaluation
+// that did not improve, or a stop signal. A save of ckpt.bin removes last.bin,
+// so last.bin, when there, is the newer of the two.
+std::string best_checkpoint_path(const std::string& out_dir);
+std::string last_checkpoint_path(const std::string& out_dir);
+
+struct RunCheckpoint {
+    std::string path;  // the file read
+    Checkpoint ckpt;
+    bool best_exists = false;  // out_dir holds a ckpt.bin (read or not)
+    float best_val_loss = 0;   // ckpt.bin's best val loss, when it exists
+};
+// which = "best": ckpt.bin. which = "last": the newer (by step) of last.bin and
+// ckpt.bin, ckpt.bin on a tie: the state `train --init_from=resume` continues
+// from. Throws under `op` naming the file and the option to read the other.
+RunCheckpoint load_run_checkpoint(const std::string& out_dir, const std::string& which, const char* op);
+
 }  // namespace cg

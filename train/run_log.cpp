@@ -1,9 +1,15 @@
 #include "train/run_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <utility>
 
 #include "tensor/tensor.h"
 #include "io/safe_file.h"
@@ -40,8 +46,9 @@ bool is_whole_number(const std::string& cell) {
 
 }  // namespace
 
-LogFile parse_run_log(const std::string& text, const std::string& path) {
+LogFile parse_run_log(const std::string& text, const std::string& path, bool tolerate_damaged_tail) {
     LogFile log;
+    int64_t last_train = -1, last_eval = -1;
     size_t start = 0;
     for (int64_t number = 1; start < text.size(); number++) {
         size_t end = text.find('\n', start);
@@ -57,32 +64,90 @@ LogFile parse_run_log(const std::string& text, const std::string& path) {
             if (line != kLogHeader) fail("log", where + "expected the header '" + kLogHeader + "'; is this a causalgrad log.csv?");
             continue;
         }
+        // A malformed line: an error, or the damaged tail of a crash when it is the last.
+        auto malformed = [&](const std::string& what) {
+            if (!tolerate_damaged_tail || start < text.size()) fail("log", where + what);
+            log.damaged_last_line = "line " + std::to_string(number) + ": " + what.substr(0, what.find(';'));
+        };
         const std::vector<std::string> cells = split_cells(line);
-        if (cells.size() != 7)
-            fail("log", where + "has " + std::to_string(cells.size()) + " cells, expected 7; fix or remove the line");
-        if (!is_whole_number(cells[0])) fail("log", where + "step '" + cells[0] + "' is not a whole number");
-        if (!is_number(cells[1])) fail("log", where + "train_loss '" + cells[1] + "' is not a number");
-        for (size_t i = 2; i < 7; i++)
+        if (cells.size() != 7) {
+            malformed("has " + std::to_string(cells.size()) + " cells, expected 7; fix or remove the line");
+            break;
+        }
+        std::string bad;
+        if (!is_whole_number(cells[0])) bad = "step '" + cells[0] + "' is not a whole number";
+        else if (!is_number(cells[1])) bad = "train_loss '" + cells[1] + "' is not a number";
+        for (size_t i = 2; i < 7 && bad.empty(); i++)
             if (!cells[i].empty() && !is_number(cells[i]))
-                fail("log", where + "cell " + std::to_string(i + 1) + " '" + cells[i] + "' is not a number");
+                bad = "cell " + std::to_string(i + 1) + " '" + cells[i] + "' is not a number";
+        if (!bad.empty()) {
+            malformed(bad);
+            break;
+        }
         LogRow row;
         row.step = std::strtoll(cells[0].c_str(), nullptr, 10);
         row.is_eval = !cells[2].empty();
         row.line = line;
+        // Rows of each kind go forward in steps; one that goes back is not this run's.
+        int64_t& previous = row.is_eval ? last_eval : last_train;
+        if (row.step <= previous) {
+            malformed(std::string(row.is_eval ? "evaluation" : "training") + " step " + std::to_string(row.step) +
+                      " comes after step " + std::to_string(previous) + "; the rows must go forward, fix or remove the line");
+            break;
+        }
+        previous = row.step;
         log.rows.push_back(row);
     }
     return log;
 }
 
+RunLog::RunLog(RunLog&& other) noexcept { *this = std::move(other); }
+
+RunLog& RunLog::operator=(RunLog&& other) noexcept {
+    if (this != &other) {
+        if (fd >= 0) ::close(fd);
+        fd = std::exchange(other.fd, -1);
+        path = std::move(other.path);
+        size = other.size;
+        has_eval_at_start = other.has_eval_at_start;
+        warning = std::move(other.warning);
+    }
+    return *this;
+}
+
+RunLog::~RunLog() {
+    if (fd >= 0) ::close(fd);
+}
+
+void RunLog::append(const char* row, size_t bytes) {
+    ssize_t written;
+    do written = ::write(fd, row, bytes);
+    while (written < 0 && errno == EINTR);
+    if (written == static_cast<ssize_t>(bytes)) {
+        size += static_cast<int64_t>(bytes);
+        return;
+    }
+    const int err = written < 0 ? errno : ENOSPC;  // a short write: the disk filled up under it
+    // Half a row would run into the next one: cut it off, so the log stays whole rows.
+    const bool cut = written <= 0 || ::ftruncate(fd, size) == 0;
+    fail("log", "cannot append to '" + path + "' (" + std::strerror(err) + "); stopped. " +
+                    (cut ? "The log holds whole rows up to the last one written"
+                         : "The last row is cut short (resume drops it)") +
+                    ", the checkpoints are as last saved; free space and continue with --init_from=resume");
+}
+
 void RunLog::step(int64_t step, float loss, float lr, float norm, double ms, double tok_s) {
-    out << step << "," << loss << ",," << lr << "," << norm << "," << fmt("%.2f", ms) << "," << fmt("%.0f", tok_s)
-        << "\n";
-    out.flush();  // one row, one write: a kill never leaves half of one behind a later row
+    char row[256];  // no allocation in the training loop
+    const int n = std::snprintf(row, sizeof(row), "%lld,%g,,%g,%g,%.2f,%.0f\n", static_cast<long long>(step),
+                                static_cast<double>(loss), static_cast<double>(lr), static_cast<double>(norm), ms, tok_s);
+    append(row, static_cast<size_t>(std::min<int>(n, sizeof(row) - 1)));
 }
 
 void RunLog::eval(int64_t step, float train_loss, float val_loss) {
-    out << step << "," << train_loss << "," << val_loss << ",,,,\n";
-    out.flush();
+    char row[128];
+    const int n = std::snprintf(row, sizeof(row), "%lld,%g,%g,,,,\n", static_cast<long long>(step),
+                                static_cast<double>(train_loss), static_cast<double>(val_loss));
+    append(row, static_cast<size_t>(std::min<int>(n, sizeof(row) - 1)));
 }
 
 RunLogStart plan_run_log(const std::string& path, int64_t resume_step) {
@@ -90,8 +155,11 @@ RunLogStart plan_run_log(const std::string& path, int64_t resume_step) {
     start.path = path;
     start.text = std::string(kLogHeader) + "\n";
     if (resume_step >= 0 && ::access(path.c_str(), F_OK) == 0) {
-        const LogFile old = parse_run_log(read_regular_file(path, "log"), path);
+        const LogFile old = parse_run_log(read_regular_file(path, "log"), path, true);
         if (old.torn_last_line) start.warning = "dropped a cut-short last line of '" + path + "'";
+        if (!old.damaged_last_line.empty())
+            start.warning = "dropped the damaged last line of '" + path + "' (" + old.damaged_last_line +
+                            "): a write cut short by a crash or a full disk; the log ends at its last whole row";
         for (const LogRow& row : old.rows) {
             // Training row s is the step from state s to s + 1; evaluation row s is state s.
             if (row.is_eval ? row.step > resume_step : row.step >= resume_step) continue;
@@ -107,8 +175,12 @@ RunLog open_run_log(const RunLogStart& start) {
     RunLog log;
     log.has_eval_at_start = start.has_eval_at_start;
     log.warning = start.warning;
-    log.out.open(start.path, std::ios::app);
-    if (!log.out) fail("log", "cannot append to '" + start.path + "'");
+    log.path = start.path;
+    log.fd = ::open(start.path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    struct stat st;
+    if (log.fd < 0 || ::fstat(log.fd, &st) != 0)
+        fail("log", "cannot append to '" + start.path + "' (" + std::strerror(errno) + ")");
+    log.size = st.st_size;
     return log;
 }
 

@@ -1,13 +1,14 @@
 // log.csv of a run: a header, then one row per logged training step and one
 // per evaluation (empty cells where a value does not apply):
 //   step,train_loss,val_loss,lr,grad_norm,ms_per_step,tokens_per_s
-// The file is only ever appended to. Starting a run writes a fresh file (or,
-// on resume, the rows up to the checkpoint) to log.csv.tmp and renames it over
-// log.csv, so a kill at any moment leaves either the old log or the new one.
+// The file is only ever appended to, one whole row per write: a row that
+// cannot be written whole (a full disk) is cut off again and stops the run.
+// Starting a run writes a fresh file (or, on resume, the rows up to the
+// checkpoint) to log.csv.tmp and renames it over log.csv, so a kill at any
+// moment leaves either the old log or the new one.
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -24,20 +25,37 @@ struct LogRow {
 struct LogFile {
     std::vector<LogRow> rows;
     bool torn_last_line = false;  // the last line had no newline (a write cut short): left out
+    std::string damaged_last_line;  // with tolerate_damaged_tail: why the last line was left out
 };
 
 // Parses log.csv text. Throws naming `path` and the line for a wrong header,
-// a wrong number of cells, a step that is not a whole number, or a cell that
-// is not a number.
-LogFile parse_run_log(const std::string& text, const std::string& path);
+// a wrong number of cells, a step that is not a whole number, a cell that is
+// not a number, or a step that does not come after the one of the row of the
+// same kind (training or evaluation) before it. With tolerate_damaged_tail a
+// malformed last line is left out instead (a crash or a full disk under an
+// earlier build), and damaged_last_line says why.
+LogFile parse_run_log(const std::string& text, const std::string& path, bool tolerate_damaged_tail = false);
 
 struct RunLog {
-    std::ofstream out;
+    int fd = -1;
+    std::string path;
+    int64_t size = 0;                // bytes of whole rows in the file
     bool has_eval_at_start = false;  // the kept rows already hold the evaluation of the first step
-    std::string warning;             // set when a torn last line was dropped
+    std::string warning;             // set when a torn or damaged last line was dropped
 
+    RunLog() = default;
+    RunLog(RunLog&& other) noexcept;
+    RunLog& operator=(RunLog&& other) noexcept;
+    RunLog(const RunLog&) = delete;
+    RunLog& operator=(const RunLog&) = delete;
+    ~RunLog();
+
+    // Each appends its row in one write; a failed or short write is cut off and throws.
     void step(int64_t step, float loss, float lr, float norm, double ms, double tok_s);
     void eval(int64_t step, float train_loss, float val_loss);
+
+  private:
+    void append(const char* row, size_t bytes);
 };
 
 // What the log of a starting run begins with, read and checked before anything is written.

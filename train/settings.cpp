@@ -39,7 +39,7 @@ std::vector<Setting> settings(TrainConfig& c) {
     const std::vector<Setting> training = {
         {"data_dir", G::training, "folder with train.bin, val.bin, vocab.txt", &c.data_dir},
         {"out_dir", G::training, "folder for ckpt.bin and log.csv", &c.out_dir},
-        {"init_from", G::training, "scratch, or resume from out_dir/ckpt.bin", &c.init_from},
+        {"init_from", G::training, "scratch, or resume from out_dir's latest state (the newer of last.bin and ckpt.bin)", &c.init_from},
         {"batch_size", G::training, "sequences per micro-batch (per process under mpirun)", &c.batch_size},
         {"grad_accum", G::training, "micro-batches per step, gradients summed", &c.grad_accum},
         {"max_iters", G::training, "training steps", &c.max_iters},
@@ -55,13 +55,13 @@ std::vector<Setting> settings(TrainConfig& c) {
         {"eval_interval", G::training, "steps between evaluations", &c.eval_interval},
         {"eval_iters", G::training, "batches per loss estimate", &c.eval_iters},
         {"log_interval", G::training, "steps between progress lines", &c.log_interval},
-        {"always_save_checkpoint", G::training, "save at every evaluation, not only when val improves",
+        {"always_save_checkpoint", G::training, "save ckpt.bin at every evaluation, not only when val improves (else that state goes to last.bin)",
          &c.always_save_checkpoint},
         {"seed", G::training, "random seed (initialisation, batches, dropout)", &c.seed},
         {"threads", G::training, "threads (0: 1 or all cores, chosen by measuring as it runs)", &c.threads},
         {"attention", G::training, "fused (the flash-style kernel) or composed (the readable ops; the same losses, slower)",
          &c.attention},
-        {"overwrite", G::training, "train from scratch even if out_dir holds a checkpoint, replacing it and log.csv",
+        {"overwrite", G::training, "train from scratch even if out_dir holds a run, replacing its ckpt.bin, last.bin and log.csv",
          &c.overwrite},
     };
     rows.insert(rows.end(), training.begin(), training.end());

@@ -92,6 +92,13 @@ void check_resume_settings(const TrainConfig& given, const TrainConfig& saved) {
                                   ", or train from scratch into another out_dir");
 }
 
+// Two spellings of one folder (data, ./data, an absolute path) are the same data.
+bool same_folder(const std::string& a, const std::string& b) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(a, b, ec)) return true;
+    return a == b;
+}
+
 // "42s", "7m05s", "2h13m": the time left, for the progress line.
 std::string duration_text(double seconds) {
     const int64_t s = static_cast<int64_t>(seconds + 0.5);
@@ -170,8 +177,12 @@ namespace {
 // the optimizer and the gradient all-reduce point into the model.
 struct Run {
     TrainConfig config;
-    std::string ckpt_path;
+    std::string ckpt_path, last_path;  // the best state, and the latest when it is not the best
     bool resume = false;
+    std::string resumed_from;          // the file a resumed run started from
+    std::string data_note;             // resuming on other data than the checkpoint's
+    int64_t evals_after_start = 0;     // evaluations of states this run trained
+    bool improved = false;             // one of them lowered the best val loss
     const ProcessGroup* group = nullptr;
     bool lead = false;  // rank 0: prints, evaluates, owns out_dir
     Dataset data;
@@ -193,7 +204,8 @@ struct Run {
 // checkpoint left them. Writes nothing.
 void open_run(Run& run, TrainConfig config) {
     check_train_config(config);
-    run.ckpt_path = config.out_dir + "/ckpt.bin";
+    run.ckpt_path = best_checkpoint_path(config.out_dir);
+    run.last_path = last_checkpoint_path(config.out_dir);
     run.data = load_dataset(config.data_dir);
     run.resume = config.init_from == "resume";
     // Every process loads the data and the checkpoint; rank 0 alone owns out_dir.
@@ -201,8 +213,17 @@ void open_run(Run& run, TrainConfig config) {
     run.lead = run.group->rank == 0;
     Checkpoint ckpt;
     if (run.resume) {
-        ckpt = load_checkpoint(run.ckpt_path);
+        // The newer of last.bin and ckpt.bin: the run continues from its latest state.
+        RunCheckpoint from = load_run_checkpoint(config.out_dir, "last", "train");
+        ckpt = std::move(from.ckpt);
+        run.resumed_from = from.path;
         check_resume_settings(config, ckpt.config);
+        if (!same_folder(config.data_dir, ckpt.config.data_dir) && from.best_exists)
+            run.data_note = "the checkpoint trained on '" + ckpt.config.data_dir + "' and this run trains on '" +
+                            config.data_dir + "': the best val loss so far, " + fmt("%.4f", from.best_val_loss) +
+                            ", was measured on that data, and '" + run.ckpt_path +
+                            "' keeps it unless val goes below it; every other evaluation saves the state to '" +
+                            run.last_path + "'";
         // The architecture and seed come from the checkpoint; the schedule,
         // logging and paths from the command line (so a run can be extended).
         config.model = ckpt.config.model;
@@ -210,9 +231,14 @@ void open_run(Run& run, TrainConfig config) {
         if (run.data.vocab != ckpt.vocab)
             fail("train", "the vocabulary of '" + config.data_dir + "' differs from the checkpoint's");
     } else {
-        if (run.lead && !config.overwrite && ::access(run.ckpt_path.c_str(), F_OK) == 0)
-            fail("train", "'" + run.ckpt_path + "' holds an earlier run; continue it with --init_from=resume, "
-                          "or replace it with --overwrite");
+        for (const std::string& path : {run.ckpt_path, run.last_path})
+            if (run.lead && !config.overwrite && ::access(path.c_str(), F_OK) == 0)
+                fail("train", "'" + path + "' holds an earlier run; continue it with --init_from=resume, "
+                              "or replace it with --overwrite");
+        const std::string log_path = config.out_dir + "/log.csv";
+        if (run.lead && !config.overwrite && ::access(log_path.c_str(), F_OK) == 0)
+            fail("train", "'" + log_path + "' holds the log of an earlier run (with no checkpoint to resume); "
+                          "train into another --out_dir, or replace it with --overwrite");
         config.model.vocab_size = static_cast<int64_t>(run.data.vocab.size());
     }
     check_splits(run.data, config.data_dir, config.model.block_size);
@@ -249,8 +275,9 @@ void claim_out_dir(Run& run) {
     run.lock = lock_out_dir(run.config.out_dir);
     // --overwrite replaces the earlier run as a whole: its checkpoint must not
     // outlive its log, or a later resume would pair it with this run's rows.
-    if (!run.resume && ::unlink(run.ckpt_path.c_str()) != 0 && errno != ENOENT)
-        fail("train", "cannot remove the earlier '" + run.ckpt_path + "' (" + std::strerror(errno) + ")");
+    for (const std::string& path : {run.ckpt_path, run.last_path})
+        if (!run.resume && ::unlink(path.c_str()) != 0 && errno != ENOENT)
+            fail("train", "cannot remove the earlier '" + path + "' (" + std::strerror(errno) + ")");
     run.csv = open_run_log(run.log_start);
 }
 
@@ -260,7 +287,10 @@ void print_start(Run& run, std::ostream& log) {
     const ProcessGroup& group = *run.group;
     if (!run.csv.warning.empty()) log << "warning: " << run.csv.warning << "\n";
     log << "causalgrad train: "
-        << (run.resume ? "resuming at step " + std::to_string(run.state.step) : std::string("from scratch")) << "\n";
+        << (run.resume ? "resuming at step " + std::to_string(run.state.step) + " from " + run.resumed_from
+                       : std::string("from scratch"))
+        << "\n";
+    if (!run.data_note.empty()) log << "note: " << run.data_note << "\n";
     for (const auto& [k, v] : config_pairs(config)) log << "  " << k << " = " << v << "\n";
     log << "  parameters: " << fmt("%.2fM", count_parameters(run.model, false) / 1e6) << " ("
         << with_commas(count_parameters(run.model, true)) << " without position embeddings)\n";
@@ -285,42 +315,59 @@ void print_start(Run& run, std::ostream& log) {
 
 // What a failure after `step` says: where the checkpoint stands, and the fix.
 std::string stopped_at(const Run& run, int64_t step, const std::string& what) {
+    std::string kept;
+    for (const std::string& path : {run.ckpt_path, run.last_path})
+        if (::access(path.c_str(), F_OK) == 0) kept += (kept.empty() ? "'" : " and '") + path + "'";
     return what + " at step " + std::to_string(step) + "; stopped. " +
-           (::access(run.ckpt_path.c_str(), F_OK) == 0 ? "'" + run.ckpt_path + "' is untouched"
-                                                       : std::string("no checkpoint was saved")) +
+           (kept.empty() ? std::string("no checkpoint was saved") : kept + (kept.find(" and ") != std::string::npos ? " are" : " is") + " untouched") +
            "; lower --learning_rate or --weight_decay, or set --grad_clip";
 }
 
-// Train and val loss of the weights after `step` updates, logged; a checkpoint
-// when val improves (or always, with always_save_checkpoint).
+// Train and val loss of the weights after `step` updates, logged; ckpt.bin
+// when val improves (or always, with always_save_checkpoint), else last.bin,
+// so the state every evaluation sees is kept.
 void evaluate_and_save(Run& run, int64_t step, TrainReport& report, std::ostream& log) {
     const int64_t B = run.config.batch_size, T = run.model.config.block_size;
     const float train_loss = estimate_loss(run.model, run.data.train, B, T, run.eval_batches, kEvalSeed);
-    const float val_loss = estimate_loss(run.model, run.data.val, B, T, run.eval_batches, kEvalSeed + 1);
+    const LossEstimate val = estimate_loss_with_error(run.model, run.data.val, B, T, run.eval_batches, kEvalSeed + 1);
+    const float val_loss = val.mean;
     if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
         fail("train", stopped_at(run, step, "the evaluated loss became " + fmt("%g", train_loss) + " (train), " +
                                                 fmt("%g", val_loss) + " (val)"));
-    log << "step " << step << ": train loss " << fmt("%.4f", train_loss) << ", val loss " << fmt("%.4f", val_loss)
-        << "\n";
+    log << "step " << step << ": train loss " << fmt("%.4f", train_loss) << ", val loss " << fmt("%.4f", val_loss);
+    if (std::isfinite(val.standard_error)) log << " ± " << fmt("%.4f", val.standard_error);
+    log << "\n";
     run.csv.eval(step, train_loss, val_loss);
     report.last_val_loss = val_loss;
-    if (val_loss < run.state.best_val_loss || run.config.always_save_checkpoint) {
+    const bool trained = step > run.first_step;  // a state this run made, not the one it started from
+    const bool improved = val_loss < run.state.best_val_loss;
+    if (trained) {
+        run.evals_after_start++;
+        run.improved = run.improved || improved;
+    }
+    if (improved || run.config.always_save_checkpoint) {
         run.state.best_val_loss = std::min(run.state.best_val_loss, val_loss);
         report.best_val_loss = run.state.best_val_loss;
         if (step > 0) {
             run.state.step = step;
             save_checkpoint(run.ckpt_path, run.config, run.data.vocab, run.model, run.opt, run.state);
             log << "saved checkpoint to " << run.ckpt_path << "\n";
+            // last.bin is now older than ckpt.bin: resume would not read it, so it goes.
+            ::unlink(run.last_path.c_str());
         }
+    } else if (trained) {
+        run.state.step = step;
+        save_checkpoint(run.last_path, run.config, run.data.vocab, run.model, run.opt, run.state);
+        log << "saved the state to " << run.last_path << " (val did not improve on the best, "
+            << fmt("%.4f", run.state.best_val_loss) << ")\n";
     }
     log.flush();
 }
 
 // The fixed-width progress line, and its row in log.csv.
-void print_progress(Run& run, int64_t step, const StepResult& r, double ms, double elapsed_s, std::ostream& log) {
+void print_progress(Run& run, int64_t step, const StepResult& r, double ms, const TimeSpent& spent, std::ostream& log) {
     const double tok_s = static_cast<double>(run.tokens_per_step) / (ms / 1000.0);
-    const double left = elapsed_s / static_cast<double>(step + 1 - run.first_step) *
-                        static_cast<double>(run.config.max_iters - step - 1);
+    const double left = time_left(run.first_step, step, run.config.max_iters, run.config.eval_interval, spent);
     log << "step " << std::setw(5) << step << "/" << run.config.max_iters << " | loss " << fmt("%.4f", r.loss)
         << " | lr " << fmt("%.2e", r.lr) << " | norm " << fmt("%.4f", r.grad_norm) << " | " << fmt("%.1f", ms)
         << " ms | " << fmt("%.0f", tok_s) << " tok/s | ETA " << duration_text(left) << "\n";
@@ -334,9 +381,11 @@ void save_after_signal(Run& run, int64_t step, int signal, std::ostream& log) {
     run.state.step = step + 1;
     if (!run.lead) return;
     const char* name = stop_signal_name(signal);
+    // ckpt.bin keeps the best state; with always_save_checkpoint it is the latest anyway.
+    const std::string& path = run.config.always_save_checkpoint ? run.ckpt_path : run.last_path;
     try {
-        save_checkpoint(run.ckpt_path, run.config, run.data.vocab, run.model, run.opt, run.state);
-        log << "stopped by " << name << " after step " << step << ": saved checkpoint to " << run.ckpt_path
+        save_checkpoint(path, run.config, run.data.vocab, run.model, run.opt, run.state);
+        log << "stopped by " << name << " after step " << step << ": saved checkpoint to " << path
             << "; continue with: causalgrad train --out_dir=" << run.config.out_dir << " --init_from=resume\n";
     } catch (const Error& e) {
         log << "stopped by " << name << " after step " << step << ", without saving: " << e.what() << "\n";
@@ -360,11 +409,44 @@ void print_summary(Run& run, TrainReport& report, std::vector<double>& step_ms, 
         << " bytes)\n";
 }
 
+// The last lines of a run whose evaluations never lowered the best val loss:
+// where its work is, since ckpt.bin does not hold it.
+void print_never_improved(const Run& run, std::ostream& log) {
+    if (run.evals_after_start == 0 || run.improved) return;
+    const bool has_best = ::access(run.ckpt_path.c_str(), F_OK) == 0;
+    log << "val loss never improved on " << fmt("%.4f", run.state.best_val_loss) << " in this run's "
+        << run.evals_after_start << " evaluations: ";
+    if (run.config.always_save_checkpoint) {
+        log << run.ckpt_path << " holds the final state anyway (--always_save_checkpoint)\n";
+        return;
+    }
+    log << (has_best ? run.ckpt_path + " keeps that best" : std::string("no best checkpoint was saved"))
+        << "; the final state is in " << run.last_path
+        << " (sample, eval and export read it with --checkpoint=last; --init_from=resume continues from it)\n";
+}
+
 }  // namespace
 
 TrainReport train(TrainConfig config, std::ostream& log) {
     Run run;
     open_run(run, std::move(config));  // everything is checked before anything is written
+    if (run.resume && run.state.step >= run.config.max_iters) {
+        const std::string at = "'" + run.resumed_from + "' is at step " + std::to_string(run.state.step);
+        if (run.state.step > run.config.max_iters)
+            fail("train", at + ", past --max_iters=" + std::to_string(run.config.max_iters) +
+                              ": nothing to do (a run does not go back); give a --max_iters above " +
+                              std::to_string(run.state.step) + " to train further, or sample or eval it as it is");
+        // At max_iters already: only the final evaluation may be missing (a signal in the last step).
+        if (!run.lead || run.log_start.has_eval_at_start) {
+            log << "causalgrad train: " << at << " and --max_iters is " << run.config.max_iters
+                << ": nothing to do; give a larger --max_iters to train further\n";
+            log.flush();
+            TrainReport done;
+            done.final_step = run.state.step;
+            done.best_val_loss = done.last_val_loss = run.state.best_val_loss;
+            return done;
+        }
+    }
     claim_out_dir(run);
     const StopSignals stop_signals;  // from here a signal ends the run after its step, saved
     print_start(run, log);
@@ -372,24 +454,31 @@ TrainReport train(TrainConfig config, std::ostream& log) {
     report.best_val_loss = run.state.best_val_loss;
     std::vector<double> step_ms;
     ThreadGovernor governor = make_thread_governor();
-    const auto run_start = std::chrono::steady_clock::now();  // for the ETA: evaluations included
+    TimeSpent spent;
+    using Clock = std::chrono::steady_clock;
+    auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
     for (int64_t step = run.state.step;; step++) {
         const bool last = step >= run.config.max_iters;
         // The weights after `step` updates; the state a resumed run starts from
         // was evaluated before it was saved.
         const bool evaluated_at_start = step == run.first_step && run.csv.has_eval_at_start;
-        if (run.lead && (step % run.config.eval_interval == 0 || last) && !evaluated_at_start)
+        if (run.lead && (step % run.config.eval_interval == 0 || last) && !evaluated_at_start) {
+            const auto e0 = Clock::now();
             evaluate_and_save(run, step, report, log);
+            spent.evals_s += seconds_since(e0);
+            spent.evals++;
+        }
         if (last) {
             report.final_step = step;
             break;
         }
 
         governor_begin(governor);
-        const auto t0 = std::chrono::steady_clock::now();
+        const auto t0 = Clock::now();
         const StepResult result =
             train_step(run.model, run.opt, run.config, run.data.train, step, run.state, run.all_reduce, *run.group);
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms = seconds_since(t0) * 1000.0;
+        spent.steps_s += ms / 1000.0;
         governor_end(governor, ms);
         if (!result.updated)
             fail("train", stopped_at(run, step, "the loss became " + fmt("%g", result.loss) + " and the gradient norm " +
@@ -398,8 +487,7 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         report.step_losses.push_back(result.loss);
         if (static_cast<int64_t>(report.step_losses.size()) > kWarmupSteps) step_ms.push_back(ms);
         if (step % run.config.log_interval == 0)
-            print_progress(run, step, result, ms,
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count(), log);
+            print_progress(run, step, result, ms, spent, log);
         if (result.stop_signal) {
             save_after_signal(run, step, result.stop_signal, log);
             report.final_step = run.state.step;
@@ -408,7 +496,18 @@ TrainReport train(TrainConfig config, std::ostream& log) {
         }
     }
     print_summary(run, report, step_ms, log);
+    print_never_improved(run, log);
+    log.flush();
     return report;
+}
+
+double time_left(int64_t first_step, int64_t step, int64_t max_iters, int64_t eval_interval, const TimeSpent& spent) {
+    const int64_t steps_done = step + 1 - first_step;
+    int64_t evals_left = max_iters / eval_interval - step / eval_interval;  // the multiples of eval_interval in (step, max]
+    if (max_iters % eval_interval != 0) evals_left++;                          // and the final one
+    const double per_eval = spent.evals > 0 ? spent.evals_s / static_cast<double>(spent.evals) : 0.0;
+    return spent.steps_s / static_cast<double>(steps_done) * static_cast<double>(max_iters - step - 1) +
+           per_eval * static_cast<double>(evals_left);
 }
 
 }  // namespace cg

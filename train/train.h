@@ -70,12 +70,29 @@ StepResult train_step(GPT& model, AdamW& opt, const TrainConfig& config, const s
 // 1003854 -> "1,003,854", for the counts people read.
 std::string with_commas(int64_t n);
 
-// Runs (or, with init_from=resume, continues) a training run; progress goes to `log`.
-// Everything is checked (settings, data, checkpoint, out_dir, memory) before
-// anything is written; out_dir is locked for the whole run. A non-finite loss
-// or gradient norm stops the run with an error, the last checkpoint untouched.
-// A stop signal (see stop_signal.h) ends it after the current step, with a
-// checkpoint of that step.
+// Runs (or, with init_from=resume, continues from the newer of last.bin and
+// ckpt.bin) a training run; progress goes to `log`. Everything is checked
+// (settings, data, checkpoint, out_dir, memory) before anything is written;
+// out_dir is locked for the whole run. Every evaluation after the start saves
+// its state: to ckpt.bin when val improves (or always, with
+// always_save_checkpoint), else to last.bin, so the final state is always kept.
+// A non-finite loss or gradient norm stops the run with an error, the saved
+// checkpoints untouched. A stop signal (see stop_signal.h) ends it after the
+// current step, with that step saved to last.bin (ckpt.bin with
+// always_save_checkpoint). A resume at max_iters has nothing to do and says so;
+// one past it is an error.
 TrainReport train(TrainConfig config, std::ostream& log);
+
+// Where a run's time has gone, for the ETA of its progress lines: training
+// steps and evaluations apart, since an evaluation of many batches can take
+// as long as hundreds of steps.
+struct TimeSpent {
+    double steps_s = 0, evals_s = 0;
+    int64_t evals = 0;
+};
+// Seconds left after `step` (steps first_step..step done): the steps left at
+// the mean step time so far, plus the evaluations left at the mean
+// evaluation time so far.
+double time_left(int64_t first_step, int64_t step, int64_t max_iters, int64_t eval_interval, const TimeSpent& spent);
 
 }  // namespace cg

@@ -1,7 +1,6 @@
 // libFuzzer target: the config-file reader and the strict option parser it feeds.
 #include <cstddef>
 #include <cstdint>
-#include <cxxopts.hpp>
 #include <string>
 
 #include "cli/options.h"
