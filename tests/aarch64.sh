@@ -83,12 +83,16 @@ groups=(
 # starts only where binfmt_misc hands aarch64 binaries to qemu, which a CI container
 # cannot set up; the commands run end to end below instead. The PyTorch script is
 # skipped by the suite itself (it needs torch).
-exclude='cli:*,*load_nanogpt.py*'
+# One train test trains with 2 threads and the governor's trials of thread counts: 210 s
+# under qemu, as long as all the rest; every kernel's independence of the thread count
+# is checked by `kernel: results independent of the OpenMP thread count`, which runs.
+exclude='cli:*,*load_nanogpt.py*,train: the same losses bit for bit on 1 thread*'
 
 log="$dir/aarch64-tests.log"
 : >"$log"
 echo "==> the suite under qemu-aarch64 ($(qemu-aarch64 --version | head -n 1)), OMP_NUM_THREADS=1"
-echo "    not run: cli:* (child processes need binfmt_misc), scripts/load_nanogpt.py (needs PyTorch)"
+echo "    not run: cli:* (child processes need binfmt_misc), scripts/load_nanogpt.py (needs PyTorch),"
+echo "             train: the same losses ... on 1 thread, 2 threads (3.5 min emulated; the kernels' 1 vs 2 threads test runs)"
 printf '    %-10s %6s %7s  %s\n' group cases seconds covers
 failed=0
 total_cases=0
@@ -112,46 +116,49 @@ t_tested=$(date +%s)
 echo "    $total_cases test cases in $((t_tested - t_built)) s (each case's time: $log)"
 
 # ---- 50 training steps, aarch64 against x86 -------------------------------------------------
-# The CPU config with one thread and a fixed seed: the same batches and initial weights on both
-# (our RNG is integer arithmetic), so the losses differ only by rounding (OpenBLAS's ARMV8 and
-# x86 kernels sum in different orders, and FMA contraction differs).
-# The tolerance is 0.01 (absolute, on losses of 4.2 down to about 2.5): docs/arm.md gives the
-# spread measured between x86 runs that differ only in OpenBLAS's kernels and -march, which
-# the architectures' difference stays within.
-tolerance=0.01
+# A small model (2 blocks of 64, an attention block and a pair_max one) with one thread and a
+# fixed seed: the same batches and initial weights on both (our RNG is integer arithmetic), so
+# the losses differ only by rounding: OpenBLAS's ARMV8 and x86 kernels sum in other orders,
+# and GCC fuses multiply-adds on aarch64. Emulated floating point is slow (about 1 s of CPU
+# a step here), hence the small model. The tolerance is relative, 1e-4 of each loss, the
+# suite's own bound for the same model trained with other roundings (fused and composed
+# attention, tests/test_train.cpp); docs/arm.md gives what was measured.
+tolerance=1e-4
 steps=50
 bash data/prepare.sh "$x86_bin" >/dev/null
-train_args=(train --config=train/configs/shakespeare_char_cpu.conf --max_iters=$steps --eval_interval=$steps
-            --eval_iters=20 --log_interval=1 --threads=1 --seed=1337 --data_dir=data/shakespeare_char)
-echo "==> $steps training steps of the CPU config, seed 1337, one thread: aarch64 (qemu) and x86"
+train_args=(train --n_layer=2 --n_head=2 --n_embd=64 --block_size=32 --batch_size=8 --mixer=attn,pair_max
+            --max_iters=$steps --lr_decay_iters=$steps --warmup_iters=10 --eval_interval=$steps --eval_iters=5
+            --log_interval=1 --threads=1 --seed=1337 --data_dir=data/shakespeare_char)
+echo "==> $steps training steps (2 blocks of 64: attn, pair_max; seed 1337, one thread): aarch64 under qemu and x86"
 rm -rf "$dir/run-aarch64" "$dir/run-x86"
 t0=$(date +%s)
 run_aarch64 "$dir/causalgrad" "${train_args[@]}" --out_dir="$dir/run-aarch64" >"$dir/run-aarch64.log" 2>&1 ||
     { tail -n 20 "$dir/run-aarch64.log"; exit 1; }
-echo "    aarch64 run: $(seconds_since "$t0") s"
+echo "    aarch64 run: $(seconds_since "$t0") s; OpenBLAS $(grep -o 'core [^;]*' "$dir/run-aarch64.log" | head -n 1)"
 "$x86_bin" "${train_args[@]}" --out_dir="$dir/run-x86" >"$dir/run-x86.log" 2>&1 ||
     { tail -n 20 "$dir/run-x86.log"; exit 1; }
-# log.csv rows: step,train_loss,val_loss,...; every step's training loss, and the evaluations.
-if ! awk -F, -v tol=$tolerance -v steps=$steps '
-    FNR == 1 { next }
-    FNR == NR { if ($2 != "") train[$1] = $2; if ($3 != "") val[$1] = $3; next }
-    $2 != "" && ($1 in train) {
-        n++; d = $2 - train[$1]; d = d < 0 ? -d : d
-        if (d > worst) { worst = d; at = $1 }
-        if ($1 % 10 == 0) line = line sprintf(" %d: %s/%s", $1, train[$1], $2)
-    }
-    $3 != "" && ($1 in val) {
-        nv++; d = $3 - val[$1]; d = d < 0 ? -d : d
-        if (d > worst_val) worst_val = d
-        vline = vline sprintf(" %d: %s/%s", $1, val[$1], $3)
+# log.csv rows (step,train_loss,val_loss,...) come in the same order from both: each step's
+# training loss, and the evaluations' train and val losses.
+if ! paste -d, "$dir/run-x86/log.csv" "$dir/run-aarch64/log.csv" | awk -F, -v tol=$tolerance -v steps=$steps '
+    function off(a, b) { d = (a - b) / b; return d < 0 ? -d : d }
+    NR == 1 { half = NF / 2; next }
+    $1 != $(half + 1) { print "    rows out of step: " $1 " and " $(half + 1); bad = 1; next }
+    {
+        for (f = 2; f <= 3; f++) {
+            if ($f == "" && $(half + f) == "") continue
+            if ($f == "" || $(half + f) == "") { bad = 1; continue }
+            n++; r = off($(half + f), $f)
+            if (r > worst) { worst = r; at = $1 }
+        }
+        if ($1 % 10 == 0 && $3 == "") line = line sprintf(" %d: %s/%s", $1, $2, $(half + 2))
+        if ($3 != "") vline = vline sprintf(" %d: %s/%s", $1, $3, $(half + 3))
     }
     END {
-        print "    train loss x86/aarch64 at step" line
-        print "    val loss x86/aarch64 at step" vline
-        printf "    largest |x86 - aarch64|: train loss %.6f (step %s, of %d steps), val loss %.6f; tolerance %s\n",
-               worst, at, n, worst_val, tol
-        exit !(n >= steps && nv >= 1 && worst <= tol && worst_val <= tol)
-    }' "$dir/run-x86/log.csv" "$dir/run-aarch64/log.csv"; then
+        print "    train loss x86/aarch64, step" line
+        print "    val loss x86/aarch64, step" vline
+        printf "    %d losses compared; largest relative difference %.2g (step %s); tolerance %s\n", n, worst, at == "" ? "-" : at, tol
+        exit !(!bad && n > steps && worst <= tol)
+    }'; then
     echo "    FAILED: the aarch64 losses are not within $tolerance of the x86 ones ($dir/run-*/log.csv)"
     failed=1
 fi
