@@ -41,8 +41,11 @@ EOF
     exit 0
 fi
 
+# This machine's architecture or "all": with a foreign one added (arm64, make test-aarch64),
+# a package may be listed once per architecture.
+native_arch=$(dpkg --print-architecture)
 is_installed() {
-    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+    dpkg-query -W -f='${Architecture} ${Status}\n' "$1" 2>/dev/null | grep -qE "^($native_arch|all) install ok installed$"
 }
 
 missing=()

@@ -2,8 +2,8 @@
 # The 64-bit ARM build, checked from an x86-64 Debian machine: installs what is missing
 # (the cross compiler, the arm64 OpenBLAS and libstdc++ of Debian's multiarch archive,
 # qemu-user), cross-compiles build-aarch64/ with cmake/toolchain-aarch64.cmake, runs a
-# subset of the suite under qemu-aarch64 that reaches every layer, then trains the CPU
-# config for 50 steps under qemu and compares its losses with the x86 build's.
+# subset of the suite under qemu-aarch64 that reaches every layer, then trains a small
+# model for 50 steps under qemu and compares its losses with the x86 build's.
 #
 #   tests/aarch64.sh [x86 causalgrad, default build/causalgrad]      (make test-aarch64)
 #
@@ -54,9 +54,8 @@ cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1 || { tail -n 40 "$dir/buil
 t_built=$(date +%s)
 
 # ---- the suite's subset under qemu ----------------------------------------------------------
-# One OpenMP thread: an idle thread's spinning is emulated instruction by instruction, and
-# two threads made the whole suite several times slower. The tests that compare 1 and 2
-# threads still start 2 themselves. GOMP_SPINCOUNT and GLIBC_TUNABLES are the settings the
+# One OpenMP thread: an idle thread's spinning is emulated instruction by instruction.
+# The tests that compare 1 and 2 threads still start 2 themselves. GOMP_SPINCOUNT and GLIBC_TUNABLES are the settings the
 # binaries would restart themselves with, given up front, so nothing needs restarting.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GOMP_SPINCOUNT=30000 GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 run_aarch64() { qemu-aarch64 "$@"; }
