@@ -19,7 +19,7 @@ NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,nativ
 # Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
 SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-kill fuzz examples train data bench study study-report clean
+.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-aarch64 test-kill fuzz examples train data bench study study-report clean
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
@@ -29,6 +29,7 @@ help:
 	@echo "make ctest          build, then run the suite through CTest"
 	@echo "make test-sanitize  build build-asan/ (Debug, ASan + UBSan) and run the tests there"
 	@echo "make test-clang     build build-clang/ with clang++ and -Werror, and run the tests there"
+	@echo "make test-aarch64   cross-build build-aarch64/ for 64-bit ARM, run the suite's subset and 50 training steps under qemu"
 	@echo "make test-kill      kill -9 a tiny training run 20 times at random moments, 20 more keeping best and latest apart, 4 full disks; check checkpoints and log"
 	@echo "make fuzz           build build-fuzz/ (clang, libFuzzer) and fuzz each reader FUZZ_SECONDS (60) seconds"
 	@echo "make examples       install build/ to a temporary prefix, build examples/ against it with find_package, run them"
@@ -39,7 +40,7 @@ help:
 	@echo "make study QUICK=1  the same cut to a few steps per run (minutes), into study/runs-quick/"
 	@echo "make study-report   write study/README.md and its plots again from the logs in study/runs/"
 	@echo "make deps           install missing system packages (scripts/install-deps.sh)"
-	@echo "make clean          remove build/, build-asan/, build-clang/, build-fuzz/ and build-mpi/"
+	@echo "make clean          remove build/, build-asan/, build-clang/, build-fuzz/, build-mpi/ and build-aarch64/"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -96,6 +97,11 @@ test-clang: deps
 	@cmake --build build-clang -j$(JOBS)
 	@echo "==> running $(strip build-clang/causalgrad_tests $(ARGS))"
 	@./build-clang/causalgrad_tests $(ARGS)
+
+# The aarch64 build under qemu-aarch64 (tests/aarch64.sh, docs/arm.md): installs the cross
+# compiler, arm64 OpenBLAS and qemu-user where missing; 50 training steps are compared with build/.
+test-aarch64: build
+	@JOBS=$(JOBS) bash tests/aarch64.sh build/causalgrad
 
 # 20 kill -9s across training and resumes, 20 kills and SIGTERMs of runs that keep the best and the
 # latest state apart, and 4 runs stopped by a full disk (a tmpfs, as root) (tests/kill_test.sh); about 30 s.
@@ -177,5 +183,5 @@ data: build
 	@bash data/prepare.sh build/causalgrad
 
 clean:
-	@echo "==> removing build/ build-asan/ build-clang/ build-fuzz/ build-mpi/"
-	@rm -rf build build-asan build-clang build-fuzz build-mpi
+	@echo "==> removing build/ build-asan/ build-clang/ build-fuzz/ build-mpi/ build-aarch64/"
+	@rm -rf build build-asan build-clang build-fuzz build-mpi build-aarch64

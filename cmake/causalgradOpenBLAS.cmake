@@ -20,7 +20,8 @@ function(causalgrad_find_openblas error_var)
   find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES ${_suffixes})
   find_library(OPENBLAS_LIBRARY NAMES openblaso openblas PATH_SUFFIXES ${_suffixes})
 
-  set(_hint "install the OpenMP build of OpenBLAS (Debian/Ubuntu: libopenblas-openmp-dev), \
+  set(_hint "install the OpenMP build of OpenBLAS (Debian/Ubuntu: libopenblas-openmp-dev; \
+macOS: brew install openblas, then -DCMAKE_PREFIX_PATH=$(brew --prefix openblas)), \
 or point CMake at it with -DCBLAS_INCLUDE_DIR=... -DOPENBLAS_LIBRARY=...")
   if(NOT OPENBLAS_LIBRARY)
     set(${error_var} "OpenBLAS library not found: ${_hint}" PARENT_SCOPE)

@@ -77,6 +77,34 @@ Scratch scratch_of_this_thread(float* buffer, const Heads& h) {
 // vector registers: loaded as rows, interleaved in three rounds (pairs of
 // floats, pairs of pairs, halves), stored as columns: several times faster
 // than element by element (docs/performance.md).
+#if defined(__aarch64__)
+// NEON registers hold 4 floats: GCC splits 8-float vectors and their shuffles
+// into single floats moved through the stack, so ARM takes the 8 x 8 block as
+// four 4 x 4 ones, each loaded as rows and interleaved in two rounds (zip, then
+// pairs of pairs).
+using Floats4 = float __attribute__((vector_size(16)));
+
+// xt (4 dims, row stride T) = x (4 tokens, row stride `row`)^T
+void transpose_4x4(float* xt, const float* x, int64_t row, int64_t T) {
+    Floats4 r[4];
+    #pragma GCC unroll 4
+    for (int t = 0; t < 4; t++) std::memcpy(&r[t], x + t * row, sizeof(Floats4));
+    const Floats4 a0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);  // x00 x10 x01 x11
+    const Floats4 a1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);  // x02 x12 x03 x13
+    const Floats4 a2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);  // x20 x30 x21 x31
+    const Floats4 a3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);  // x22 x32 x23 x33
+    const Floats4 col[4] = {__builtin_shufflevector(a0, a2, 0, 1, 4, 5), __builtin_shufflevector(a0, a2, 2, 3, 6, 7),
+                            __builtin_shufflevector(a1, a3, 0, 1, 4, 5), __builtin_shufflevector(a1, a3, 2, 3, 6, 7)};
+    #pragma GCC unroll 4
+    for (int d = 0; d < 4; d++) std::memcpy(xt + d * T, &col[d], sizeof(Floats4));
+}
+
+// xt (8 dims, row stride T) = x (8 tokens, row stride `row`)^T
+void transpose_8x8(float* xt, const float* x, int64_t row, int64_t T) {
+    for (int t0 = 0; t0 < 8; t0 += 4)
+        for (int d0 = 0; d0 < 8; d0 += 4) transpose_4x4(xt + d0 * T + t0, x + t0 * row + d0, row, T);
+}
+#else
 using Floats8 = float __attribute__((vector_size(32)));
 
 // xt (8 dims, row stride T) = x (8 tokens, row stride `row`)^T
@@ -104,6 +132,7 @@ void transpose_8x8(float* xt, const float* x, int64_t row, int64_t T) {
         std::memcpy(xt + (dim[i] + 4) * T, &high, sizeof(Floats8));
     }
 }
+#endif
 
 void transpose_head(float* xt, const float* x, int64_t row, int64_t T, int64_t HS) {
     int64_t t0 = 0;

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -31,8 +33,14 @@ std::string built_for_isa() {
     return "AVX-512";
 #elif defined(__AVX2__)
     return "AVX2";
-#else
+#elif defined(__x86_64__) || defined(__i386__)
     return "SSE2";
+#elif defined(__ARM_FEATURE_SVE)
+    return "SVE";
+#elif defined(__ARM_NEON)
+    return "NEON";
+#else
+    return "scalar";
 #endif
 }
 
@@ -43,10 +51,14 @@ std::string omp_wait_setting() {
 }
 
 bool runtime_restart_disabled() {
+#if defined(__linux__)
     const char* no_restart = std::getenv("CAUSALGRAD_NO_RESTART");
     const char* preload = std::getenv("LD_PRELOAD");
     return (no_restart && std::string(no_restart) == "1") ||
            (preload && std::string(preload).find("vgpreload") != std::string::npos);
+#else
+    return true;  // the settings are glibc's and libgomp's, and the restart goes through /proc
+#endif
 }
 
 void restart_with_runtime_settings(char** argv, int spin_count) {
@@ -71,7 +83,17 @@ void restart_with_runtime_settings(char** argv, int spin_count) {
     }
     if (!restart) return;
     execv("/proc/self/exe", argv);
-    std::cerr << "causalgrad: could not restart itself with its runtime settings; continuing without\n";
+    // Under a user-mode emulator (qemu-aarch64 on x86) /proc/self/exe is the emulator
+    // itself, which will not run as this program; the program's own path, which the
+    // emulator reports for the link, then starts it again (through binfmt_misc).
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv);
+    }
+    std::cerr << "causalgrad: could not restart itself with its runtime settings (" << std::strerror(errno)
+              << "); continuing without (set GOMP_SPINCOUNT and GLIBC_TUNABLES, or CAUSALGRAD_NO_RESTART=1, to start as is)\n";
 }
 
 }  // namespace cg

@@ -31,20 +31,22 @@
 namespace cg {
 
 // The kernel family to ask for on this CPU ("SkylakeX" with AVX-512,
-// "Haswell" with AVX2), or "" when the CPU has neither.
+// "Haswell" with AVX2), or "" when the CPU has neither, and on ARM, where
+// OpenBLAS identifies the core itself (from its MIDR register) and is left to it.
 std::string best_blas_core();
 // True for kernel families without AVX2 code (Prescott, Core2, ...).
 bool is_generic_blas_core(const std::string& core);
 
 // The vector instructions our own kernels were compiled for: "AVX-512",
-// "AVX2" (e.g. a -march=haswell build on any CPU) or "SSE2".
+// "AVX2" (e.g. a -march=haswell build on any CPU) or "SSE2" on x86; "SVE"
+// (e.g. -mcpu=native on a Neoverse V1) or "NEON" on 64-bit ARM.
 std::string built_for_isa();
 
 // How idle OpenMP threads wait, for start-up tables: "GOMP_SPINCOUNT=300000", ...
 std::string omp_wait_setting();
 
-// True when the program must not restart itself: CAUSALGRAD_NO_RESTART=1, or
-// under valgrind.
+// True when the program must not restart itself: CAUSALGRAD_NO_RESTART=1,
+// under valgrind, or on a system other than Linux (macOS).
 bool runtime_restart_disabled();
 
 // GOMP_SPINCOUNT for the commands, and for the test suite (see above).

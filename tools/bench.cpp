@@ -281,7 +281,11 @@ BusyCore::~BusyCore() {
 double peak_memory_mib() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+#if defined(__APPLE__)
+    return static_cast<double>(usage.ru_maxrss) / (1024.0 * 1024.0);  // bytes on macOS
+#else
+    return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+#endif
 }
 
 void reset_peak_memory() {
