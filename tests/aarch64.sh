@@ -162,10 +162,10 @@ if ! paste -d, "$dir/run-x86/log.csv" "$dir/run-aarch64/log.csv" | awk -F, -v to
     failed=1
 fi
 # Checkpoints are little-endian float32 on both: the x86 one loads and samples on aarch64.
-if run_aarch64 "$dir/causalgrad" sample --out_dir="$dir/run-x86" --max_new_tokens=40 --seed=1 >"$dir/sample.log" 2>&1; then
+if run_aarch64 "$dir/causalgrad" sample --out_dir="$dir/run-x86" --max_new_tokens=40 --seed=1 >"$dir/sample.log" 2>"$dir/sample.err"; then
     echo "    the x86 checkpoint samples on aarch64: $(tail -c 60 "$dir/sample.log" | tr '\n' ' ')"
 else
-    echo "    FAILED: sampling the x86 checkpoint on aarch64:"; tail -n 5 "$dir/sample.log"; failed=1
+    echo "    FAILED: sampling the x86 checkpoint on aarch64:"; tail -n 5 "$dir/sample.log" "$dir/sample.err"; failed=1
 fi
 
 echo "==> aarch64: install $((t_installed - t_start)) s, build $((t_built - t_installed)) s, suite $((t_tested - t_built)) s, training $(seconds_since "$t_tested") s; total $(seconds_since "$t_start") s"
