@@ -334,6 +334,21 @@ else
         echo
     done
 fi
+# The models of part 7 are those of parts 1 and 3 trained again: their final val losses side by side.
+same_models=""
+for pair in "attn_2k 1_small/attn" "attn_10k 3_budget/attn"; do
+    read -r name other <<<"$pair"
+    for d in "$runs/7_attention/$name"/seed*; do
+        seed=${d##*/}
+        [ -f "$d/eval.txt" ] && [ -f "$runs/$other/$seed/eval.txt" ] || continue
+        same_models+="$(awk -v a="7_attention/$name/$seed" -v b="$other/$seed" 'FNR == 1 {file++} /full sequences/ {v[file] = $NF}
+            END {printf "%s %s against %s %s", a, v[1], b, v[2]}' "$d/eval.txt" "$runs/$other/$seed/eval.txt"); "
+    done
+done
+if [ -n "$same_models" ]; then
+    echo "The same settings and seeds as parts 1 and 3, trained again, end at these val losses (200 batches): ${same_models%; }."
+    echo
+fi
 echo "Commands (each run's final checkpoint; the models of part 7 are those of parts 1 and 3, trained again):"
 echo
 echo '```sh'
