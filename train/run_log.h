@@ -50,7 +50,8 @@ struct RunLog {
     RunLog& operator=(const RunLog&) = delete;
     ~RunLog();
 
-    // Each appends its row in one write; a failed or short write is cut off and throws.
+    // Each appends its row in one write; a failed or short write is cut off and
+    // throws. A RunLog that was never opened (a rank other than 0) writes nothing.
     void step(int64_t step, float loss, float lr, float norm, double ms, double tok_s);
     void eval(int64_t step, float train_loss, float val_loss);
 
