@@ -9,6 +9,7 @@
 #include "autograd/ops.h"
 #include "models/attention_maps.h"
 #include "nn/attention.h"
+#include "tools/attention_view.h"
 #include "tests/model_helpers.h"
 
 namespace cg {
@@ -118,6 +119,16 @@ TEST_CASE("attention maps: zero queries spread uniform weight, and only attentio
         CHECK(p.kl_uniform == doctest::Approx(0.0).epsilon(1e-6));
         CHECK(p.nearest == "uniform");
     }
+}
+
+TEST_CASE("attention maps: the SVG is well-formed XML whatever the title and prompt hold") {
+    const std::vector<HeadWeights> heads = {{0, 0, weights_of(3, {1, 0, 0, 0.5f, 0.5f, 0, 0.2f, 0.3f, 0.5f})}};
+    const std::vector<HeadPattern> patterns = {head_pattern(heads[0].w)};
+    const std::string svg = attention_svg(heads, patterns, {"<", "&", "\n"}, 64, "run \xff\x01 (step 3)");
+    CHECK(svg.find("&lt;&amp;\xe2\x8f\x8e") != std::string::npos);  // markup escaped, the line break a mark
+    CHECK(svg.find("run &#xFFFD;&#xFFFD; (step 3)") != std::string::npos);  // not UTF-8, a control character
+    CHECK(svg.find('\xff') == std::string::npos);
+    CHECK(svg.find("layer 0 head 0: uniform") != std::string::npos);
 }
 
 }  // namespace cg

@@ -6,6 +6,8 @@
 #include <map>
 #include <sstream>
 
+#include "tools/plot.h"
+
 namespace cg {
 
 namespace {
@@ -16,22 +18,11 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
-// Text inside an SVG element: XML's five special characters escaped, and
-// control characters (a line break in the prompt) shown as a visible mark.
-std::string svg_text(const std::string& s) {
+// The prompt as SVG text: a line break shown as a visible mark (U+23CE).
+std::string prompt_text(const std::string& s) {
     std::string out;
-    for (const char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            case '\n': out += "\xe2\x8f\x8e"; break;  // U+23CE, the return symbol
-            default: out += (static_cast<unsigned char>(c) < 0x20) ? std::string(" ") : std::string(1, c);
-        }
-    }
-    return out;
+    for (const char c : s) out += c == '\n' ? std::string("\xe2\x8f\x8e") : std::string(1, c);
+    return svg_text(out);
 }
 
 }  // namespace
@@ -79,7 +70,7 @@ std::string attention_svg(const std::vector<HeadWeights>& heads, const std::vect
       << "<text x=\"" << left << "\" y=\"20\" font-size=\"14\">" << svg_text(title) << "</text>\n"
       << "<text x=\"" << left << "\" y=\"38\">row t: how query t spreads its weight over keys 0..t (darker: more; "
       << "opacity sqrt(weight)); the first " << n << " of " << T << " tokens drawn</text>\n"
-      << "<text x=\"" << left << "\" y=\"56\" font-family=\"monospace\">" << svg_text(drawn) << "</text>\n";
+      << "<text x=\"" << left << "\" y=\"56\" font-family=\"monospace\">" << prompt_text(drawn) << "</text>\n";
     // One path per shade: cells quantised to 20 opacities keep the file small.
     constexpr int kShades = 20;
     for (size_t i = 0; i < heads.size(); i++) {

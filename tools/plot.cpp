@@ -133,23 +133,6 @@ size_t xml_character_at(const std::string& s, size_t i) {
     return len;
 }
 
-// Text as SVG (XML) content: markup characters escaped, and anything XML
-// cannot hold (bytes that are not UTF-8, control characters) shown as U+FFFD.
-std::string escape(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size();) {
-        const size_t len = xml_character_at(s, i);
-        const char c = s[i];
-        if (len == 0) out += "&#xFFFD;";
-        else if (c == '<') out += "&lt;";
-        else if (c == '>') out += "&gt;";
-        else if (c == '&') out += "&amp;";
-        else out.append(s, i, len);
-        i += len ? len : 1;
-    }
-    return out;
-}
-
 // A tick spacing of 1, 2 or 5 times a power of ten giving at most 8 ticks over `range`.
 double tick_spacing(double range) {
     double unit = std::pow(10.0, std::floor(std::log10(range / 8)));
@@ -165,6 +148,21 @@ struct Curves {
 };
 
 }  // namespace
+
+std::string svg_text(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        const size_t len = xml_character_at(s, i);
+        const char c = s[i];
+        if (len == 0) out += "&#xFFFD;";
+        else if (c == '<') out += "&lt;";
+        else if (c == '>') out += "&gt;";
+        else if (c == '&') out += "&amp;";
+        else out.append(s, i, len);
+        i += len ? len : 1;
+    }
+    return out;
+}
 
 std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& options) {
     const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
@@ -224,7 +222,7 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
     std::ostringstream o;
     o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    o << "<text x=\"" << left << "\" y=\"24\" font-size=\"15\">" << escape(options.title) << "</text>\n";
+    o << "<text x=\"" << left << "\" y=\"24\" font-size=\"15\">" << svg_text(options.title) << "</text>\n";
     // Grid with tick labels: loss every dl.
     const int n_loss_ticks = static_cast<int>(std::lround((hi - lo) / dl));
     for (int i = 0; i <= n_loss_ticks; i++) {
@@ -277,8 +275,8 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
                           c.runs);
         o << "<line x1=\"" << W - right + 12 << "\" x2=\"" << W - right + 36 << "\" y1=\"" << ly << "\" y2=\"" << ly
           << "\" stroke=\"" << colour << "\" stroke-width=\"2.5\"/><text x=\"" << W - right + 42 << "\" y=\"" << ly + 4
-          << "\">" << escape(c.label) << "</text><text x=\"" << W - right + 42 << "\" y=\"" << ly + 18
-          << "\" fill=\"#555\">" << escape(last) << "</text>\n";
+          << "\">" << svg_text(c.label) << "</text><text x=\"" << W - right + 42 << "\" y=\"" << ly + 18
+          << "\" fill=\"#555\">" << svg_text(last) << "</text>\n";
     }
     double note_y = top + 10 + 36 * static_cast<double>(curves.size()) + 8;
     for (const char* note : {options.train ? "thin: train (per step)" : "", "thick: val (evaluated)",

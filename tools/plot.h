@@ -47,6 +47,10 @@ struct BandPoint {
 };
 std::vector<BandPoint> mean_with_band(const std::vector<const std::vector<std::pair<double, double>>*>& series);
 
+// Text as SVG (XML) content: markup characters escaped, and anything XML
+// cannot hold (bytes that are not UTF-8, control characters) shown as U+FFFD.
+std::string svg_text(const std::string& s);
+
 std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& options);
 // One curve per run.
 std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& title);
