@@ -6,17 +6,12 @@
 #include <map>
 #include <sstream>
 
+#include "io/text.h"
 #include "tools/plot.h"
 
 namespace cg {
 
 namespace {
-
-std::string fixed(double v, int digits) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-    return buf;
-}
 
 // The prompt as SVG text: a line break shown as a visible mark (U+23CE).
 std::string prompt_text(const std::string& s) {
@@ -77,7 +72,7 @@ std::string attention_svg(const std::vector<HeadWeights>& heads, const std::vect
         const HeadWeights& h = heads[i];
         const int64_t x0 = left + h.head * (panel + gap), y0 = top + row_of_layer[h.layer] * (panel + gap);
         o << "<text x=\"" << x0 << "\" y=\"" << y0 - 6 << "\">layer " << h.layer << " head " << h.head << ": "
-          << patterns[i].nearest << ", KL " << fixed(patterns[i].kl_uniform, 2) << "</text>\n"
+          << patterns[i].nearest << ", KL " << fmt("%.2f", patterns[i].kl_uniform) << "</text>\n"
           << "<rect x=\"" << x0 << "\" y=\"" << y0 << "\" width=\"" << panel << "\" height=\"" << panel
           << "\" fill=\"none\" stroke=\"#999\"/>\n";
         std::vector<std::string> shade(kShades + 1);
@@ -96,7 +91,7 @@ std::string attention_svg(const std::vector<HeadWeights>& heads, const std::vect
             }
         for (int s = 1; s <= kShades; s++)
             if (!shade[s].empty())
-                o << "<path fill=\"#08306b\" fill-opacity=\"" << fixed(static_cast<double>(s) / kShades, 2)
+                o << "<path fill=\"#08306b\" fill-opacity=\"" << fmt("%.2f", static_cast<double>(s) / kShades)
                   << "\" d=\"" << shade[s] << "\"/>\n";
     }
     o << "</svg>\n";
