@@ -480,8 +480,8 @@ const std::vector<CliCase> kCases = {
     // ---- plot ----
     {"plot --to=new.svg", 1, "give at least one run"},
     {"plot missing --to=new.svg", 1, "missing"},
-    {"plot twicelog --to=new.svg", 1, "twicelog/log.csv:7: 13 cells where the header has 7"},
-    {"plot backlog --to=new.svg", 1, "backlog/log.csv:8: step 3 comes after step 10"},
+    {"plot twicelog --to=new.svg", 1, "'twicelog/log.csv' line 7: has 13 cells, expected 7"},
+    {"plot backlog --to=new.svg", 1, "'backlog/log.csv' line 8: training step 3 comes after step 10"},
     {"plot run --from_step=100000 --to=new.svg", 1, "no loss to draw at or after step 100000: the logs end at step 10"},
     {"plot run --to=new.svg -x", 2, "unexpected argument '-x'"},
 

@@ -1,5 +1,6 @@
-// causalgrad plot: reading log.csv strictly, the mean of runs with its band,
-// the axes, and writing the SVG without ever clobbering another file.
+// causalgrad plot: reading log.csv strictly (through train/run_log.h's reader),
+// the mean of runs with its band, the axes, and writing the SVG without ever
+// clobbering another file.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "tests/helpers.h"
 #include "data/dataset.h"
 #include "tools/plot.h"
+#include "train/run_log.h"
 
 namespace cg {
 namespace {
@@ -22,15 +24,15 @@ TEST_CASE("plot: a malformed log.csv line is an error naming the file and the li
     TempDir d("plot");
     const std::string bad_loss = d.write("a.csv", std::string(kHeader) + "0,4.1,4.2,,,,\n10,abc,,0.001,1,2,3\n");
     const std::string msg = error_of([&] { read_log_csv(bad_loss, "a"); });
-    CHECK(msg.find("a.csv:3") != std::string::npos);
+    CHECK(msg.find("a.csv' line 3: train_loss 'abc' is not a number") != std::string::npos);
     CHECK(msg.find("stod") == std::string::npos);
     const std::string bad_step = d.write("b.csv", std::string(kHeader) + "1x,4.1,,,,,\n");
-    CHECK(error_of([&] { read_log_csv(bad_step, "b"); }).find("b.csv:2: the step '1x'") != std::string::npos);
+    CHECK(error_of([&] { read_log_csv(bad_step, "b"); }).find("b.csv' line 2: step '1x' is not a whole number") != std::string::npos);
     const std::string short_row = d.write("c.csv", std::string(kHeader) + "5\n");
-    CHECK(error_of([&] { read_log_csv(short_row, "c"); }).find("c.csv:2") != std::string::npos);
+    CHECK(error_of([&] { read_log_csv(short_row, "c"); }).find("c.csv' line 2: has 1 cells, expected 7") != std::string::npos);
     CHECK(error_of([&] { read_log_csv(d.path.string(), "dir"); }).find("is not a file") != std::string::npos);
     const std::string not_log = d.write("ckpt.bin", "CGCKPT\x01\x02");
-    CHECK(error_of([&] { read_log_csv(not_log, "x"); }).find("not a causalgrad log.csv") != std::string::npos);
+    CHECK(error_of([&] { read_log_csv(not_log, "x"); }).find("is this a causalgrad log.csv?") != std::string::npos);
 }
 
 TEST_CASE("plot: a damaged log.csv is never read silently: rows run together or going back are errors, a cut-short last line is left out") {
@@ -38,9 +40,9 @@ TEST_CASE("plot: a damaged log.csv is never read silently: rows run together or 
     const std::string rows = "0,4.1,4.2,,,,\n0,4.1,,0.001,1,2,3\n5,4.0,,0.001,1,2,3\n";
     // A row written twice into one line (a full disk under an earlier build).
     const std::string twice = d.write("twice.csv", std::string(kHeader) + rows + "10,3.9,,0.001,1,2.0010,3.9,,0.001,1,2,3\n");
-    CHECK(error_of([&] { read_log_csv(twice, "a"); }).find("twice.csv:5: 12 cells where the header has 7") != std::string::npos);
+    CHECK(error_of([&] { read_log_csv(twice, "a"); }).find("twice.csv' line 5: has 12 cells, expected 7") != std::string::npos);
     const std::string back = d.write("back.csv", std::string(kHeader) + rows + "3,3.9,,0.001,1,2,3\n");
-    CHECK(error_of([&] { read_log_csv(back, "a"); }).find("back.csv:5: step 3 comes after step 5") != std::string::npos);
+    CHECK(error_of([&] { read_log_csv(back, "a"); }).find("back.csv' line 5: training step 3 comes after step 5") != std::string::npos);
     const std::string torn = d.write("torn.csv", std::string(kHeader) + rows + "10,3.9,,0.0");
     const RunCurves r = read_log_csv(torn, "t");
     CHECK(r.torn_last_line);
@@ -49,6 +51,32 @@ TEST_CASE("plot: a damaged log.csv is never read silently: rows run together or 
     CHECK_FALSE(read_log_csv(d.write("whole.csv", std::string(kHeader) + rows), "w").torn_last_line);
     // The three-column logs of other tools still read.
     CHECK(read_log_csv(d.write("three.csv", "step,train_loss,val_loss\n0,,4.1\n10,,3.5\n"), "3").val.size() == 2);
+}
+
+TEST_CASE("plot: log.csv has one reader; a log to draw may be one a resume refuses, a damaged one is refused by both") {
+    TempDir d("plot");
+    // Other tools' logs: three columns, steps written as decimals, CRLF line
+    // ends, cells after the losses that are not numbers.
+    const std::string drawable[] = {"step,train_loss,val_loss\n0,4.2,\n0,,4.1\n10.0,3.9,\n",
+                                    "step,train_loss,val_loss\r\n0,4.2,\r\n0,,4.1\r\n10,3.9,\r\n",
+                                    std::string(kHeader) + "0,4.2,,n/a,,,\n0,,4.1,,,,\n1e1,3.9,,,,,\n"};
+    for (const std::string& text : drawable) {
+        CAPTURE(text);
+        const RunCurves r = read_log_csv(d.write("other.csv", text), "o");
+        CHECK(r.train == std::vector<std::pair<double, double>>{{0, 4.2}, {10, 3.9}});
+        CHECK(r.val == std::vector<std::pair<double, double>>{{0, 4.1}});
+        CHECK_THROWS_AS(parse_run_log(text, "other.csv"), Error);  // not rows this build writes: no resume from it
+        CHECK(parse_run_log(text, "other.csv", LogRows::losses).rows.size() == 3);
+    }
+    // Damaged either way: the same message from resume and plot.
+    const std::string twice = std::string(kHeader) + "0,4.1,,0.001,1,2,3\n5,4.0,,0.001,1,2.005,4.0,,0.001,1,2,3\n6,3,,1,1,1,1\n";
+    const std::string path = d.write("twice.csv", twice);
+    const std::string from_plot = error_of([&] { read_log_csv(path, "t"); });
+    CHECK(contains(from_plot, "line 3: has 12 cells, expected 7"));
+    CHECK(from_plot == error_of([&] { parse_run_log(twice, path); }));
+    CHECK(contains(error_of([&] { read_log_csv(d.write("none.csv", std::string(kHeader) + "5,,,,,,\n"), "n"); }),
+                   "line 2: the row holds no loss"));
+    CHECK(contains(error_of([&] { read_log_csv(d.write("empty.csv", ""), "e"); }), "has no header line"));
 }
 
 TEST_CASE("plot: inf and nan losses are counted and left out, and the picture is finite") {

@@ -785,6 +785,8 @@ TEST_CASE("train: parse_run_log reads rows and names the file and line of a malf
     CHECK(ok.rows[0].is_eval);
     CHECK_FALSE(ok.rows[1].is_eval);
     CHECK(ok.rows[2].step == 5);
+    CHECK(ok.rows[0].loss == 2.4);  // an evaluation's val_loss, a step's train_loss
+    CHECK(ok.rows[1].loss == 2.6);
     CHECK_FALSE(ok.torn_last_line);
     // A last line without its newline is a write cut short: left out, and said so.
     const LogFile torn = parse_run_log(header + "0,2.5,2.4,,,,\n5,2.", "a.csv");
@@ -795,8 +797,10 @@ TEST_CASE("train: parse_run_log reads rows and names the file and line of a malf
              {header + "0,2.5,2.4,,,,\n1,2\n", "'b.csv' line 3"},
              {header + "x,2.5,,,,,\n", "'b.csv' line 2: step 'x'"},
              {header + "-1,2.5,,,,,\n", "'b.csv' line 2"},
-             {header + "1,,,,,,\n", "'b.csv' line 2: train_loss"},
-             {header + "1,2.5,abc,,,,\n", "'b.csv' line 2: cell 3 'abc'"},
+             {header + "1,,,,,,\n", "'b.csv' line 2: the row holds no loss"},
+             {header + "1,,2.5,,,,\n", "'b.csv' line 2: train_loss is empty"},
+             {header + "1,2.5,,0.001,1x,,\n", "'b.csv' line 2: grad_norm '1x' is not a number"},
+             {header + "1,2.5,abc,,,,\n", "'b.csv' line 2: val_loss 'abc'"},
              {header + "1,2.5,,,,,,\n", "has 8 cells"}}) {
         const std::string &text = text_where.first, &where = text_where.second;
         CAPTURE(text);

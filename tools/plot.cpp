@@ -3,10 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,25 +12,15 @@
 #include <sstream>
 
 #include "tensor/tensor.h"
+#include "train/run_log.h"
 
 namespace cg {
 
 namespace {
 
-// A cell as a number; false if it is not one from end to end ("1.5x", "").
-std::string fmt_step(double step) { return std::to_string(static_cast<long long>(step)); }
-
-bool parse_number(const std::string& cell, double& value) {
-    if (cell.empty()) return false;
-    char* end = nullptr;
-    errno = 0;
-    value = std::strtod(cell.c_str(), &end);
-    return end == cell.c_str() + cell.size() && errno != ERANGE;
-}
-
-// A step or loss past these is no point of a readable axis (a hand-edited or
-// damaged log): a step is refused, a loss left out like inf and nan.
-constexpr double kLargestStep = 1e15, kLargestLoss = 1e6;
+// A loss past this is no point of a readable axis (a hand-edited or damaged
+// log): left out like inf and nan.
+constexpr double kLargestLoss = 1e6;
 
 }  // namespace
 
@@ -42,48 +30,17 @@ RunCurves read_log_csv(const std::string& path, const std::string& label) {
         fail("plot", "'" + path + "' is not a file; point it at a run's folder or its log.csv");
     std::ifstream in(path, std::ios::binary);
     if (!in) fail("plot", "cannot read '" + path + "'; point it at a run's log.csv");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (in.bad()) fail("plot", "cannot read '" + path + "'");
+    const LogFile log = parse_run_log(text, path, LogRows::losses);
     RunCurves r{label, {}, {}, 0};
-    // A last line without its newline is a write cut short (a crash, a full disk): left out, and said so.
-    if (!text.empty() && text.back() != '\n') {
-        r.torn_last_line = true;
-        text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
-    }
-    std::stringstream lines(text);
-    std::string line;
-    std::getline(lines, line);
-    if (line.rfind("step,train_loss,val_loss", 0) != 0) fail("plot", "'" + path + "' is not a causalgrad log.csv");
-    const size_t columns = static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;
-    double last_train = -1, last_val = -1;
-    for (int64_t number = 2; std::getline(lines, line); number++) {
-        const std::string where = path + ":" + std::to_string(number);
-        std::vector<std::string> cells;
-        std::stringstream ss(line);
-        for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
-        if (!line.empty() && line.back() == ',') cells.emplace_back();  // getline drops a last empty cell
-        if (cells.size() != columns)
-            fail("plot", where + ": " + std::to_string(cells.size()) + " cells where the header has " +
-                             std::to_string(columns) + " (a damaged row?); fix or remove the line");
-        double step = 0, train = 0, val = 0;
-        if (!parse_number(cells[0], step) || step < 0 || step != std::floor(step) || step > kLargestStep)
-            fail("plot", where + ": the step '" + cells[0] + "' is not a whole number from 0 to 1e15");
-        const bool has_train = !cells[1].empty(), has_val = !cells[2].empty();
-        if ((has_train && !parse_number(cells[1], train)) || (has_val && !parse_number(cells[2], val)))
-            fail("plot", where + ": a loss is not a number in '" + line + "'");
-        // An evaluation row has a val loss; a step row only a training loss.
-        const double loss = has_val ? val : train;
-        if (!has_val && !has_train) fail("plot", where + ": the row holds no loss");
-        double& previous = has_val ? last_val : last_train;
-        if (step <= previous)
-            fail("plot", where + ": step " + cells[0] + " comes after step " + fmt_step(previous) +
-                             "; the rows must go forward, fix or remove the line");
-        previous = step;
-        if (!std::isfinite(loss) || std::fabs(loss) > kLargestLoss) {
+    r.torn_last_line = log.torn_last_line;
+    for (const LogRow& row : log.rows) {
+        if (!std::isfinite(row.loss) || std::fabs(row.loss) > kLargestLoss) {
             r.non_finite++;
             continue;
         }
-        (has_val ? r.val : r.train).emplace_back(step, loss);
+        (row.is_eval ? r.val : r.train).emplace_back(static_cast<double>(row.step), row.loss);
     }
     return r;
 }

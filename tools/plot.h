@@ -19,12 +19,12 @@ struct RunCurves {
     bool torn_last_line = false;  // the last line had no newline (cut short): left out
 };
 
-// Reads a run's log.csv. Throws naming the file (and the line) when it is not
-// a log.csv or a line is malformed: a number of cells other than the header's,
-// a step or loss that is not a number, a step not after the one of the row of
-// the same kind before it. A loss that is inf, nan or beyond +-1e6 is counted
-// in non_finite and left out, so a diverged run still plots up to that point;
-// a last line cut short (no newline) is left out and torn_last_line set.
+// Reads a run's log.csv through the log's own reader (parse_run_log in
+// train/run_log.h, taking the logs it draws: LogRows::losses), which throws
+// naming the file and the line when it is not a log.csv or a line is
+// malformed. A loss that is inf, nan or beyond +-1e6 is counted in non_finite
+// and left out, so a diverged run still plots up to that point; a last line
+// cut short (no newline) is left out and torn_last_line set.
 RunCurves read_log_csv(const std::string& path, const std::string& label);
 
 // One curve of the picture: one run, or several runs averaged.

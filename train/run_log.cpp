@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,23 +31,38 @@ std::vector<std::string> split_cells(const std::string& line) {
     return cells;
 }
 
-bool is_number(const std::string& cell) {
+// A cell that is a number from end to end ("1.5x" and "" are not); inf and nan are.
+bool read_number(const std::string& cell, double& value) {
     if (cell.empty()) return false;
     char* end = nullptr;
-    std::strtod(cell.c_str(), &end);
+    value = std::strtod(cell.c_str(), &end);
     return end == cell.c_str() + cell.size();
 }
 
-bool is_whole_number(const std::string& cell) {
-    if (cell.empty() || cell.size() > 18) return false;
-    for (char ch : cell)
-        if (ch < '0' || ch > '9') return false;
+// A log to draw takes any whole number up to here; a larger step is no point of a readable axis.
+constexpr double kLargestStep = 1e15;
+
+// A step as this build writes it (digits), or for a log to draw any whole number from 0 to 1e15.
+bool read_step(const std::string& cell, LogRows rows, int64_t& step) {
+    if (rows == LogRows::as_written) {
+        if (cell.empty() || cell.size() > 18) return false;
+        for (char ch : cell)
+            if (ch < '0' || ch > '9') return false;
+        step = std::strtoll(cell.c_str(), nullptr, 10);
+        return true;
+    }
+    double value = 0;
+    if (!read_number(cell, value) || !(value >= 0 && value <= kLargestStep) || value != std::floor(value)) return false;
+    step = static_cast<int64_t>(value);
     return true;
 }
 
 }  // namespace
 
-LogFile parse_run_log(const std::string& text, const std::string& path, bool tolerate_damaged_tail) {
+LogFile parse_run_log(const std::string& text, const std::string& path, LogRows rows, bool tolerate_damaged_tail) {
+    const std::vector<std::string> names = split_cells(kLogHeader);  // step, train_loss, val_loss, ...
+    const std::string losses_header = names[0] + "," + names[1] + "," + names[2];
+    std::vector<std::string> columns;  // this log's, from its header
     LogFile log;
     int64_t last_train = -1, last_eval = -1;
     size_t start = 0;
@@ -61,7 +77,11 @@ LogFile parse_run_log(const std::string& text, const std::string& path, bool tol
         const std::string where = "'" + path + "' line " + std::to_string(number) + ": ";
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (number == 1) {
-            if (line != kLogHeader) fail("log", where + "expected the header '" + kLogHeader + "'; is this a causalgrad log.csv?");
+            if (rows == LogRows::as_written && line != kLogHeader)
+                fail("log", where + "expected the header '" + kLogHeader + "'; is this a causalgrad log.csv?");
+            if (rows == LogRows::losses && line.rfind(losses_header, 0) != 0)
+                fail("log", where + "expected a header beginning '" + losses_header + "'; is this a causalgrad log.csv?");
+            columns = split_cells(line);
             continue;
         }
         // A malformed line: an error, or the damaged tail of a crash when it is the last.
@@ -70,24 +90,30 @@ LogFile parse_run_log(const std::string& text, const std::string& path, bool tol
             log.damaged_last_line = "line " + std::to_string(number) + ": " + what.substr(0, what.find(';'));
         };
         const std::vector<std::string> cells = split_cells(line);
-        if (cells.size() != 7) {
-            malformed("has " + std::to_string(cells.size()) + " cells, expected 7; fix or remove the line");
+        if (cells.size() != columns.size()) {
+            malformed("has " + std::to_string(cells.size()) + " cells, expected " + std::to_string(columns.size()) +
+                      "; fix or remove the line");
             break;
         }
+        LogRow row;
+        row.is_eval = !cells[2].empty();
+        row.line = line;
         std::string bad;
-        if (!is_whole_number(cells[0])) bad = "step '" + cells[0] + "' is not a whole number";
-        else if (!is_number(cells[1])) bad = "train_loss '" + cells[1] + "' is not a number";
-        for (size_t i = 2; i < 7 && bad.empty(); i++)
-            if (!cells[i].empty() && !is_number(cells[i]))
-                bad = "cell " + std::to_string(i + 1) + " '" + cells[i] + "' is not a number";
+        if (!read_step(cells[0], rows, row.step))
+            bad = "step '" + cells[0] + "' is not a whole number" + (rows == LogRows::losses ? " from 0 to 1e15" : "");
+        // Every row this build writes has a training loss; a row to draw needs its own loss.
+        else if (cells[1].empty() && (rows == LogRows::as_written || !row.is_eval))
+            bad = row.is_eval ? "train_loss is empty" : "the row holds no loss";
+        // The cells after the step: empty or a number (of a log to draw only the losses are read).
+        const size_t read = rows == LogRows::as_written ? cells.size() : 3;
+        double value = 0;
+        for (size_t i = 1; i < read && bad.empty(); i++)
+            if (!cells[i].empty() && !read_number(cells[i], value)) bad = columns[i] + " '" + cells[i] + "' is not a number";
         if (!bad.empty()) {
             malformed(bad);
             break;
         }
-        LogRow row;
-        row.step = std::strtoll(cells[0].c_str(), nullptr, 10);
-        row.is_eval = !cells[2].empty();
-        row.line = line;
+        read_number(cells[row.is_eval ? 2 : 1], row.loss);
         // Rows of each kind go forward in steps; one that goes back is not this run's.
         int64_t& previous = row.is_eval ? last_eval : last_train;
         if (row.step <= previous) {
@@ -96,8 +122,10 @@ LogFile parse_run_log(const std::string& text, const std::string& path, bool tol
             break;
         }
         previous = row.step;
-        log.rows.push_back(row);
+        log.rows.push_back(std::move(row));
     }
+    if (rows == LogRows::losses && columns.empty())
+        fail("log", "'" + path + "' has no header line; is this a causalgrad log.csv?");
     return log;
 }
 
@@ -156,7 +184,7 @@ RunLogStart plan_run_log(const std::string& path, int64_t resume_step) {
     start.path = path;
     start.text = std::string(kLogHeader) + "\n";
     if (resume_step >= 0 && ::access(path.c_str(), F_OK) == 0) {
-        const LogFile old = parse_run_log(read_regular_file(path, "log"), path, true);
+        const LogFile old = parse_run_log(read_regular_file(path, "log"), path, LogRows::as_written, true);
         if (old.torn_last_line) start.warning = "dropped a cut-short last line of '" + path + "'";
         if (!old.damaged_last_line.empty())
             start.warning = "dropped the damaged last line of '" + path + "' (" + old.damaged_last_line +

@@ -19,6 +19,7 @@ extern const char* const kLogHeader;
 struct LogRow {
     int64_t step = 0;
     bool is_eval = false;  // an evaluation row (val_loss set) or a training step row
+    double loss = 0;       // the row's loss: val_loss on an evaluation row, train_loss on a step row
     std::string line;      // the row as written, without the newline
 };
 
@@ -28,13 +29,28 @@ struct LogFile {
     std::string damaged_last_line;  // with tolerate_damaged_tail: why the last line was left out
 };
 
-// Parses log.csv text. Throws naming `path` and the line for a wrong header,
-// a wrong number of cells, a step that is not a whole number, a cell that is
-// not a number, or a step that does not come after the one of the row of the
-// same kind (training or evaluation) before it. With tolerate_damaged_tail a
-// malformed last line is left out instead (a crash or a full disk under an
-// earlier build), and damaged_last_line says why.
-LogFile parse_run_log(const std::string& text, const std::string& path, bool tolerate_damaged_tail = false);
+// Which logs a reader takes.
+enum class LogRows {
+    // A log to continue (resume): the header above, and rows as this build
+    // writes them: a step in digits, a training loss, every cell empty or a number.
+    as_written,
+    // A log to draw (plot): a header that begins with step,train_loss,val_loss
+    // (other tools write just those columns), a step that is a whole number
+    // from 0 to 1e15, and a loss on every row; the cells after the losses are not read.
+    losses,
+};
+
+// The one reader of log.csv text, for resume and plot. Throws naming `path`
+// and the line for a wrong or (for a log to draw) missing header, a number of
+// cells other than the header's, a step or cell that is not a number (the
+// rules of `rows`), or a step that does not come after the one of the row of
+// the same kind (training or evaluation) before it. A last line without its
+// newline is left out and torn_last_line set.
+// With tolerate_damaged_tail a malformed last line is left out instead of
+// refused (a crash or a full disk under an earlier build), and
+// damaged_last_line says why.
+LogFile parse_run_log(const std::string& text, const std::string& path, LogRows rows = LogRows::as_written,
+                      bool tolerate_damaged_tail = false);
 
 struct RunLog {
     int fd = -1;
