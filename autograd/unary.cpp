@@ -4,7 +4,8 @@
 // row in kUnaryOps, the function that applies it (which finds its row by
 // name when the program is compiled) and the declaration in autograd/ops.h
 // (docs/tutorial-add-an-op.md walks through it). unary_ops() and the tests
-// read the table, so the row is tested without a test edit.
+// read the table, so the row is tested without a test edit; a row that ends
+// in Activation{...} is also the MLP's activation of that name.
 #include "autograd/unary.h"
 
 #include <cmath>
@@ -147,31 +148,37 @@ float silu_fdf(float x, float& slope) {
 double silu_ref(double x) { return x / (1.0 + std::exp(-x)); }
 Var silu_composed(const Var& x) { return mul(x, sigmoid(x)); }
 
+// A row's last argument when the MLP may use its op as its activation: the line --help shows.
+struct Activation {
+    const char* help = nullptr;
+};
+
 // A row's kernels are the map templates instantiated with its two functions.
 template <float (*f)(float), float (*df)(float, float)>
 constexpr UnaryOp row(const char* name, const char* formula, double (*reference)(double), Domain domain,
-                      Var (*composed)(const Var&) = nullptr) {
-    return UnaryOp{name, formula, map_forward<f>, map_backward<df>, nullptr, reference, domain, composed};
+                      Var (*composed)(const Var&) = nullptr, Activation activation = {}) {
+    return UnaryOp{name, formula, map_forward<f>, map_backward<df>, nullptr, reference, domain, composed, activation.help};
 }
 // A row whose value and slope also come from one function, fdf.
 template <float (*f)(float), float (*df)(float, float), float (*fdf)(float, float&)>
 constexpr UnaryOp row_with_slope(const char* name, const char* formula, double (*reference)(double),
-                                 Domain domain, Var (*composed)(const Var&)) {
+                                 Domain domain, Var (*composed)(const Var&), Activation activation = {}) {
     return UnaryOp{name, formula, map_forward<f>, map_backward<df>, map_forward_with_slope<fdf>, reference, domain,
-                   composed};
+                   composed, activation.help};
 }
 
-// The table: one row per op.
+// The table: one row per op. The activations are listed (--help) in its order.
 constexpr UnaryOp kUnaryOps[] = {
     row<exp_f, exp_df>("exp", "y = e^x", exp_ref, Domain::real),
     row<log_f, log_df>("log", "y = ln x", log_ref, Domain::positive),
     row<sqrt_f, sqrt_df>("sqrt", "y = x^(1/2)", sqrt_ref, Domain::positive),
     row<sigmoid_f, sigmoid_df>("sigmoid", "y = 1 / (1 + e^-x)", sigmoid_ref, Domain::real, sigmoid_composed),
     row<tanh_f, tanh_df>("tanh", "y = tanh x", tanh_ref, Domain::real, tanh_composed),
-    row<relu_f, relu_df>("relu", "y = max(x, 0)", relu_ref, Domain::nonzero, relu_composed),
     row_with_slope<gelu_f, gelu_df, gelu_fdf>("gelu", "y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
-                                              gelu_ref, Domain::real, gelu_composed),
-    row_with_slope<silu_f, silu_df, silu_fdf>("silu", "y = x sigmoid(x)", silu_ref, Domain::real, silu_composed),
+                                              gelu_ref, Domain::real, gelu_composed, Activation{"GELU, GPT-2's tanh form"}),
+    row_with_slope<silu_f, silu_df, silu_fdf>("silu", "y = x sigmoid(x)", silu_ref, Domain::real, silu_composed,
+                                              Activation{"x sigmoid(x)"}),
+    row<relu_f, relu_df>("relu", "y = max(x, 0)", relu_ref, Domain::nonzero, relu_composed, Activation{"max(x, 0)"}),
 };
 constexpr bool same_name(const char* a, const char* b) {
     while (*a && *a == *b) a++, b++;

@@ -1,8 +1,10 @@
 // Element-wise ops of one input, y = f(x). Each is one row of autograd/unary.cpp:
 // its formula, the derivative written right under it, and what the tests need
-// (a double-precision reference, the inputs where it is smooth). The tests
-// iterate over the rows, so a new row is gradient-checked, compared with its
-// reference and, when it has one, with its composed form, without a test edit.
+// (a double-precision reference, the inputs where it is smooth), and whether
+// the MLP may use it as its activation. The tests iterate over the rows, so a
+// new row is gradient-checked, compared with its reference and, when it has
+// one, with its composed form, without a test edit; the mixer table
+// (nn/mixers.cpp) makes an activation of every row that offers itself as one.
 #pragma once
 
 #include <vector>
@@ -32,6 +34,9 @@ struct UnaryOp {
     Domain domain;
     // The op written with other ops, when it exists: the fused row must agree with it.
     Var (*composed)(const Var& x);
+    // Offered as the MLP's activation (--activation=NAME): its line for --help;
+    // nullptr: not offered.
+    const char* activation;
 };
 
 // y = op(x), recording op's backward (x and y are saved for it, or the slope).

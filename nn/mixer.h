@@ -1,9 +1,10 @@
 // What a block does along the sequence. Every kind is one row of the table in
 // nn/mixers.cpp: causal self-attention, the paper's parameter-free ops and our
-// variants, the moving average, and the MLP's activations (GELU, SiLU, or one
-// of the parameter-free ops, as the paper's later code does). The model, the
-// command line, export and the tests all read that table, so the model has no
-// special cases and a new row is tested without editing a test.
+// variants, the moving average, and the MLP's activations (the element-wise
+// ops that autograd/unary.cpp offers as one, or one of the parameter-free ops,
+// as the paper's later code does). The model, the command line, export and the
+// tests all read that table, so the model has no special cases and a new row
+// is tested without editing a test.
 //
 // A block's mixer, x (B, T, C) -> (B, T, C):
 //   h = c_in(x)        the kind's input projection, if it has one
@@ -21,6 +22,7 @@
 namespace cg {
 
 struct MixerKind;
+struct UnaryOp;
 
 // What a kind needs to make its weights.
 struct MixerSettings {
@@ -86,9 +88,11 @@ struct MixerKind {
     Tensor (*step)(const Mixer& m, MixerState& state, const Tensor& x);
     // FLOPs of core's forward for BT positions in windows of T, C wide (null: negligible).
     double (*core_flops)(double BT, double T, double C);
+    // An element-wise activation: the row of autograd/unary.cpp it applies.
+    const UnaryOp* unary = nullptr;
 };
 
-// Every row, in the table's order.
+// Every row, in the table's order, then the activations of autograd/unary.cpp in its order.
 const std::vector<MixerKind>& mixer_kinds();
 // The row named `name` that can serve as `use` (mixer or activation); throws
 // naming the valid choices.

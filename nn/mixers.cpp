@@ -2,8 +2,12 @@
 // fields: nn/mixer.h). Above the table, the functions of each row; the
 // attention's are in nn/attention.cpp. To add a kind: its functions, its row,
 // and its naive reference in tests/mixer_reference.h (docs/tutorial-add-a-mixer.md).
+// The element-wise activations are not written here: each is a row of
+// autograd/unary.cpp that offers itself as one (docs/tutorial-add-an-op.md).
 #include <cmath>
+#include <string>
 
+#include "autograd/unary.h"
 #include "nn/attention.h"
 #include "nn/mixer.h"
 
@@ -122,22 +126,32 @@ Tensor ema_step(const Mixer& m, MixerState& s, const Tensor& x) {
     return y;
 }
 
-// ---- element-wise activations (the MLP's) ----
+// ---- element-wise activations (the MLP's): a row of autograd/unary.cpp each ----
 
 MixerState no_state(const Mixer&, int64_t, int64_t, int64_t) { return MixerState{}; }
-template <Var (*f)(const Var&)>
-Var elementwise_core(const Mixer&, const Var& x, const ForwardPass&) { return f(x); }
-template <Var (*f)(const Var&)>
-Tensor elementwise_step(const Mixer&, MixerState&, const Tensor& x) { return f(constant(x)).value; }
+Var elementwise_core(const Mixer& m, const Var& x, const ForwardPass&) { return unary(*m.kind->unary, x); }
+Tensor elementwise_step(const Mixer& m, MixerState&, const Tensor& x) { return unary(*m.kind->unary, constant(x)).value; }
+// nanoGPT's MLP applies GELU in GPT-2's tanh form: an export with this activation may load into nanoGPT.
+bool is_nanogpt_activation(const UnaryOp& op) { return std::string(op.name) == "gelu"; }
 
 constexpr MixerUse kMixer = MixerUse::mixer, kBoth = MixerUse::both, kActivation = MixerUse::activation;
 constexpr bool kCausal = true, kLeaks = false;
+
+// The rows of the table below, then the MLP's element-wise activations: every
+// row of autograd/unary.cpp that offers itself as one, in that table's order.
+std::vector<MixerKind> with_activations(std::vector<MixerKind> rows) {
+    for (const UnaryOp* op : unary_ops())
+        if (op->activation)
+            rows.push_back({op->name, op->activation, kActivation, kCausal, is_nanogpt_activation(*op), nullptr,
+                            nullptr, elementwise_core, no_state, elementwise_step, nullptr, op});
+    return rows;
+}
 
 }  // namespace
 
 const std::vector<MixerKind>& mixer_kinds() {
     // name, help, use, causal, nanoGPT's own, check, init, core, make_state, step, core FLOPs
-    static const std::vector<MixerKind> kinds = {
+    static const std::vector<MixerKind> kinds = with_activations({
         {"attn", "causal self-attention (nanoGPT's)", kMixer, kCausal, true,
          attention_check, attention_init, attention_core, attention_state, attention_step, attention_flops},
         {"pair_max", "max(x[t], x[t-1])", kBoth, kCausal, false,
@@ -162,13 +176,7 @@ const std::vector<MixerKind>& mixer_kinds() {
          false, nullptr, value_projection, pair_min_gavg_core, two_buffers, pair_avg_step<smaller>, nullptr},
         {"ema", "moving average y[t] = d y[t-1] + (1 - d) x[t], a learned decay d per channel", kMixer, kCausal,
          false, nullptr, ema_init, ema_core, ema_state, ema_step, nullptr},
-        {"gelu", "GELU, GPT-2's tanh form", kActivation, kCausal, true,
-         nullptr, nullptr, elementwise_core<gelu>, no_state, elementwise_step<gelu>, nullptr},
-        {"silu", "x sigmoid(x)", kActivation, kCausal, false,
-         nullptr, nullptr, elementwise_core<silu>, no_state, elementwise_step<silu>, nullptr},
-        {"relu", "max(x, 0)", kActivation, kCausal, false,
-         nullptr, nullptr, elementwise_core<relu>, no_state, elementwise_step<relu>, nullptr},
-    };
+    });
     return kinds;
 }
 

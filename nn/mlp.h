@@ -1,7 +1,8 @@
 // The block's feed-forward part: c_fc to 4C, an activation, c_proj back to C.
-// The activation is a weightless row of the mixer table: GELU (nanoGPT's),
-// SiLU, ReLU, or one of the parameter-free ops along T (the paper author's
-// later code replaces GELU with them), which then mixes along T as well.
+// The activation is a weightless row of the mixer table: an element-wise op
+// that autograd/unary.cpp offers as one (GELU, nanoGPT's, by default), or one
+// of the parameter-free ops along T (the paper author's later code replaces
+// GELU with them), which then mixes along T as well.
 #pragma once
 
 #include "nn/linear.h"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The layer order, checked: each folder is one layer, and a file includes only
 # its own folder or lower ones. Also: a mixer or activation is looked up in the
-# mixer table (nn/mixers.cpp), never recognised by comparing its name as a string.
+# mixer table (nn/mixers.cpp, whose element-wise activations are the rows of
+# autograd/unary.cpp that offer themselves as one), never recognised by
+# comparing its name as a string.
 # Prints every violation as file:line and exits 1 if there is one.
 #   bash tests/layer_check.sh            the tree this script is in
 #   bash tests/layer_check.sh DIR        another tree (the test of this script uses it)
@@ -39,8 +41,15 @@ for folder in "${layers[@]}"; do
     done < <(find "$folder" \( -name '*.h' -o -name '*.cpp' \) 2>/dev/null | sort)
 done
 
-# The names of the mixer table's rows: the first field of each row in nn/mixers.cpp.
+# The names of the mixer table's rows: the first field of each row in nn/mixers.cpp, and the
+# name of each row of kUnaryOps in autograd/unary.cpp that ends in Activation{...} (a row may
+# take several lines: each starts with "row").
 names=$(sed -n 's/^[[:space:]]*{"\([a-z_+]*\)", ".*/\1/p' nn/mixers.cpp)
+activations=$(awk '/kUnaryOps\[\] = \{/ { inside = 1; next }
+    inside && (/^[[:space:]]*row/ || /^};/) { if (row ~ /Activation\{/) print row; row = "" }
+    inside && /^};/ { exit }
+    inside { row = row $0 }' autograd/unary.cpp 2>/dev/null | sed -n 's/^[^(]*("\([a-z_0-9]*\)".*/\1/p')
+names=$(printf '%s\n%s\n' "$names" "$activations" | sed '/^$/d')
 if [ -z "$names" ]; then
     echo "nn/mixers.cpp: no rows found; this check reads the table's rows as {\"name\", \"help\", ...}"
     exit 1

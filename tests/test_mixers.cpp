@@ -79,6 +79,25 @@ TEST_CASE("mixers: every kind's core matches its naive reference in double") {
     }
 }
 
+TEST_CASE("mixers: the element-wise activations are the unary table's rows that offer themselves, in its order") {
+    std::vector<std::string> offered, activations;
+    for (const UnaryOp* op : unary_ops())
+        if (op->activation) {
+            offered.push_back(op->name);
+            const MixerKind& kind = find_mixer_kind(op->name, MixerUse::activation);
+            CHECK(kind.unary == op);
+            CHECK(std::string(kind.help) == op->activation);
+            CHECK(contains(mixer_kind_names(MixerUse::activation), op->name));  // --help lists it
+            CHECK_THROWS_WITH_AS(find_mixer_kind(op->name, MixerUse::mixer), doctest::Contains("element-wise"), Error);
+        } else {
+            CHECK_THROWS_AS(find_mixer_kind(op->name, MixerUse::activation), Error);
+        }
+    for (const MixerKind& kind : mixer_kinds())
+        if (kind.use == MixerUse::activation) activations.push_back(kind.name);
+    CHECK(!offered.empty());
+    CHECK(activations == offered);
+}
+
 TEST_CASE("mixers: every causal kind's one-token step reproduces its forward; a leaking one differs") {
     const int64_t N = 2, T = 9, C = 6;
     for (const MixerKind& kind : mixer_kinds())

@@ -96,11 +96,17 @@ TEST_CASE("repository: the layer check passes on this tree") {
 TEST_CASE("repository: the layer check names file and line of an upward include and of a mixer name compared") {
     const fs::path root = repository_root();
     TempDir tree;
-    for (const char* folder : {"tensor", "nn", "tools", "tests"}) fs::create_directories(tree.path / folder);
+    for (const char* folder : {"tensor", "autograd", "nn", "tools", "tests"}) fs::create_directories(tree.path / folder);
     std::ofstream(tree.path / "tensor" / "low.h") << "#pragma once\n\n#include \"nn/high.h\"\n";
     std::ofstream(tree.path / "nn" / "high.h") << "#pragma once\n#include \"tensor/low.h\"\n";
     std::ofstream(tree.path / "nn" / "mixers.cpp") << "    {\"attn\", \"help\", kMixer},\n    {\"gelu\", \"help\", kBoth},\n";
-    std::ofstream(tree.path / "tools" / "use.cpp") << "int f(const std::string& m) {\n  return m == \"attn\";\n}\n";
+    // An activation that is a row of the unary table, written over two lines; exp is no activation.
+    std::ofstream(tree.path / "autograd" / "unary.cpp")
+        << "constexpr UnaryOp kUnaryOps[] = {\n    row<exp_f, exp_df>(\"exp\", \"y = e^x\", exp_ref, Domain::real),\n"
+           "    row_with_slope<swish_f, swish_df, swish_fdf>(\"swish\", \"y = x sigmoid(x)\", swish_ref, Domain::real,\n"
+           "                                              swish_composed, Activation{\"x sigmoid(x)\"}),\n};\n";
+    std::ofstream(tree.path / "tools" / "use.cpp") << "int f(const std::string& m) {\n  return m == \"attn\"\n"
+                                                      "    || m == \"swish\"\n    || m == \"exp\";\n}\n";
     std::ofstream(tree.path / "tests" / "t.cpp") << "// a list\nconst char* names = \"attn, gelu\";\n";
     std::string output;
     const int status = run("bash '" + (root / "tests" / "layer_check.sh").string() + "' '" + tree.path.string() + "'", output);
@@ -109,6 +115,8 @@ TEST_CASE("repository: the layer check names file and line of an upward include 
     CHECK(contains(output, "tensor/low.h:3: includes \"nn/high.h\""));
     CHECK_FALSE(contains(output, "nn/high.h:"));  // a lower include is fine
     CHECK(contains(output, "tools/use.cpp:2:"));
+    CHECK(contains(output, "tools/use.cpp:3:"));        // swish: an activation of the unary table
+    CHECK_FALSE(contains(output, "tools/use.cpp:4:"));  // exp: a row that is no activation
     CHECK(contains(output, "tests/t.cpp:2:"));
 }
 
