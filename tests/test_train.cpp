@@ -30,6 +30,7 @@
 #include "tests/train_helpers.h"
 #include "train/checkpoint.h"
 #include "io/crc32.h"
+#include "io/text.h"
 #include "data/dataset.h"
 #include "cli/options.h"
 #include "tools/plot.h"
@@ -200,8 +201,11 @@ TEST_CASE("train: log.csv has the header and one row per logged step and evaluat
     c.log_interval = 3;  // steps 0, 3, 6, 9
     c.eval_interval = 5;  // evaluations at 0, 5, 10, and 12 (the end)
     std::ostringstream log;
-    train(c, log);
+    const TrainReport report = train(c, log);
     REQUIRE(fs::exists(dir / "out/log.csv"));
+    // The summary: the median of the 9 steps after the 3 of warm-up.
+    CHECK(report.median_ms > 0);
+    CHECK(contains(log.str(), "median " + fmt("%.1f", report.median_ms) + " ms/step over 9 steps ("));
     std::istringstream csv(read_file(dir / "out/log.csv"));
     std::vector<std::string> lines;
     for (std::string line; std::getline(csv, line);) lines.push_back(line);

@@ -394,16 +394,14 @@ void save_after_signal(Run& run, int64_t step, int signal, std::ostream& log) {
 }
 
 // The median step time (warm-up left out) and, over MPI, the all-reduce's.
-void print_summary(Run& run, TrainReport& report, std::vector<double>& step_ms, std::ostream& log) {
+void print_summary(const Run& run, TrainReport& report, const std::vector<double>& step_ms, std::ostream& log) {
     if (step_ms.empty()) return;
-    std::sort(step_ms.begin(), step_ms.end());
-    report.median_ms = step_ms[step_ms.size() / 2];
+    report.median_ms = median(step_ms);
     log << "median " << fmt("%.1f", report.median_ms) << " ms/step over " << step_ms.size() << " steps ("
         << fmt("%.0f", static_cast<double>(run.tokens_per_step) / (report.median_ms / 1000.0)) << " tok/s)\n";
-    std::vector<double>& ar = run.all_reduce.all_reduce_ms;
+    const std::vector<double>& ar = run.all_reduce.all_reduce_ms;
     if (ar.empty()) return;
-    std::sort(ar.begin(), ar.end());
-    log << "all-reduce: median " << fmt("%.2f", ar[ar.size() / 2]) << " ms per step, mean "
+    log << "all-reduce: median " << fmt("%.2f", median(ar)) << " ms per step, mean "
         << fmt("%.2f", std::accumulate(ar.begin(), ar.end(), 0.0) / static_cast<double>(ar.size()))
         << " ms with the waits for rank 0's evaluations (" << with_commas(all_reduce_bytes_per_step(run.all_reduce, *run.group))
         << " bytes)\n";
