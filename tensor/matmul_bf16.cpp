@@ -209,6 +209,12 @@ CG_AVX512_BF16 void micro_kernel(const Tile& t) {
     for (int r = 0; r < ROWS; r++)
         #pragma GCC unroll 4
         for (int v = 0; v < VECS; v++) sum[r][v] = _mm512_setzero_ps();
+    // c's tile is read (or written) only at the end, by then in L1: in a large
+    // product it was last touched a whole k block ago, far out of cache.
+    #pragma GCC unroll 8
+    for (int r = 0; r < ROWS; r++)
+        #pragma GCC unroll 4
+        for (int v = 0; v < VECS; v++) __builtin_prefetch(t.c + r * t.ldc + 16 * v, 1, 3);
     const uint32_t* a = t.a.words;
     const uint32_t* b = t.b;
     for (int p = 0; p < t.pairs; p++, a += t.a.pair, b += kPanel) {
@@ -267,8 +273,20 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
             for (int i0 = 0; i0 < m; i0 += kRowBlock) {
                 const int rows = std::min(kRowBlock, m - i0);
                 const PackedA pa = pack_a(ta, a, lda, i0, rows, k0, count);
+                // What pack_a reads for the next block of rows, asked into L2 a
+                // part per tile of this one: it arrives while this block is
+                // multiplied, instead of each load of the packing waiting on
+                // memory (a, an activation of many MB, is read once per k block,
+                // long after it left the caches). `lines` of `width` values.
+                // Inline, not a function: GCC finds a function that only
+                // prefetches free of effects and drops the calls to it.
+                const int next_rows = std::min(kRowBlock, m - i0 - kRowBlock), tiles = (rows + kTileRows - 1) / kTileRows;
+                const int lines = ta ? count : next_rows, width = ta ? next_rows : count;
+                const TA* next = ta ? a + int64_t{k0} * lda + i0 + kRowBlock : a + (i0 + kRowBlock) * lda + k0;
                 for (int r = 0; r < rows; r += kTileRows) {
-                    const int tile_rows = std::min(kTileRows, rows - r);
+                    const int tile_rows = std::min(kTileRows, rows - r), tile = r / kTileRows;
+                    for (int line = lines * tile / tiles; next_rows > 0 && line < lines * (tile + 1) / tiles; line++)
+                        for (int x = 0; x < width; x += 64 / sizeof(TA)) __builtin_prefetch(next + line * lda + x, 0, 2);
                     for (int jq = 0; jq < cols; jq += kPanel) {
                         const int tile_cols = std::min(kPanel, cols - jq);
                         const Tile tile{{pa.words + r * pa.row, pa.row, pa.pair},
