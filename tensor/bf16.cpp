@@ -20,6 +20,7 @@ void bf16_to_floats(float* out, const uint16_t* x, int64_t n) {
 const char* bf16_missing_cpu_feature() {
 #if defined(__x86_64__)
     if (!__builtin_cpu_supports("avx512f")) return "AVX512F";
+    if (!__builtin_cpu_supports("avx512bw")) return "AVX512BW";
     if (!__builtin_cpu_supports("avx512bf16")) return "AVX512_BF16 (vdpbf16ps)";
     return "";
 #else

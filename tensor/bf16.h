@@ -37,7 +37,8 @@ void floats_to_bf16(uint16_t* out, const float* x, int64_t n);
 void bf16_to_floats(float* out, const uint16_t* x, int64_t n);
 
 // The instruction set the bf16 products need, x86-64's AVX512_BF16 (vdpbf16ps)
-// on top of AVX512F, with the OS saving the 512-bit registers.
+// on top of AVX512F and AVX512BW (every CPU with the first has the others),
+// with the OS saving the 512-bit registers.
 bool cpu_has_avx512_bf16();
 // What this CPU lacks for them, for error messages ("AVX512_BF16 (vdpbf16ps)",
 // ...), or "" when it has everything.

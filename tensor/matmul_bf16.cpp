@@ -44,7 +44,7 @@ namespace cg {
 // Only these functions use AVX-512: the rest of the build stays generic, and
 // they run only after cpu_has_avx512_bf16() said yes. An attribute cannot be
 // passed around as a function could, hence the macro.
-#define CG_AVX512_BF16 __attribute__((target("avx512f,avx512bf16")))
+#define CG_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
 namespace {
 
@@ -86,41 +86,68 @@ CG_AVX512_BF16 inline __m512i bf16_lanes(__m512 x) {
     return _mm512_srli_epi32(rounded, 16);
 }
 
-// The first `count` (<= 16) values at p as bf16 lanes, 0 beyond.
-CG_AVX512_BF16 inline __m512i load_bf16_lanes(const float* p, int count) {
-    const __mmask16 mask = count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
-    return bf16_lanes(_mm512_maskz_loadu_ps(mask, p));
+// The lanes holding a subnormal, 0 < |x| < 2^-126: |x|'s bits - 1 < 0x007fffff.
+CG_AVX512_BF16 inline __mmask16 subnormal_lanes(__m512 x) {
+    const __m512i magnitude = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff));
+    return _mm512_cmplt_epu32_mask(_mm512_sub_epi32(magnitude, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x007fffff));
 }
-CG_AVX512_BF16 inline __m512i load_bf16_lanes(const uint16_t* p, int count) {
-    if (count >= 16) return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+
+// 32 values in two registers -> their 32 bf16 in order in one, rounded as
+// float_to_bf16 rounds. vcvtne2ps2bf16 does that in one instruction, but
+// flushes subnormals to zero: a group holding one takes bf16_lanes instead.
+CG_AVX512_BF16 inline __m512i bf16_words(__m512 first, __m512 second) {
+    if (subnormal_lanes(first) | subnormal_lanes(second)) {
+        const __m256i low = _mm512_cvtepi32_epi16(bf16_lanes(first));
+        const __m256i high = _mm512_cvtepi32_epi16(bf16_lanes(second));
+        return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
+    }
+    return (__m512i)_mm512_cvtne2ps_pbh(second, first);
+}
+
+// Up to 16 bf16 (0 beyond count) in one 256-bit register.
+CG_AVX512_BF16 inline __m256i load_bf16(const uint16_t* p, int count) {
+    if (count >= 16) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     alignas(32) uint16_t part[16] = {};
     std::memcpy(part, p, sizeof(uint16_t) * std::max(count, 0));
-    return _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(part)));
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(part));
+}
+
+CG_AVX512_BF16 inline __mmask16 first_lanes(int count) {
+    return count >= 16 ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
+}
+
+// [x0 .. x15 y0 .. y15] (16-bit words) -> [x0 y0 x1 y1 .. x15 y15]: 16 pairs.
+CG_AVX512_BF16 inline __m512i interleave_halves(__m512i words) {
+    alignas(64) static constexpr uint16_t kOrder[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    return _mm512_permutexvar_epi16(_mm512_load_si512(kOrder), words);
 }
 
 // dst[j] = (r0[j], r1[j]) for j < count, a word of a pair from two rows (r1
 // null: an odd k's last row, partner 0); 0 from count up to a multiple of 16.
-template <typename T>
-CG_AVX512_BF16 void pack_pairs_of_rows(uint32_t* dst, const T* r0, const T* r1, int count) {
+CG_AVX512_BF16 void pack_pairs_of_rows(uint32_t* dst, const float* r0, const float* r1, int count) {
     for (int j = 0; j < count; j += 16) {
-        const int left = count - j;
-        __m512i pair = load_bf16_lanes(r0 + j, left);
-        if (r1) pair = _mm512_or_si512(pair, _mm512_slli_epi32(load_bf16_lanes(r1 + j, left), 16));
-        _mm512_storeu_si512(dst + j, pair);
+        const __mmask16 mask = first_lanes(count - j);
+        const __m512 x = _mm512_maskz_loadu_ps(mask, r0 + j);
+        const __m512 y = r1 ? _mm512_maskz_loadu_ps(mask, r1 + j) : _mm512_setzero_ps();
+        _mm512_storeu_si512(dst + j, interleave_halves(bf16_words(x, y)));
+    }
+}
+CG_AVX512_BF16 void pack_pairs_of_rows(uint32_t* dst, const uint16_t* r0, const uint16_t* r1, int count) {
+    for (int j = 0; j < count; j += 16) {
+        const __m256i x = load_bf16(r0 + j, count - j);
+        const __m256i y = r1 ? load_bf16(r1 + j, count - j) : _mm256_setzero_si256();
+        _mm512_storeu_si512(dst + j, interleave_halves(_mm512_inserti64x4(_mm512_castsi256_si512(x), y, 1)));
     }
 }
 
 // dst[p] = (row[2p], row[2p + 1]) for the `count` values of one row: (count + 1) / 2 words.
 CG_AVX512_BF16 void pack_pairs_along_row(uint32_t* dst, const float* row, int count) {
-    int i = 0;
-    for (; i + 32 <= count; i += 32) {  // 32 values -> 32 bf16 in order = 16 words of pairs
-        const __m256i low = _mm512_cvtepi32_epi16(bf16_lanes(_mm512_loadu_ps(row + i)));
-        const __m256i high = _mm512_cvtepi32_epi16(bf16_lanes(_mm512_loadu_ps(row + i + 16)));
-        _mm512_storeu_si512(dst + i / 2, _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1));
-    }
-    for (; i < count; i += 2) {
-        const uint32_t second = i + 1 < count ? float_to_bf16(row[i + 1]) : 0;
-        dst[i / 2] = float_to_bf16(row[i]) | second << 16;
+    for (int i = 0; i < count; i += 32) {  // 32 values -> 32 bf16 in order = 16 words of pairs
+        const int left = count - i;
+        const __m512 first = _mm512_maskz_loadu_ps(first_lanes(left), row + i);
+        const __m512 second = _mm512_maskz_loadu_ps(first_lanes(left - 16), row + i + 16);
+        _mm512_mask_storeu_epi32(dst + i / 2, first_lanes((left + 1) / 2), bf16_words(first, second));
     }
 }
 CG_AVX512_BF16 void pack_pairs_along_row(uint32_t* dst, const uint16_t* row, int count) {
@@ -189,6 +216,14 @@ CG_AVX512_BF16 const uint32_t* pack_b(bool tb, const T* b, int64_t ldb, int j0, 
 
 // ---- the micro-kernel ----------------------------------------------------------
 
+// `rows` runs of `row_lines` cache lines, `stride` bytes apart: a part of what
+// pack_a will read for the next block of rows.
+struct Lines {
+    const char* first = nullptr;
+    int64_t stride = 0;
+    int rows = 0, row_lines = 0;
+};
+
 // One tile of c: rows x (up to kPanel) columns over one k block.
 struct Tile {
     PackedA a;          // the tile's first row
@@ -198,6 +233,7 @@ struct Tile {
     int64_t ldc;
     int cols;           // 1..kPanel
     float alpha, beta;  // c = alpha sum + beta c; beta 0: c is not read
+    Lines ahead;        // memory to ask into L2 meanwhile, a cache line per pair
 };
 
 // c (ROWS, cols) = alpha a (ROWS, pairs) . b (pairs, cols) + beta c, with
@@ -217,7 +253,18 @@ CG_AVX512_BF16 void micro_kernel(const Tile& t) {
         for (int v = 0; v < VECS; v++) __builtin_prefetch(t.c + r * t.ldc + 16 * v, 1, 3);
     const uint32_t* a = t.a.words;
     const uint32_t* b = t.b;
+    const char *ahead_row = t.ahead.first, *ahead = ahead_row;
+    int ahead_rows = t.ahead.rows, ahead_col = 0;
     for (int p = 0; p < t.pairs; p++, a += t.a.pair, b += kPanel) {
+        if (ahead_rows > 0) {  // one line per pair: spread out, they never queue
+            __builtin_prefetch(ahead, 0, 2);
+            ahead += 64;
+            if (++ahead_col == t.ahead.row_lines) {
+                ahead_col = 0;
+                ahead = ahead_row += t.ahead.stride;
+                ahead_rows--;
+            }
+        }
         __m512bh bv[VECS];
         #pragma GCC unroll 4
         for (int v = 0; v < VECS; v++) bv[v] = (__m512bh)_mm512_load_si512(b + 16 * v);
@@ -273,22 +320,28 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
             for (int i0 = 0; i0 < m; i0 += kRowBlock) {
                 const int rows = std::min(kRowBlock, m - i0);
                 const PackedA pa = pack_a(ta, a, lda, i0, rows, k0, count);
-                // What pack_a reads for the next block of rows, asked into L2 a
-                // part per tile of this one: it arrives while this block is
-                // multiplied, instead of each load of the packing waiting on
-                // memory (a, an activation of many MB, is read once per k block,
-                // long after it left the caches). `lines` of `width` values.
-                // Inline, not a function: GCC finds a function that only
-                // prefetches free of effects and drops the calls to it.
-                const int next_rows = std::min(kRowBlock, m - i0 - kRowBlock), tiles = (rows + kTileRows - 1) / kTileRows;
-                const int lines = ta ? count : next_rows, width = ta ? next_rows : count;
-                const TA* next = ta ? a + int64_t{k0} * lda + i0 + kRowBlock : a + (i0 + kRowBlock) * lda + k0;
+                // What pack_a reads for the next block of rows is asked into L2
+                // while this one is multiplied, a share per tile, a line per
+                // pair (Tile::ahead): a, an activation of many MB read once per
+                // k block, has left the caches long before, and a packing that
+                // waits on memory for each load took a tenth of the time.
+                // From a (m, k): next_rows rows of count values; from a (k, m)
+                // transposed: count rows of next_rows values.
+                const int next_rows = std::max(0, std::min(kRowBlock, m - i0 - kRowBlock));
+                const int tiles = (rows + kTileRows - 1) / kTileRows, panels = (cols + kPanel - 1) / kPanel;
+                const int ahead_rows = next_rows == 0 ? 0 : ta ? count : next_rows;
+                const int ahead_width = ta ? next_rows : count;
+                const TA* next = next_rows == 0 ? a : ta ? a + int64_t{k0} * lda + i0 + kRowBlock : a + (i0 + kRowBlock) * lda + k0;
+                const int64_t calls = int64_t{tiles} * panels;
                 for (int r = 0; r < rows; r += kTileRows) {
-                    const int tile_rows = std::min(kTileRows, rows - r), tile = r / kTileRows;
-                    for (int line = lines * tile / tiles; next_rows > 0 && line < lines * (tile + 1) / tiles; line++)
-                        for (int x = 0; x < width; x += 64 / sizeof(TA)) __builtin_prefetch(next + line * lda + x, 0, 2);
+                    const int tile_rows = std::min(kTileRows, rows - r);
                     for (int jq = 0; jq < cols; jq += kPanel) {
                         const int tile_cols = std::min(kPanel, cols - jq);
+                        const int64_t call = int64_t{r / kTileRows} * panels + jq / kPanel;
+                        const int first = static_cast<int>(ahead_rows * call / calls);
+                        const Lines ahead{reinterpret_cast<const char*>(next + first * lda), lda * int64_t{sizeof(TA)},
+                                          static_cast<int>(ahead_rows * (call + 1) / calls) - first,
+                                          static_cast<int>((ahead_width * sizeof(TA) + 63) / 64)};
                         const Tile tile{{pa.words + r * pa.row, pa.row, pa.pair},
                                         pb + static_cast<int64_t>(jq / kPanel) * pairs * kPanel,
                                         pairs,
@@ -296,7 +349,8 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
                                         ldc,
                                         tile_cols,
                                         alpha,
-                                        beta_here};
+                                        beta_here,
+                                        ahead};
                         kernel_table[tile_rows - 1][(tile_cols + 15) / 16 - 1](tile);
                     }
                 }
