@@ -324,14 +324,21 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
                 // while this one is multiplied, a share per tile, a line per
                 // pair (Tile::ahead): a, an activation of many MB read once per
                 // k block, has left the caches long before, and a packing that
-                // waits on memory for each load took a tenth of the time.
-                // From a (m, k): next_rows rows of count values; from a (k, m)
-                // transposed: count rows of next_rows values.
-                const int next_rows = std::max(0, std::min(kRowBlock, m - i0 - kRowBlock));
+                // waits on memory for each load took a tenth of the time. The
+                // next block: the next rows, else the first ones again, of the
+                // next k block once n is done. From a (m, k): rows of count
+                // values; from a (k, m) transposed: count rows of rows values.
+                int next_i0 = i0 + kRowBlock, next_k0 = k0;
+                if (next_i0 >= m) {
+                    next_i0 = 0;
+                    if (j0 + n_block >= n) next_k0 += 2 * block_pairs;
+                }
+                const int next_rows = next_k0 < k ? std::min(kRowBlock, m - next_i0) : 0;
+                const int next_count = std::min(2 * block_pairs, k - next_k0);
                 const int tiles = (rows + kTileRows - 1) / kTileRows, panels = (cols + kPanel - 1) / kPanel;
-                const int ahead_rows = next_rows == 0 ? 0 : ta ? count : next_rows;
-                const int ahead_width = ta ? next_rows : count;
-                const TA* next = next_rows == 0 ? a : ta ? a + int64_t{k0} * lda + i0 + kRowBlock : a + (i0 + kRowBlock) * lda + k0;
+                const int ahead_rows = next_rows == 0 ? 0 : ta ? next_count : next_rows;
+                const int ahead_width = ta ? next_rows : next_count;
+                const TA* next = next_rows == 0 ? a : ta ? a + int64_t{next_k0} * lda + next_i0 : a + next_i0 * lda + next_k0;
                 const int64_t calls = int64_t{tiles} * panels;
                 for (int r = 0; r < rows; r += kTileRows) {
                     const int tile_rows = std::min(kTileRows, rows - r);
