@@ -64,13 +64,14 @@ inline GemmOperand fp32_operand(const float* data, int64_t ld) { return {data, n
 inline GemmOperand bf16_operand(const uint16_t* data, int64_t ld) { return {nullptr, data, ld}; }
 // c (m, n; ldc) = alpha op(a) op(b) + beta c, row-major, as sgemm_on_this_thread:
 // op(a) (m, k) is a (m, k) or, ta, a (k, m) transposed; op(b) (k, n) likewise.
-// The products of bf16 values are summed in fp32 (vdpbf16ps) and written as
-// fp32; beta = 0 overwrites c, which may hold anything (NaN included). Each
-// element's sum runs over k in an order fixed by k alone, so a row's result
-// does not depend on the other rows computed with it (split rows among
-// threads freely). Runs on the calling thread; packing buffers are per
-// thread, grown to the largest shape, then kept. Needs cpu_has_avx512_bf16()
-// (tensor/bf16.h); throws [gemm_bf16] naming the missing feature otherwise.
+// The products of bf16 values are summed in fp32 (vdpbf16ps, which takes
+// subnormal inputs as 0) and written as fp32; beta = 0 overwrites c, which
+// may hold anything (NaN included). Each element's sum runs over k in an
+// order fixed by k alone, so a row's result does not depend on the other rows
+// computed with it (split rows among threads freely). Runs on the calling
+// thread; packing buffers are per thread, grown to the largest shape, then
+// kept. Needs cpu_has_avx512_bf16() (tensor/bf16.h); throws [gemm_bf16]
+// naming the missing feature otherwise.
 void gemm_bf16_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const GemmOperand& a,
                               const GemmOperand& b, float beta, float* c, int ldc);
 

@@ -18,6 +18,9 @@
 //   registers over one k block, reading its rows of a from L1 and streaming b
 //   from L2.
 // The fp32 operands are rounded to bf16 (float_to_bf16, bit for bit) while packed.
+// vdpbf16ps itself rounds the sum after each of a pair's two products, takes
+// subnormal bf16 inputs as 0 and flushes subnormal sums to 0 (Intel's
+// definition, and what Zen 4 does).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -324,7 +327,7 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
                 // while this one is multiplied, a share per tile, a line per
                 // pair (Tile::ahead): a, an activation of many MB read once per
                 // k block, has left the caches long before, and a packing that
-                // waits on memory for each load took a tenth of the time. The
+                // waits on memory at each load held the product back. The
                 // next block: the next rows, else the first ones again, of the
                 // next k block once n is done. From a (m, k): rows of count
                 // values; from a (k, m) transposed: count rows of rows values.
