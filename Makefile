@@ -19,7 +19,7 @@ NATIVE := $(if $(findstring CAUSALGRAD_NATIVE=OFF,$(CMAKE_FLAGS)),portable,nativ
 # Leak checking is on: it works as root in a container (LeakSanitizer only fails under ptrace).
 SANITIZERS := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-aarch64 test-kill fuzz examples train data bench study study-report clean
+.PHONY: help deps build build-mpi test test-mpi ctest test-sanitize test-clang test-aarch64 test-kill fuzz examples train data bench bench-gemm study study-report clean
 
 help:
 	@echo "make build          install missing deps, configure and build build/ (Release, -march=native)"
@@ -36,6 +36,7 @@ help:
 	@echo "make train          prepare the data, train the CPU config (MIXER=attn), print a sample"
 	@echo "make data           fetch tiny Shakespeare and write data/shakespeare_char/"
 	@echo "make bench          time training steps, long contexts and generation on this machine"
+	@echo "make bench-gemm     GFLOP/s of OpenBLAS sgemm and of the bf16 product at the model's shapes (x86-64, AVX512_BF16)"
 	@echo "make study          run the study's grid (study/grid.conf; hours, resumable), then write study/README.md"
 	@echo "make study QUICK=1  the same cut to a few steps per run (minutes), into study/runs-quick/"
 	@echo "make study-report   write study/README.md and its plots again from the logs in study/runs/"
@@ -166,6 +167,11 @@ bench: build
 	@echo "==> generation"
 	@$(BENCH) --what=generate --mixer=attn | tail -n 5
 	@$(BENCH) --what=generate --mixer=scan_max | tail -n 5
+
+# The bf16 product (tensor/matmul_bf16.cpp) against sgemm at the CPU config's
+# shapes, 1 and 2 threads, and both instructions' peaks (bench/gemm_bf16.cpp).
+bench-gemm: build
+	@./build/bench_gemm_bf16
 
 # The study (study/README.md): every run of study/grid.conf, niced, STUDY_JOBS at a
 # time with one thread each; finished runs are skipped, interrupted ones resume.

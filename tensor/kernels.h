@@ -50,6 +50,31 @@ void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw,
 void sgemm_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
                           const float* b, int ldb, float beta, float* c, int ldc);
 
+// ---- matmul_bf16.cpp: products on bf16 operands, fp32 sums (AVX512_BF16) ----
+// One row-major matrix operand of gemm_bf16_on_this_thread, ld in elements:
+// fp32 (activations, gradients: rounded to bf16 as the product packs them, no
+// pass of its own) or bf16 already (weights, converted once with
+// floats_to_bf16 of tensor/bf16.h).
+struct GemmOperand {
+    const float* fp32 = nullptr;
+    const uint16_t* bf16 = nullptr;
+    int64_t ld = 0;
+};
+inline GemmOperand fp32_operand(const float* data, int64_t ld) { return {data, nullptr, ld}; }
+inline GemmOperand bf16_operand(const uint16_t* data, int64_t ld) { return {nullptr, data, ld}; }
+// c (m, n; ldc) = alpha op(a) op(b) + beta c, row-major, as sgemm_on_this_thread:
+// op(a) (m, k) is a (m, k) or, ta, a (k, m) transposed; op(b) (k, n) likewise.
+// The products of bf16 values are summed in fp32 (vdpbf16ps, which takes
+// subnormal inputs as 0) and written as fp32; beta = 0 overwrites c, which
+// may hold anything (NaN included). Each element's sum runs over k in an
+// order fixed by k alone, so a row's result does not depend on the other rows
+// computed with it (split rows among threads freely). Runs on the calling
+// thread; packing buffers are per thread, grown to the largest shape, then
+// kept. Needs cpu_has_avx512_bf16() (tensor/bf16.h); throws [gemm_bf16]
+// naming the missing feature otherwise.
+void gemm_bf16_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const GemmOperand& a,
+                              const GemmOperand& b, float beta, float* c, int ldc);
+
 // ---- elementwise.cpp -------------------------------------------------------
 // Binary ops take b either of a's shape or of a's trailing dims (a bias of
 // shape (C) against (B, T, C)): b is then reused for every leading index.
