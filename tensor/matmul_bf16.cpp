@@ -56,6 +56,7 @@ constexpr int kPanel = 64;       // columns of the micro-kernel, 4 zmm of 16
 constexpr int kMaxPairs = 256;   // k block: 512 values of k
 constexpr int kRowBlock = 96;    // rows of a packed at once (a multiple of 6 and 16)
 constexpr int64_t kBBlockBytes = 512 * 1024;  // packed b of one block, in L2
+constexpr int64_t kKeptABytes = 1024 * 1024;  // packed a of a whole k block, kept for the next n blocks
 
 // ---- packing buffers --------------------------------------------------------
 
@@ -166,25 +167,30 @@ struct PackedA {
     int64_t row, pair;
 };
 
-// Rows [i0, i0 + rows) of op(a) (m, k), values [k0, k0 + count) of k.
-// From a (m, k): [row][pair], each row's pairs in memory order. From a
-// transposed, a (k, m): [pair][row], a pair of rows of a giving 16 words at a time.
+// The layout pack_a writes at dst for `rows` rows of `pairs` pairs.
+inline PackedA packed_a_layout(bool ta, const uint32_t* dst, int rows, int pairs) {
+    if (!ta) return {dst, pairs, 1};
+    return {dst, 1, (rows + 15) / 16 * 16};
+}
+
+// Rows [i0, i0 + rows) of op(a) (m, k), values [k0, k0 + count) of k, into
+// dst (rows rounded up to 16, times (count + 1) / 2 words). From a (m, k):
+// [row][pair], each row's pairs in memory order. From a transposed, a (k, m):
+// [pair][row], a pair of rows of a giving 16 words at a time.
 template <typename T>
-CG_AVX512_BF16 PackedA pack_a(bool ta, const T* a, int64_t lda, int i0, int rows, int k0, int count) {
+CG_AVX512_BF16 PackedA pack_a(bool ta, const T* a, int64_t lda, int i0, int rows, int k0, int count, uint32_t* dst) {
     const int pairs = (count + 1) / 2;
+    const PackedA packed = packed_a_layout(ta, dst, rows, pairs);
     if (!ta) {
-        uint32_t* dst = packed_a.reserve(static_cast<size_t>(rows) * pairs);
-        for (int r = 0; r < rows; r++) pack_pairs_along_row(dst + static_cast<int64_t>(r) * pairs, a + (i0 + r) * lda + k0, count);
-        return {dst, pairs, 1};
+        for (int r = 0; r < rows; r++) pack_pairs_along_row(dst + r * packed.row, a + (i0 + r) * lda + k0, count);
+        return packed;
     }
-    const int width = (rows + 15) / 16 * 16;
-    uint32_t* dst = packed_a.reserve(static_cast<size_t>(pairs) * width);
     for (int p = 0; p < pairs; p++) {
         const int64_t kk = k0 + 2 * p;
-        pack_pairs_of_rows(dst + static_cast<int64_t>(p) * width, a + kk * lda + i0,
+        pack_pairs_of_rows(dst + p * packed.pair, a + kk * lda + i0,
                            2 * p + 1 < count ? a + (kk + 1) * lda + i0 : nullptr, rows);
     }
-    return {dst, 1, width};
+    return packed;
 }
 
 // Columns [j0, j0 + cols) of op(b) (k, n), values [k0, k0 + count) of k, as
@@ -314,6 +320,14 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
     const int block_pairs = (all_pairs + k_blocks - 1) / k_blocks;
     const int n_block = static_cast<int>(
         std::max<int64_t>(kPanel, kBBlockBytes / (4 * int64_t{block_pairs}) / kPanel * kPanel));
+    // With several n blocks and a small m (dW = dy^T x: m = out, n = in),
+    // a k block's a is packed once, by the first n block, and kept for the
+    // others: packing reads a (an activation of many MB) from far out of
+    // cache, and was a large share of such a product's time.
+    const int row_blocks = (m + kRowBlock - 1) / kRowBlock;
+    const int64_t slot = int64_t{kRowBlock} * block_pairs;  // words of one packed block of rows
+    const bool keep_a = n > n_block && row_blocks * slot * 4 <= kKeptABytes;
+    uint32_t* const a_slots = packed_a.reserve(static_cast<size_t>(keep_a ? row_blocks * slot : slot));
     for (int k0 = 0; k0 < k; k0 += 2 * block_pairs) {
         const int count = std::min(2 * block_pairs, k - k0), pairs = (count + 1) / 2;
         const float beta_here = k0 == 0 ? beta : 1.0f;  // later blocks add to the earlier ones' sum
@@ -322,7 +336,9 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
             const uint32_t* pb = pack_b(tb, b, ldb, j0, cols, k0, count);
             for (int i0 = 0; i0 < m; i0 += kRowBlock) {
                 const int rows = std::min(kRowBlock, m - i0);
-                const PackedA pa = pack_a(ta, a, lda, i0, rows, k0, count);
+                uint32_t* const a_slot = a_slots + (keep_a ? i0 / kRowBlock * slot : 0);
+                const PackedA pa = j0 == 0 || !keep_a ? pack_a(ta, a, lda, i0, rows, k0, count, a_slot)
+                                                      : packed_a_layout(ta, a_slot, rows, pairs);
                 // What pack_a reads for the next block of rows is asked into L2
                 // while this one is multiplied, a share per tile, a line per
                 // pair (Tile::ahead): a, an activation of many MB read once per
@@ -336,7 +352,9 @@ CG_AVX512_BF16 void gemm_blocked(bool ta, bool tb, int m, int n, int k, float al
                     next_i0 = 0;
                     if (j0 + n_block >= n) next_k0 += 2 * block_pairs;
                 }
-                const int next_rows = next_k0 < k ? std::min(kRowBlock, m - next_i0) : 0;
+                // A kept block is not packed again: nothing to ask for then.
+                const bool next_kept = keep_a && next_k0 == k0 && !(j0 == 0 && next_i0 > i0);
+                const int next_rows = next_k0 < k && !next_kept ? std::min(kRowBlock, m - next_i0) : 0;
                 const int next_count = std::min(2 * block_pairs, k - next_k0);
                 const int tiles = (rows + kTileRows - 1) / kTileRows, panels = (cols + kPanel - 1) / kPanel;
                 const int ahead_rows = next_rows == 0 ? 0 : ta ? next_count : next_rows;
