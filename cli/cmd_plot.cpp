@@ -29,7 +29,8 @@ int cmd_plot(int argc, char** argv) {
         "title", "title line", cxxopts::value(p.title)->default_value(p.title))(
         "log_steps", "log-scale step axis", cxxopts::value(p.log_steps)->default_value("false"))(
         "train", "draw the per-step training loss too", cxxopts::value(p.train)->default_value("true"))(
-        "from_step", "leave out the steps before this one", cxxopts::value(p.from_step)->default_value("0"));
+        "from_step", "leave out the steps before this one", cxxopts::value(p.from_step)->default_value("0"))(
+        "to_step", "leave out the steps after this one (-1: none)", cxxopts::value(p.to_step)->default_value("-1"));
     o.positional_help("[LABEL=]RUN[,RUN...]...");
     // The runs are the arguments that are not options; taken as they are, since
     // a positional option of cxxopts would split them at the commas.

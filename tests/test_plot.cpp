@@ -173,6 +173,14 @@ TEST_CASE("plot: a log-scale step axis has a tick per decade and leaves step 0 o
     dots = 0;
     for (size_t at = later.find("<circle"); at != std::string::npos; at = later.find("<circle", at + 1)) dots++;
     CHECK(dots == 2);  // steps 100, 1000
+
+    o.to_step = 999;
+    const std::string middle = plot_svg({PlotGroup{"r", {{"r", {}, v, 0}}}}, o);
+    dots = 0;
+    for (size_t at = middle.find("<circle"); at != std::string::npos; at = middle.find("<circle", at + 1)) dots++;
+    CHECK(dots == 1);  // step 100
+    o.to_step = 50;
+    CHECK(contains(error_of([&] { plot_svg({PlotGroup{"r", {{"r", {}, v, 0}}}}, o); }), "--to_step 50 comes before --from_step 100"));
 }
 
 TEST_CASE("plot: the SVG replaces only an .svg file, through a temporary file") {

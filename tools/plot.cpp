@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "io/text.h"
 #include "tensor/tensor.h"
 #include "train/run_log.h"
 
@@ -123,6 +124,9 @@ std::string svg_text(const std::string& s) {
 
 std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& options) {
     const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+    if (options.to_step >= 0 && options.to_step < options.from_step)
+        fail("plot", "--to_step " + fmt("%.15g", options.to_step) + " comes before --from_step " +
+                         fmt("%.15g", options.from_step) + "; give a range that holds steps");
     std::vector<Curves> curves;
     double last_logged = -1;  // the last step of any curve, before --from_step
     for (const PlotGroup& g : groups) {
@@ -142,7 +146,7 @@ std::string plot_svg(const std::vector<PlotGroup>& groups, const PlotOptions& op
         auto drawable = [](double v) { return std::isfinite(v) && std::fabs(v) <= 1e300; };
         for (auto* s : {&c.train, &c.val})
             s->erase(std::remove_if(s->begin(), s->end(), [&](const BandPoint& p) {
-                         return p.step < first || !drawable(p.step) || !drawable(p.lo) || !drawable(p.hi) || !drawable(p.mean);
+                         return p.step < first || (options.to_step >= 0 && p.step > options.to_step) || !drawable(p.step) || !drawable(p.lo) || !drawable(p.hi) || !drawable(p.mean);
                      }), s->end());
         curves.push_back(std::move(c));
     }

@@ -38,6 +38,7 @@ struct PlotOptions {
     bool log_steps = false;   // a log-scale step axis (steps from 1; step 0 is left out)
     bool train = true;        // draw the per-step training loss too
     double from_step = 0;     // leave out the steps before this one (the first loss dwarfs the rest)
+    double to_step = -1;      // leave out the steps after this one (-1: none), to compare runs of other lengths
 };
 
 // The mean over runs of a series at each step that every run has, with the
