@@ -123,6 +123,7 @@ Node* record(Op op, const Shape& out_shape, std::initializer_list<const Var*> in
     n->op = op;
     n->backward = backward_fn;
     n->shape = out_shape;
+    n->dtype = product_dtype();
     int i = 0;
     for (const Var* v : inputs) n->inputs[i++] = v->node;
     return n;
@@ -157,6 +158,7 @@ void backward(const Var& loss) {
     if (!loss.node) fail("backward", "the loss does not depend on any parameter (or NoGrad was on)");
     check_live("backward", loss);
     Tape& t = tape();
+    Autocast as_before(product_dtype());  // restores the caller's precision, which the nodes' set
     add_constant(grad_of(loss.node), 1.0f);  // d loss / d loss
     // Reverse creation order is a reverse topological order: every node's
     // consumers ran after it, so its gradient is complete when we reach it.
@@ -165,6 +167,7 @@ void backward(const Var& loss) {
         Node* n = t.nodes[i].get();
         if (!n->grad.defined() || !n->backward) continue;
         const auto t0 = g_op_times ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+        set_product_dtype(n->dtype);  // a product's backward runs in the precision of its forward, as in autocast
         n->backward(*n);
         if (g_op_times)
             g_op_times->backward_ms[static_cast<int>(n->op)] +=

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/autocast.h"
 #include "tensor/tensor.h"
 
 namespace cg {
@@ -56,6 +57,7 @@ struct Node {
     int ints[kMaxDims] = {0, 0, 0, 0};  // op arguments (dims, permutation, ...)
     std::shared_ptr<const std::vector<int>> ids;  // token ids (embedding, cross-entropy)
     const UnaryOp* unary = nullptr;               // which one, for Op::unary
+    Dtype dtype = Dtype::float32;  // the products' precision when it was recorded: its backward's too
     Shape shape;   // shape of the op's output
     Tensor grad;   // d loss / d output; allocated (zeroed) on first use, dropped after its backward
     // The values in grad are to be read as zeros: zero_grad marks a

@@ -55,7 +55,10 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     y_shape.dims[y_shape.ndim - 1] = out;
     Tensor y = empty(y_shape);
     Tensor y_rows = y.reshape({-1, out});
-    matmul(y_rows, x_rows, w.transpose(0, 1));  // W^T: BLAS's transpose flag
+    // Under bfloat16 a weight (a parameter) is read from its bf16 copy, made
+    // once per Autocast; anything else is rounded as the product packs it.
+    const bool weight_copy = product_dtype() == Dtype::bfloat16 && weight.node && !weight.node->backward;
+    matmuls({{y_rows, x_rows, w.transpose(0, 1), 0.0f, weight_copy ? bf16_copy(w) : nullptr}});  // W^T: BLAS's transpose flag
     if (bias.defined()) add_forward(y_rows, y_rows, bias.value);
     // dx += dy @ W;  dW += dy^T @ x;  db += sum over rows of dy
     Node* n = record(Op::linear, y.shape, {&x, &weight, &bias}, [](Node& n) {
@@ -64,8 +67,9 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
         if (n.inputs[0] && n.inputs[1] && n.inputs[0] != n.inputs[1] && wv.is_contiguous() && dy.is_contiguous()) {
             auto [dx, dx_accumulate] = grad_target(n.inputs[0]);
             auto [dw, dw_accumulate] = grad_target(n.inputs[1]);
+            const bool weight_copy = n.dtype == Dtype::bfloat16 && n.ints[0] == 1;
             linear_backward_products(dx.reshape({-1, wv.shape[1]}), beta_for(dx_accumulate), dw,
-                                     beta_for(dw_accumulate), dy, xr, wv);
+                                     beta_for(dw_accumulate), dy, xr, wv, weight_copy ? bf16_copy(wv) : nullptr);
         } else if (n.inputs[0] && n.inputs[1]) {  // linear(w, w), or a strided weight view: one product after the other
             auto [dx, dx_accumulate] = grad_target(n.inputs[0]);
             matmul(dx.reshape({-1, wv.shape[1]}), dy, wv, beta_for(dx_accumulate));
@@ -83,6 +87,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     if (n) {
         n->saved[0] = x_rows;
         n->saved[1] = w;
+        n->ints[0] = weight_copy;
     }
     return {y, n};
 }

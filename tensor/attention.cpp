@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tensor/autocast.h"
 #include "tensor/fast_exp.h"
 #include "tensor/kernels.h"
 
@@ -163,11 +164,16 @@ void prefetch_rows(const float* p, int64_t rows, int64_t row, bool for_writing) 
         }
 }
 
-// c (m, n; ldc) = alpha * op(a) @ op(b) + beta * c, row-major.
+// c (m, n; ldc) = alpha * op(a) @ op(b) + beta * c, row-major; with bf16
+// operands (rounded as they are packed) under bfloat16 (tensor/autocast.h).
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-    sgemm_on_this_thread(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-                         static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+    if (product_dtype() == Dtype::bfloat16)
+        gemm_bf16_on_this_thread(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
+                                 fp32_operand(a, lda), fp32_operand(b, ldb), beta, c, static_cast<int>(ldc));
+    else
+        sgemm_on_this_thread(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+                             static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
 // s (nq, nk; ld kBlock) = scale * q[i0..] k[j0..]^T, from kt = k^T (HS, T), with

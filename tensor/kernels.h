@@ -20,6 +20,8 @@
 namespace cg {
 
 // ---- matmul.cpp: products through cblas_sgemm ------------------------------
+// (or gemm_bf16_on_this_thread below while the products' precision is
+// bfloat16, tensor/autocast.h)
 // out (..., M, Nc) = a (..., M, K) @ b (..., K, Nc) + beta * out.
 // a and b may be transposed views (strides swapped in the last two dims): the
 // transpose goes to BLAS as a flag, no copy is made. Up to two leading batch
@@ -34,6 +36,7 @@ struct Product {
     const Tensor& a;
     const Tensor& b;
     float beta = 0.0f;
+    const uint16_t* b_bf16 = nullptr;  // b's bf16 copy, laid out as b (a weight's, tensor/autocast.h)
 };
 // Not reentrant (one list of products, reused): call from one thread, outside
 // parallel regions; inside one, use sgemm_on_this_thread.
@@ -43,8 +46,9 @@ void matmuls(std::initializer_list<Product> products);
 // contiguous. Split by rows of dy and x, as every kernel splits its rows, so
 // each thread reads the rows it wrote before; dw is the sum of the chunks'
 // shares, added in chunk order. Not reentrant (one scratch for the shares).
+// Under bfloat16 (tensor/autocast.h) dx's product reads w_bf16, w's copy, when given.
 void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw, float dw_beta, const Tensor& dy,
-                              const Tensor& x, const Tensor& w);
+                              const Tensor& x, const Tensor& w, const uint16_t* w_bf16 = nullptr);
 // One row-major cblas_sgemm, c (m, n) = alpha op(a) op(b) + beta c, run on the
 // calling thread alone (OpenBLAS would thread a call made outside a parallel region).
 void sgemm_on_this_thread(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/autocast.h"
 #include "tensor/chunks.h"
 #include "tensor/kernels.h"
 #include "tensor/thread_governor.h"
@@ -59,7 +60,9 @@ bool describe(const Tensor& t, MatrixArg& arg) {
 
 std::string pair_str(const Tensor& a, const Tensor& b) { return a.shape.str() + " x " + b.shape.str(); }
 
-// One row-major product c (M, N) = op(a) @ op(b) + beta * c.
+// One row-major product c (M, N) = op(a) @ op(b) + beta * c; in bf16 when
+// the products' precision was bfloat16 as it was made, reading b from b_bf16
+// (b's bf16 copy, laid out as b) when there is one.
 struct Gemm {
     MatrixArg a_arg, b_arg;
     int M, N, K;
@@ -67,14 +70,22 @@ struct Gemm {
     const float* b;
     float* c;
     float beta;
+    bool bf16 = false;
+    const uint16_t* b_bf16 = nullptr;
 };
 
 // Rows [m0, m1) of the product: a's rows start m0 rows (or, transposed,
 // m0 columns) in, c's m0 rows in.
 void gemm_rows(const Gemm& g, int m0, int m1) {
     const float* a = g.a_arg.trans == CblasNoTrans ? g.a + static_cast<int64_t>(m0) * g.a_arg.ld : g.a + m0;
-    sgemm_on_this_thread(g.a_arg.trans == CblasTrans, g.b_arg.trans == CblasTrans, m1 - m0, g.N, g.K, 1.0f, a,
-                         g.a_arg.ld, g.b, g.b_arg.ld, g.beta, g.c + static_cast<int64_t>(m0) * g.N, g.N);
+    const bool ta = g.a_arg.trans == CblasTrans, tb = g.b_arg.trans == CblasTrans;
+    float* c = g.c + static_cast<int64_t>(m0) * g.N;
+    if (g.bf16) {
+        const GemmOperand b = g.b_bf16 ? bf16_operand(g.b_bf16, g.b_arg.ld) : fp32_operand(g.b, g.b_arg.ld);
+        gemm_bf16_on_this_thread(ta, tb, m1 - m0, g.N, g.K, 1.0f, fp32_operand(a, g.a_arg.ld), b, g.beta, c, g.N);
+    } else {
+        sgemm_on_this_thread(ta, tb, m1 - m0, g.N, g.K, 1.0f, a, g.a_arg.ld, g.b, g.b_arg.ld, g.beta, c, g.N);
+    }
 }
 
 // Products of fewer FLOPs in all run on the calling thread: cheaper than
@@ -165,8 +176,13 @@ void append_gemms(std::vector<Gemm>& gemms, const Product& p) {
     // batch dims) is copied once; views from transpose(-2,-1) never are.
     MatrixArg ma, mb;
     Tensor a = a_in, b = b_in;
+    const bool bf16 = product_dtype() == Dtype::bfloat16;
+    const uint16_t* b_bf16 = bf16 ? p.b_bf16 : nullptr;
     if (!describe(a, ma)) copies_scratch().push_back(a = a_in.contiguous());
-    if (!describe(b, mb)) copies_scratch().push_back(b = b_in.contiguous());
+    if (!describe(b, mb)) {
+        copies_scratch().push_back(b = b_in.contiguous());
+        b_bf16 = nullptr;  // laid out as b_in, not as the copy
+    }
     if (!describe(a, ma) || !describe(b, mb)) fail("matmul", "cannot pass " + pair_str(a, b) + " to BLAS");
 
     const int nbatch = a.ndim() - 2;
@@ -183,7 +199,7 @@ void append_gemms(std::vector<Gemm>& gemms, const Product& p) {
         const int64_t rows_stride = static_cast<int64_t>(M) * ma.ld;
         if ((bd[1] == 1 || as[1] == rows_stride) && (bd[0] == 1 || as[0] == bd[1] * rows_stride)) {
             const int rows = static_cast<int>(M * bd[0] * bd[1]);
-            gemms.push_back(Gemm{ma, mb, rows, Nc, K, a.data, b.data, out.data, beta});
+            gemms.push_back(Gemm{ma, mb, rows, Nc, K, a.data, b.data, out.data, beta, bf16, b_bf16});
             return;
         }
     }
@@ -191,7 +207,8 @@ void append_gemms(std::vector<Gemm>& gemms, const Product& p) {
     for (int64_t i0 = 0; i0 < bd[0]; i0++)
         for (int64_t i1 = 0; i1 < bd[1]; i1++)
             gemms.push_back(Gemm{ma, mb, M, Nc, K, a.data + i0 * as[0] + i1 * as[1], b.data + i0 * bs[0] + i1 * bs[1],
-                                 out.data + (i0 * bd[1] + i1) * out_stride, beta});
+                                 out.data + (i0 * bd[1] + i1) * out_stride, beta, bf16,
+                                 b_bf16 ? b_bf16 + i0 * bs[0] + i1 * bs[1] : nullptr});
 }
 }  // namespace
 
@@ -219,7 +236,7 @@ void matmuls(std::initializer_list<Product> products) {
 // the other had written, and left one waiting for the other: dW = dy^T x
 // runs longer than dx = dy W on the same shapes (docs/performance.md).
 void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw, float dw_beta, const Tensor& dy,
-                              const Tensor& x, const Tensor& w) {
+                              const Tensor& x, const Tensor& w, const uint16_t* w_bf16) {
     const int64_t N = dy.shape[0], out = dy.shape[1], in = x.shape[1];
     check_shape("linear", "x", x, Shape{N, in});
     check_shape("linear", "w", w, Shape{out, in});
@@ -237,18 +254,27 @@ void linear_backward_products(const Tensor& dx, float dx_beta, const Tensor& dw,
         shares.resize(static_cast<size_t>((chunks - 1) * dw_numel));
     float* const share = shares.data();
     const int out_cols = static_cast<int>(out), in_cols = static_cast<int>(in);
+    const bool bf16 = product_dtype() == Dtype::bfloat16;
+    // c (m, n) = op(a) op(b) + beta c on this thread, in the products' precision
+    auto product = [bf16](bool ta, int m, int n, int k, const float* a, int lda, const float* b,
+                          const uint16_t* b16, int ldb, float beta, float* c, int ldc) {
+        if (bf16)
+            gemm_bf16_on_this_thread(ta, false, m, n, k, 1.0f, fp32_operand(a, lda),
+                                     b16 ? bf16_operand(b16, ldb) : fp32_operand(b, ldb), beta, c, ldc);
+        else
+            sgemm_on_this_thread(ta, false, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    };
     #pragma omp parallel if (chunks > 1)
     {
         #pragma omp for schedule(static)
         for (int64_t k = 0; k < chunks; k++) {
             const int64_t r0 = chunk_begin(N, chunks, k), rows = chunk_begin(N, chunks, k + 1) - r0;
             // dx rows (rows, in) = dy rows (rows, out) @ w (out, in)
-            sgemm_on_this_thread(false, false, static_cast<int>(rows), in_cols, out_cols, 1.0f, dy.data + r0 * out,
-                                 out_cols, w.data, in_cols, dx_beta, dx.data + r0 * in, in_cols);
+            product(false, static_cast<int>(rows), in_cols, out_cols, dy.data + r0 * out, out_cols, w.data, w_bf16,
+                    in_cols, dx_beta, dx.data + r0 * in, in_cols);
             // share of dw (out, in) = dy rows^T (out, rows) @ x rows (rows, in)
-            sgemm_on_this_thread(true, false, out_cols, in_cols, static_cast<int>(rows), 1.0f, dy.data + r0 * out,
-                                 out_cols, x.data + r0 * in, in_cols, k == 0 ? dw_beta : 0.0f,
-                                 k == 0 ? dw.data : share + (k - 1) * dw_numel, in_cols);
+            product(true, out_cols, in_cols, static_cast<int>(rows), dy.data + r0 * out, out_cols, x.data + r0 * in,
+                    nullptr, in_cols, k == 0 ? dw_beta : 0.0f, k == 0 ? dw.data : share + (k - 1) * dw_numel, in_cols);
         }
         if (chunks > 1) {
             constexpr int64_t kSumBlock = 4096;  // dw's elements in blocks, every block summed in chunk order

@@ -154,7 +154,7 @@ bool product_runs_here() {
     });
     CHECK(starts_with(message, "[gemm_bf16]"));
     CHECK(contains(message, bf16_missing_cpu_feature()));
-    MESSAGE("skipped: this CPU lacks " << bf16_missing_cpu_feature());
+    MESSAGE("skipped: this CPU lacks " << std::string(bf16_missing_cpu_feature()));
     return false;
 }
 

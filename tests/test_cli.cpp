@@ -320,6 +320,8 @@ const std::vector<CliCase> kCases = {
 
     // ---- train: values ----
     {"train --n_layer=0 --out_dir=fresh", 1, "n_layer must be at least 1"},
+    {"train --dtype=float16 --out_dir=fresh", 1, "--dtype=float16 is for GPUs"},
+    {"train --dtype=fp8 --out_dir=fresh", 1, "--dtype must be float32 or bfloat16, got 'fp8'"},
     {"train --n_layer=1000000 --out_dir=fresh", 1, "GiB"},
     {"train --n_embd=100000 --n_layer=50 --out_dir=fresh", 1, "GiB"},
     {"train --n_embd=10 --n_head=3 --out_dir=fresh", 1, "multiple of n_head"},
@@ -487,6 +489,7 @@ const std::vector<CliCase> kCases = {
 
     // ---- bench ----
     {"bench --what=nope", 1, "--what must be train or generate"},
+    {"bench --dtype=float16", 1, "--dtype=float16 is for GPUs"},
     {"bench --ops --what=generate", 1, "--ops splits a training step"},
     {"bench --steps=0", 1, "steps"},
     {"bench --contexts=abc --what=generate", 1, "--contexts takes lengths"},

@@ -61,6 +61,9 @@ std::vector<Setting> settings(TrainConfig& c) {
         {"threads", G::training, "threads (0: 1 or all cores, chosen by measuring as it runs)", &c.threads},
         {"attention", G::training, "fused (the flash-style kernel) or composed (the readable ops; the same losses, slower)",
          &c.attention},
+        {"dtype", G::training, "float32, or bfloat16: matrix products read bf16 operands and add in fp32 (CPUs with "
+                               "AVX512_BF16); weights, gradients, optimizer and checkpoints stay fp32",
+         &c.dtype},
         {"overwrite", G::training, "train from scratch even if out_dir holds a run, replacing its ckpt.bin, last.bin and log.csv",
          &c.overwrite},
     };

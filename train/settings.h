@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "models/gpt.h"
+#include "tensor/autocast.h"
 #include "nn/adamw.h"
 
 namespace cg {
@@ -44,6 +45,7 @@ struct TrainConfig {
     uint64_t seed = 1337;
     int threads = 0;  // 0: 1 or all cores, chosen by measuring
     std::string attention = "fused";  // or "composed": the readable ops (autograd/composed.h), same numbers
+    std::string dtype = "float32";    // or "bfloat16": the products' operands (tensor/autocast.h)
     bool overwrite = false;  // a run from scratch may replace out_dir's checkpoint and log
     // Model settings (and seed) set by the command line or config file, not by
     // default: on resume each must agree with the checkpoint.
@@ -83,6 +85,10 @@ inline AdamWConfig adamw_config(const TrainConfig& c) {
     a.weight_decay = c.weight_decay;
     return a;
 }
+
+// The precision of the products a run's settings ask for (checked by then:
+// parse_dtype has refused what this machine cannot do).
+inline Dtype dtype_of(const TrainConfig& c) { return c.dtype == "bfloat16" ? Dtype::bfloat16 : Dtype::float32; }
 
 // The saved settings as key=value pairs (for the start-up table, the
 // checkpoint and export), and the way back.

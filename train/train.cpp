@@ -68,6 +68,7 @@ void check_train_config(const TrainConfig& c) {
     need(c.weight_decay >= 0.0f && c.grad_clip >= 0.0f, "weight_decay and grad_clip must not be negative");
     need(c.beta1 >= 0.0f && c.beta1 < 1.0f && c.beta2 >= 0.0f && c.beta2 < 1.0f, "beta1 and beta2 must be in [0, 1)");
     check_thread_count(c.threads, "config");
+    parse_dtype(c.dtype, "config");
     validate_config(c.model);  // before loading data, so a typo fails at once
 }
 
@@ -151,9 +152,13 @@ StepResult train_step(GPT& model, AdamW& opt, const TrainConfig& config, const s
                       int64_t step, RunState& state, GradientAllReduce& all_reduce, const ProcessGroup& group) {
     StepResult r;
     r.lr = learning_rate_at(config, step);
-    // batch -> forward -> cross-entropy -> backward, for every micro-batch, summed over processes
-    const StepGradient gradient =
-        compute_step_gradient(model, tokens, config.batch_size, config.grad_accum, state, all_reduce, group);
+    // batch -> forward -> cross-entropy -> backward, for every micro-batch, summed over processes;
+    // with --dtype=bfloat16 their products read bf16 copies, the weights' made once here
+    StepGradient gradient;
+    {
+        Autocast autocast(dtype_of(config));
+        gradient = compute_step_gradient(model, tokens, config.batch_size, config.grad_accum, state, all_reduce, group);
+    }
     r.loss = gradient.loss;
     r.stop_signal = gradient.stop_signal;
     r.grad_norm = clip_grad_norm(opt.params, config.grad_clip);
@@ -328,6 +333,7 @@ std::string stopped_at(const Run& run, int64_t step, const std::string& what) {
 // so the state every evaluation sees is kept.
 void evaluate_and_save(Run& run, int64_t step, TrainReport& report, std::ostream& log) {
     const int64_t B = run.config.batch_size, T = run.model.config.block_size;
+    Autocast autocast(dtype_of(run.config));  // evaluated as trained, as nanoGPT does
     const float train_loss = estimate_loss(run.model, run.data.train, B, T, run.eval_batches, kEvalSeed);
     const LossEstimate val = estimate_loss_with_error(run.model, run.data.val, B, T, run.eval_batches, kEvalSeed + 1);
     const float val_loss = val.mean;
