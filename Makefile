@@ -153,6 +153,13 @@ bench: build
 	@echo "==> training step, CPU config"
 	@$(BENCH) --mixer=attn --ops
 	@$(BENCH) --mixer=pair_max | grep '^bench:'
+	@echo "==> nanoGPT's shakespeare_char model 6/6/384, T 256, B 16: float32, and bfloat16 where the CPU has bf16 products"
+	@$(BENCH) --steps=1 --warmup=0 --n_layer=1 | grep 'bf16 products'
+	@for m in attn pair_max; do for d in float32 bfloat16; do \
+		if [ $$d = bfloat16 ] && ! $(BENCH) --steps=1 --warmup=0 --n_layer=1 | grep -q 'bf16 products: yes'; then continue; fi; \
+		printf "%-9s %-9s " $$m $$d; \
+		$(BENCH) --mixer=$$m --dtype=$$d --n_layer=6 --n_head=6 --n_embd=384 --block_size=256 --batch_size=16 --steps=8 --warmup=3 | grep '^bench:'; \
+	done; done
 	@echo "==> CPU config next to a CPU-bound process (bench starts and stops it): threads chosen by measuring, and 1"
 	@for m in attn pair_max; do for load in none busy busy-nice; do for t in 0 1; do \
 		printf "%-9s load %-9s threads %s: " $$m $$load $$( [ $$t = 0 ] && echo chosen || echo 1 ); \

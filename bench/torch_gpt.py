@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The same GPT as causalgrad's, in PyTorch, timed the same way as
 `causalgrad bench`: median ms of full training steps (forward, backward,
-gradient clipping, AdamW) after warm-up, on random tokens.
+gradient clipping, AdamW) after warm-up, on random tokens; with
+--dtype=bfloat16 the forward and loss run under torch.autocast (bf16 products),
+as nanoGPT's dtype setting does.
 
 Used by bench/vs_pytorch.sh; needs Debian's python3-torch.
 Prints one line: `torch: <median> ms/step`.
@@ -93,6 +95,8 @@ def main():
                           ("vocab_size", 65), ("steps", 20), ("warmup", 3), ("threads", 2)]:
         p.add_argument(f"--{name}", type=int, default=default)
     p.add_argument("--mixer", default="attn")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                   help="bfloat16: forward and loss under torch.autocast, as nanoGPT's dtype does")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1337)
@@ -106,7 +110,8 @@ def main():
         x = torch.randint(a.vocab_size, (a.batch_size, a.block_size))
         y = torch.randint(a.vocab_size, (a.batch_size, a.block_size))
         t0 = time.perf_counter()
-        loss = model(x, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.dtype == "bfloat16"):
+            loss = model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

@@ -7,7 +7,8 @@
 #
 #   bench/vs_pytorch.sh                 ROUNDS=3, all cores
 #   ROUNDS=5 THREADS=2 bench/vs_pytorch.sh
-#   BIG=0 bench/vs_pytorch.sh           the CPU config only (the 6/6/384 row takes minutes)
+#   CONFIGS=cpu bench/vs_pytorch.sh     the CPU config only (default "cpu 16": also 6/6/384 at batch 16)
+#   CONFIGS="16 64" bench/vs_pytorch.sh 6/6/384 at batch 16 and nanoGPT's 64 (minutes per row)
 #   CAUSALGRAD=build-haswell/causalgrad OPENBLAS_CORETYPE=Haswell bench/vs_pytorch.sh
 #                                       the AVX2 path on an AVX-512 machine
 set -euo pipefail
@@ -32,8 +33,11 @@ median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # compiler targeted (a -march=haswell build on an AVX-512 CPU measures AVX2).
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 cpu_isa=$(grep -o -w -m1 -E 'avx512f' /proc/cpuinfo | head -n 1); cpu_isa=${cpu_isa:-$(grep -o -w -m1 avx2 /proc/cpuinfo | head -n 1)}
-core=$("$bin" bench --steps=1 --warmup=0 --n_layer=1 | awk -F': ' '/OpenBLAS core/ {print $2}')
-echo "machine: $cpu, $(nproc) cores, CPU ${cpu_isa:-no avx2}; OpenBLAS core $core"
+probe=$("$bin" bench --steps=1 --warmup=0 --n_layer=1)
+core=$(awk -F': ' '/OpenBLAS core/ {print $2}' <<<"$probe")
+bf16=$(awk -F': ' '/bf16 products/ {print $2}' <<<"$probe")
+bf16_missing=$(grep -q '^yes' <<<"$bf16" || echo missing)
+echo "machine: $cpu, $(nproc) cores, CPU ${cpu_isa:-no avx2}; bf16 products: $bf16; OpenBLAS core $core"
 echo "threads: $threads, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE, rounds: $rounds"
 echo "torch: $("$python" -c 'import torch; print(torch.__version__)')"
 echo
@@ -41,8 +45,8 @@ echo
 # attention kernel's, with their shapes and thread split) and the optimizer's
 # memory traffic, each timed alone. PyTorch / bound is the largest speed-up
 # that any change outside those sgemm calls could reach.
-printf "| %-44s | %10s | %10s | %8s | %10s | %13s |\n" "configuration (ms per training step)" "causalgrad" "PyTorch" "speed-up" "bound" "PyTorch/bound"
-printf "|%s|%s|%s|%s|%s|%s|\n" "----------------------------------------------" "------------" "------------" "----------" "------------" "---------------"
+printf "| %-58s | %10s | %10s | %8s | %10s | %13s |\n" "configuration (ms per training step)" "causalgrad" "PyTorch" "speed-up" "bound" "PyTorch/bound"
+printf "|%s|%s|%s|%s|%s|%s|\n" "------------------------------------------------------------" "------------" "------------" "----------" "------------" "---------------"
 
 run() {  # label, steps, flags...
     local label=$1 steps=$2
@@ -58,11 +62,26 @@ run() {  # label, steps, flags...
     a=$(printf "%s\n" "${ours[@]}" | median)
     b=$(printf "%s\n" "${theirs[@]}" | median)
     f=$(printf "%s\n" "${bounds[@]}" | median)
-    printf "| %-44s | %10.2f | %10.2f | %7.2fx | %10.2f | %12.2fx |\n" "$label" "$a" "$b" \
+    printf "| %-58s | %10.2f | %10.2f | %7.2fx | %10.2f | %12.2fx |\n" "$label" "$a" "$b" \
         "$(awk -v a="$a" -v b="$b" 'BEGIN {print b / a}')" "$f" "$(awk -v f="$f" -v b="$b" 'BEGIN {print b / f}')"
 }
 
-run "CPU config 4/4/128, T 64, B 12: attn" 20 --mixer=attn
-run "CPU config 4/4/128, T 64, B 12: pair_max" 20 --mixer=pair_max
-[ "${BIG:-1}" = 0 ] && exit 0  # BIG=0: the CPU config only
-run "shakespeare_char 6/6/384, T 256, B 64: attn" 3 --n_layer=6 --n_head=6 --n_embd=384 --block_size=256 --batch_size=64 --mixer=attn
+# Every configuration in float32, and in bfloat16 where the CPU has bf16
+# products (PyTorch: torch.autocast, nanoGPT's dtype).
+dtypes=float32
+[ -z "$bf16_missing" ] && dtypes="float32 bfloat16"
+both() {  # label, steps, flags...
+    local label=$1 steps=$2 dtype
+    shift 2
+    for dtype in $dtypes; do run "$label, $dtype" "$steps" "$@" --dtype="$dtype"; done
+}
+big="--n_layer=6 --n_head=6 --n_embd=384 --block_size=256"
+for config in ${CONFIGS:-cpu 16}; do
+    case $config in
+        cpu) both "CPU config 4/4/128, T 64, B 12: attn" 20 --mixer=attn
+             both "CPU config 4/4/128, T 64, B 12: pair_max" 20 --mixer=pair_max ;;
+        *) steps=$((config >= 64 ? 3 : 5))  # seconds per step at batch 64
+           both "shakespeare_char 6/6/384, T 256, B $config: attn" $steps $big --batch_size="$config" --mixer=attn
+           both "shakespeare_char 6/6/384, T 256, B $config: pair_max" $steps $big --batch_size="$config" --mixer=pair_max ;;
+    esac
+done

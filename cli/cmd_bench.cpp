@@ -17,7 +17,7 @@ namespace cg {
 
 int cmd_bench(int argc, char** argv) {
     BenchOptions b;
-    std::string what = "train", contexts = "64,256,1024", load = "none";
+    std::string what = "train", contexts = "64,256,1024", load = "none", dtype = "float32";
     int threads = 0;
     cxxopts::Options o("causalgrad bench", "Time training steps (forward, backward, clip, AdamW) after warm-up on random "
                                            "tokens, or generation (--what=generate), for the model the flags describe.");
@@ -33,7 +33,9 @@ int cmd_bench(int argc, char** argv) {
         "load", "none; busy: a CPU-bound process runs beside the timing; busy-nice: the same at nice 19",
         cxxopts::value(load)->default_value(load))(
         "ops", "also print where a training step's time goes, op by op (forward, backward, optimizer)",
-        cxxopts::value(b.ops)->default_value("false"));
+        cxxopts::value(b.ops)->default_value("false"))(
+        "dtype", "float32, or bfloat16: the matrix products read bf16 operands (CPUs with AVX512_BF16)",
+        cxxopts::value(dtype)->default_value(dtype));
     if (!parse(o, argc, argv)) return 0;
     if (what != "train" && what != "generate") fail("bench", "--what must be train or generate, got '" + what + "'");
     if (b.ops && what != "train") fail("bench", "--ops splits a training step by op; drop it or use --what=train");
@@ -52,11 +54,19 @@ int cmd_bench(int argc, char** argv) {
     }
     if (b.contexts.empty()) fail("bench", "--contexts needs at least one length");
     validate_config(b.model);
+    b.dtype = parse_dtype(dtype, "bench");
     check_fits_in_memory(training_bytes(b.model, b.batch_size), "bench");
     const int n_threads = use_threads(threads, "bench");
-    const double peak = measure_sgemm_gflops();
+    double peak = 0;
+    {
+        Autocast autocast(b.dtype);  // the peak in the products' precision
+        peak = measure_sgemm_gflops();
+    }
+    const std::string bf16_missing = bf16_unsupported_reason();
+    const char* peak_name = b.dtype == Dtype::bfloat16 ? "bf16 product peak" : "sgemm peak";
     GPT probe = make_gpt(b.model, 1);
-    std::cout << "causalgrad bench (" << what << ")\n"
+    std::cout << "causalgrad bench (" << what << ", " << dtype_name(b.dtype) << ")\n"
+              << "  bf16 products: " << (bf16_missing.empty() ? "yes (AVX512_BF16)" : "no, this CPU lacks " + bf16_missing) << "\n"
               << "  threads: " << (threads > 0 ? std::to_string(n_threads) : "1 or " + std::to_string(n_threads) + ", chosen by measuring")
               << " (OpenBLAS " << blas_num_threads() << " inside each; idle threads: " << omp_wait_setting() << ")\n"
               << "  load: " << (load == "none" ? "none beside this process" : load == "busy" ? "one CPU-bound process at nice 0"
@@ -67,20 +77,27 @@ int cmd_bench(int argc, char** argv) {
               << count_parameters(probe, false) << " parameters\n";
     check_stdout("bench");  // before the timing, whose only result is what it prints
     // The bound is measured before any busy process starts: it is the machine's.
-    const StepBound bound =
-        what == "train" ? measure_step_bound(b.model, b.batch_size, count_parameters(probe, false)) : StepBound{};
+    StepBound bound;
+    if (what == "train") {
+        Autocast autocast(b.dtype);
+        bound = measure_step_bound(b.model, b.batch_size, count_parameters(probe, false));
+    }
     reset_peak_memory();
     std::optional<BusyCore> busy;
     if (load != "none") busy.emplace(load == "busy" ? 0 : 19);
     if (what == "generate") {
-        bench_generate(b, std::cout);
+        {
+            Autocast autocast(b.dtype);  // the weights do not change: their bf16 copies serve every token
+            bench_generate(b, std::cout);
+        }
         std::cout << "  peak memory: " << static_cast<int64_t>(peak_memory_mib()) << " MiB\n";
         return 0;
     }
     const double flops = train_step_flops(b.model, b.batch_size);
     std::cout << "  batch_size: " << b.batch_size << " (" << b.batch_size * b.model.block_size << " tokens per step)\n"
               << "  FLOPs per step: " << flops / 1e9 << " GFLOP (matrix products, forward + backward)\n"
-              << "  sgemm peak: " << peak << " GFLOP/s (1024^3, measured now)\n";
+              << "  " << peak_name << ": " << peak
+              << " GFLOP/s (1024^3, measured now)\n";
     std::cout << "  linear layers' products alone: " << bound.linear_ms
               << " ms/step (each product timed apart, warm, the fastest of its repeats)\n";
     std::cout << "  bound: " << bound.total() << " ms/step (those products + the attention kernel's products "
@@ -88,8 +105,8 @@ int cmd_bench(int argc, char** argv) {
               << " + the optimizer's " << bound.optimizer_ms << ", each timed apart: a floor under the step)\n";
     TrainBench r = bench_train(b, std::cout);
     char line[256];
-    std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of sgemm peak)", r.median_ms,
-                  r.tokens_per_s, r.gflops, 100.0 * r.gflops / peak);
+    std::snprintf(line, sizeof(line), "bench: %.2f ms/step, %.0f tok/s, %.1f GFLOP/s (%.0f%% of %s)", r.median_ms,
+                  r.tokens_per_s, r.gflops, 100.0 * r.gflops / peak, peak_name);
     std::cout << "  peak memory: " << static_cast<int64_t>(peak_memory_mib()) << " MiB\n" << line << "\n";
     return 0;
 }

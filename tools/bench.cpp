@@ -355,8 +355,11 @@ TrainBench bench_train(const BenchOptions& o, std::ostream& log) {
         const bool timing_ops = o.ops && step >= o.warmup;
         if (timing_ops) set_op_times(&ops);
         const auto t0 = Clock::now();
-        Var loss = cross_entropy(gpt_forward(model, x, true, drop), y);
-        backward(loss);
+        {
+            Autocast autocast(o.dtype);  // as train_step does
+            Var loss = cross_entropy(gpt_forward(model, x, true, drop), y);
+            backward(loss);
+        }
         auto t1 = Clock::now();
         clip_grad_norm(params, 1.0f);
         auto t2 = Clock::now();

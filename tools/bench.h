@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/gpt.h"
+#include "tensor/autocast.h"
 #include "tensor/thread_governor.h"
 
 namespace cg {
@@ -23,12 +24,14 @@ struct BenchOptions {
     std::vector<int64_t> contexts{64, 256, 1024};  // for generation
     int64_t new_tokens = 64;                         // timed tokens per context
     bool ops = false;                                // print where a step's time goes, op by op
+    Dtype dtype = Dtype::float32;                    // the products' precision (tensor/autocast.h)
 };
 
 // Matrix-product FLOPs of one training step (forward and backward, the
 // backward counted as twice the forward), with attention over full T x T.
 double train_step_flops(const GPTConfig& config, int64_t batch_size);
-// GFLOP/s of a large square sgemm on the current threads (best of a few runs).
+// GFLOP/s of a large square product on the current threads (best of a few
+// runs), in the precision products run in now: sgemm, or bf16 under Autocast.
 double measure_sgemm_gflops();
 // The bound's parts, each timed apart on the current threads as the fastest
 // of its repeats, warm: a floor, which the same work inside a step (its
